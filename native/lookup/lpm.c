@@ -1,0 +1,1199 @@
+/* lpm — compressed multibit trie over a radix-tree RIB; see lpm.h for the design. */
+#include "lpm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "lpm_rib.h"
+
+/* Direct-table widths.  IPv4: 18 bits (1 MiB of direct entries) puts every
+ * /24 one node below the direct table.  IPv6: 16 bits; routes cluster under
+ * 2000::/3 and are mostly /32../48, i.e. 3..6 nodes deep. */
+#define LPM4_S 18
+#define LPM6_S 16
+#define LPM_K 6 /* bits per internal node */
+#define LPM_FANOUT (1u << LPM_K)
+
+#define DIRECT_NODE 0x80000000u
+#define CODE_MISS 0 /* dictionary code 0 is "no route" */
+
+#define NODES_RESERVE (1u << 24) /* per table, virtual; 384 MiB of 24-byte nodes */
+#define LEAVES_RESERVE (1u << 26) /* per table, virtual; 128 MiB of 2-byte leaves */
+#define CODES (LPM_DISTINCT_NH_MAX + 1)
+
+struct lpm_node {
+	uint64_t vector;  /* slot continues into a child node */
+	uint64_t leafvec; /* a run of equal leaves starts at this slot */
+	uint32_t base0;   /* first leaf of this node's leaf block */
+	uint32_t base1;   /* first node of this node's child block */
+};
+_Static_assert(sizeof(struct lpm_node) == 24, "node layout");
+
+typedef uint16_t lpm_leaf_t;
+
+/* A growable array of uint32 (free lists, retired blocks). */
+struct u32vec {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int u32vec_push(struct u32vec *a, uint32_t x)
+{
+	if (a->n == a->cap) {
+		size_t ncap = a->cap ? a->cap * 2 : 16;
+		uint32_t *nv = realloc(a->v, ncap * sizeof(*nv));
+		if (nv == NULL)
+			return -1;
+		a->v = nv;
+		a->cap = ncap;
+	}
+	a->v[a->n++] = x;
+	return 0;
+}
+
+/* Block allocator over a reserved, lazily committed region.  Blocks are 1..64
+ * elements; freed blocks go to an exact-size free list (children and leaves
+ * of one node are always one block, so sizes repeat). */
+struct arena {
+	uint8_t *mem;
+	size_t elem;
+	uint32_t cap, top;
+	uint64_t live;
+	struct u32vec free[LPM_FANOUT + 1];
+};
+
+static int arena_init(struct arena *a, size_t elem, uint32_t cap)
+{
+	memset(a, 0, sizeof(*a));
+	void *m = mmap(NULL, elem * cap, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	/* Fewer TLB misses for random lookups where transparent huge pages exist. */
+	(void)madvise(m, elem * cap, MADV_HUGEPAGE);
+	a->mem = m;
+	a->elem = elem;
+	a->cap = cap;
+	a->top = 1; /* index 0 is never handed out: a zero base is "nothing" */
+	return 0;
+}
+
+static void arena_fini(struct arena *a)
+{
+	if (a->mem != NULL)
+		munmap(a->mem, a->elem * a->cap);
+	for (unsigned i = 0; i <= LPM_FANOUT; i++)
+		free(a->free[i].v);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Returns the first index of a block of n elements, or 0 when full. */
+static uint32_t arena_alloc(struct arena *a, unsigned n)
+{
+	uint32_t idx;
+	if (a->free[n].n > 0) {
+		idx = a->free[n].v[--a->free[n].n];
+	} else {
+		if ((uint64_t)a->top + n > a->cap)
+			return 0;
+		idx = a->top;
+		a->top += n;
+	}
+	a->live += n;
+	return idx;
+}
+
+static void arena_release(struct arena *a, uint32_t idx, unsigned n)
+{
+	a->live -= n;
+	if (idx + n == a->top)
+		a->top = idx; /* undo of the newest block: give it back to the bump pointer */
+	else
+		(void)u32vec_push(&a->free[n], idx); /* on ENOMEM the block just leaks */
+}
+
+/* Everything a reader needs, and everything the writer owns, for one
+ * generation of a table.  lpm_table_build replaces a whole state; route
+ * updates change a state in place. */
+struct lpm_state {
+	/* read by lookups */
+	uint32_t *direct;
+	struct lpm_node *nodes;
+	lpm_leaf_t *leaves;
+	uint32_t *values; /* dictionary: code -> next hop */
+	/* writer only */
+	struct arena node_arena, leaf_arena;
+	struct lpm_rib rib;
+	uint32_t *code_refs;  /* routes per code */
+	uint32_t *hash;       /* open addressing: slot -> code, 0 empty */
+	uint32_t hash_mask;
+	uint32_t codes_used;  /* highest code ever handed out + 1 */
+	uint32_t codes_live;
+	struct u32vec free_codes;
+};
+
+enum retire_kind { RETIRE_NODES, RETIRE_LEAVES, RETIRE_CODE, RETIRE_STATE };
+
+struct retired {
+	uint64_t token;
+	struct lpm_state *st;
+	uint32_t idx;
+	uint16_t n;
+	uint8_t kind;
+};
+
+struct lpm {
+	struct lpm_state *state; /* published with a release store */
+	int family;
+	unsigned s;     /* direct-table bits */
+	unsigned width; /* padded key width: s + k * levels */
+	rcu_qsbr_t *rcu;
+	struct retired *retired;
+	size_t n_retired, cap_retired;
+	/* blocks allocated by the update in progress, released if it fails */
+	struct u32vec undo_nodes, undo_leaves;
+	int failed;
+};
+
+/* ---------- next-hop dictionary ---------- */
+
+static uint32_t nh_hash(uint32_t nh)
+{
+	nh ^= nh >> 16;
+	nh *= 0x7feb352du;
+	nh ^= nh >> 15;
+	nh *= 0x846ca68bu;
+	nh ^= nh >> 16;
+	return nh;
+}
+
+static uint32_t dict_find(const struct lpm_state *st, uint32_t nh)
+{
+	for (uint32_t h = nh_hash(nh) & st->hash_mask;; h = (h + 1) & st->hash_mask) {
+		uint32_t c = st->hash[h];
+		if (c == 0)
+			return 0;
+		if (st->values[c] == nh && st->code_refs[c] > 0)
+			return c;
+	}
+}
+
+static void dict_hash_insert(struct lpm_state *st, uint32_t code)
+{
+	uint32_t h = nh_hash(st->values[code]) & st->hash_mask;
+	while (st->hash[h] != 0)
+		h = (h + 1) & st->hash_mask;
+	st->hash[h] = code;
+}
+
+/* Removes code from the hash with backward-shift deletion (no tombstones). */
+static void dict_hash_remove(struct lpm_state *st, uint32_t code)
+{
+	uint32_t m = st->hash_mask, h = nh_hash(st->values[code]) & m;
+	while (st->hash[h] != code)
+		h = (h + 1) & m;
+	uint32_t hole = h;
+	for (uint32_t j = (hole + 1) & m; st->hash[j] != 0; j = (j + 1) & m) {
+		uint32_t home = nh_hash(st->values[st->hash[j]]) & m;
+		/* move j into the hole if its home is not in (hole, j] cyclically */
+		if (((j - home) & m) >= ((j - hole) & m)) {
+			st->hash[hole] = st->hash[j];
+			hole = j;
+		}
+	}
+	st->hash[hole] = 0;
+}
+
+/* Can one more distinct value be added? (checked before any change) */
+static int dict_has_room(const struct lpm_state *st, uint32_t nh)
+{
+	return dict_find(st, nh) != 0 || st->free_codes.n > 0 || st->codes_used < CODES;
+}
+
+/* Takes a reference on nh's code, creating it; 0 when the dictionary is full. */
+static uint32_t dict_ref(struct lpm_state *st, uint32_t nh)
+{
+	uint32_t c = dict_find(st, nh);
+	if (c == 0) {
+		if (st->free_codes.n > 0)
+			c = st->free_codes.v[--st->free_codes.n];
+		else if (st->codes_used < CODES)
+			c = st->codes_used++;
+		else
+			return 0;
+		/* values[c] becomes visible to readers before any leaf that uses c,
+		 * since leaves are published later with a release store. */
+		__atomic_store_n(&st->values[c], nh, __ATOMIC_RELAXED);
+		st->code_refs[c] = 0;
+		dict_hash_insert(st, c);
+		st->codes_live++;
+	}
+	st->code_refs[c]++;
+	return c;
+}
+
+static void lpm_retire(struct lpm *lpm, struct lpm_state *st, uint8_t kind, uint32_t idx, unsigned n);
+
+static void dict_unref(struct lpm *lpm, struct lpm_state *st, uint32_t c)
+{
+	if (--st->code_refs[c] == 0) {
+		dict_hash_remove(st, c);
+		st->codes_live--;
+		/* Readers may still hold leaves with this code: reuse it after a grace period. */
+		lpm_retire(lpm, st, RETIRE_CODE, c, 1);
+	}
+}
+
+/* ---------- state lifetime ---------- */
+
+static void state_free(struct lpm_state *st)
+{
+	if (st == NULL)
+		return;
+	free(st->direct);
+	arena_fini(&st->node_arena);
+	arena_fini(&st->leaf_arena);
+	lpm_rib_free(&st->rib);
+	if (st->values != NULL)
+		munmap(st->values, CODES * sizeof(uint32_t));
+	free(st->code_refs);
+	free(st->hash);
+	free(st->free_codes.v);
+	free(st);
+}
+
+static struct lpm_state *state_new(unsigned s, uint32_t rib_cap)
+{
+	struct lpm_state *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return NULL;
+	st->direct = aligned_alloc(64, ((size_t)4 << s) < 64 ? 64 : ((size_t)4 << s));
+	void *vals = mmap(NULL, CODES * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+	                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	st->values = vals == MAP_FAILED ? NULL : vals;
+	st->code_refs = calloc(CODES, sizeof(uint32_t));
+	st->hash_mask = (CODES * 2) - 1; /* load factor <= 1/2 */
+	st->hash = calloc((size_t)st->hash_mask + 1, sizeof(uint32_t));
+	if (st->direct == NULL || st->values == NULL || st->code_refs == NULL || st->hash == NULL ||
+	    arena_init(&st->node_arena, sizeof(struct lpm_node), NODES_RESERVE) != 0 ||
+	    arena_init(&st->leaf_arena, sizeof(lpm_leaf_t), LEAVES_RESERVE) != 0 ||
+	    lpm_rib_init(&st->rib, rib_cap) != 0) {
+		state_free(st);
+		return NULL;
+	}
+	memset(st->direct, 0, (size_t)4 << s); /* every entry: leaf code 0, no route */
+	st->values[CODE_MISS] = LPM_MISS;
+	st->codes_used = 1;
+	st->nodes = (struct lpm_node *)st->node_arena.mem;
+	st->leaves = (lpm_leaf_t *)st->leaf_arena.mem;
+	return st;
+}
+
+/* ---------- retirement (RCU) ---------- */
+
+static void retired_free(struct retired *r)
+{
+	struct lpm_state *st = r->st;
+	switch (r->kind) {
+	case RETIRE_NODES:
+		arena_release(&st->node_arena, r->idx, r->n);
+		break;
+	case RETIRE_LEAVES:
+		arena_release(&st->leaf_arena, r->idx, r->n);
+		break;
+	case RETIRE_CODE:
+		/* A code freed and taken again before its grace period stays in use. */
+		if (st->code_refs[r->idx] == 0)
+			(void)u32vec_push(&st->free_codes, r->idx);
+		break;
+	case RETIRE_STATE:
+		state_free(st);
+		break;
+	}
+}
+
+/* Retired entries carry no token until the update that retired them is
+ * published; lpm_retire_seal stamps them all at once. */
+#define TOKEN_UNSEALED UINT64_MAX
+
+static void lpm_retire(struct lpm *lpm, struct lpm_state *st, uint8_t kind, uint32_t idx, unsigned n)
+{
+	if (lpm->n_retired == lpm->cap_retired) {
+		size_t ncap = lpm->cap_retired ? lpm->cap_retired * 2 : 256;
+		struct retired *nr = realloc(lpm->retired, ncap * sizeof(*nr));
+		if (nr == NULL)
+			return; /* the block leaks rather than being freed early */
+		lpm->retired = nr;
+		lpm->cap_retired = ncap;
+	}
+	lpm->retired[lpm->n_retired++] =
+	    (struct retired){.token = TOKEN_UNSEALED, .st = st, .idx = idx, .n = (uint16_t)n, .kind = kind};
+}
+
+static void lpm_retire_seal(struct lpm *lpm)
+{
+	uint64_t token = lpm->rcu != NULL ? rcu_qsbr_token_start(lpm->rcu) : 0;
+	for (size_t i = lpm->n_retired; i > 0 && lpm->retired[i - 1].token == TOKEN_UNSEALED; i--)
+		lpm->retired[i - 1].token = token;
+	if (lpm->rcu == NULL)
+		lpm_table_reclaim(lpm, 0); /* no other readers: nothing to wait for */
+}
+
+void lpm_table_reclaim(lpm_t *lpm, int wait)
+{
+	size_t i = 0;
+	/* Tokens only grow along the list, so stop at the first one not yet done. */
+	while (i < lpm->n_retired) {
+		uint64_t token = lpm->retired[i].token;
+		if (token == TOKEN_UNSEALED)
+			break;
+		if (lpm->rcu != NULL && !rcu_qsbr_token_done(lpm->rcu, token)) {
+			if (!wait)
+				break;
+			rcu_qsbr_token_wait(lpm->rcu, token);
+		}
+		retired_free(&lpm->retired[i]);
+		i++;
+	}
+	if (i > 0) {
+		memmove(lpm->retired, lpm->retired + i, (lpm->n_retired - i) * sizeof(*lpm->retired));
+		lpm->n_retired -= i;
+	}
+}
+
+/* ---------- building from the RIB ---------- */
+
+/* Bits [d, d+k) of a left-aligned key, with zeros beyond bit 127 (the key is
+ * padded to the trie's width). */
+static inline uint32_t key_bits(u128 key, unsigned d, unsigned k)
+{
+	if (d + k <= 128)
+		return (uint32_t)(key >> (128 - d - k)) & ((1u << k) - 1);
+	return (uint32_t)(key << (d + k - 128)) & ((1u << k) - 1);
+}
+
+static inline u128 key_with_bits(u128 key, unsigned d, unsigned k, uint32_t bits)
+{
+	if (d + k <= 128)
+		return key | ((u128)bits << (128 - d - k));
+	return key | ((u128)bits >> (d + k - 128));
+}
+
+/* Fills codes[0 .. 2^k) with the longest-match code of each slot of region
+ * (key, d) from routes of length <= d+k (def for slots no such route covers),
+ * and sets more[slot] where routes longer than d+k exist.  A pre-order walk
+ * paints shorter prefixes before the longer ones inside them. */
+static void rib_paint(const struct lpm_rib *rib, u128 key, unsigned d, unsigned k, uint16_t def,
+                      uint16_t *codes, uint8_t *more)
+{
+	uint32_t nslots = 1u << k;
+	for (uint32_t i = 0; i < nslots; i++)
+		codes[i] = def;
+	memset(more, 0, nslots);
+	uint32_t top = lpm_rib_subtree(rib, key, d);
+	if (top == 0)
+		return;
+	uint32_t stack[130];
+	unsigned sp = 0;
+	stack[sp++] = top;
+	while (sp > 0) {
+		const struct rib_node *n = &rib->pool[stack[--sp]];
+		uint32_t slot = key_bits(n->key, d, k);
+		if (n->len > d + k) {
+			more[slot] = 1;
+			continue;
+		}
+		if (n->has_route) {
+			uint32_t cnt = 1u << (d + k - n->len);
+			for (uint32_t i = 0; i < cnt; i++)
+				codes[slot + i] = n->code;
+		}
+		if (n->child[1] != 0)
+			stack[sp++] = n->child[1];
+		if (n->child[0] != 0)
+			stack[sp++] = n->child[0];
+	}
+}
+
+static uint32_t node_alloc(struct lpm *lpm, struct lpm_state *st, unsigned n)
+{
+	uint32_t idx = arena_alloc(&st->node_arena, n);
+	if (idx == 0 || u32vec_push(&lpm->undo_nodes, idx) != 0 || u32vec_push(&lpm->undo_nodes, n) != 0) {
+		if (idx != 0)
+			arena_release(&st->node_arena, idx, n);
+		lpm->failed = 1;
+		return 0;
+	}
+	return idx;
+}
+
+static uint32_t leaf_alloc(struct lpm *lpm, struct lpm_state *st, unsigned n)
+{
+	uint32_t idx = arena_alloc(&st->leaf_arena, n);
+	if (idx == 0 || u32vec_push(&lpm->undo_leaves, idx) != 0 || u32vec_push(&lpm->undo_leaves, n) != 0) {
+		if (idx != 0)
+			arena_release(&st->leaf_arena, idx, n);
+		lpm->failed = 1;
+		return 0;
+	}
+	return idx;
+}
+
+/* Builds the node for region (key, d) whose covering code is def.  When old
+ * is given, child subtrees of slots outside [keep_lo, keep_hi] are shared with
+ * it instead of rebuilt (their routes did not change).  Returns 0 on failure. */
+static int build_node(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned d, uint16_t def,
+                      struct lpm_node *out, const struct lpm_node *old, uint32_t aff_lo, uint32_t aff_hi)
+{
+	uint16_t codes[LPM_FANOUT];
+	uint8_t more[LPM_FANOUT];
+	rib_paint(&st->rib, key, d, LPM_K, def, codes, more);
+
+	uint64_t vector = 0, leafvec = 0;
+	lpm_leaf_t leaves[LPM_FANOUT];
+	unsigned nleaves = 0, nchild = 0;
+	int have_prev = 0;
+	uint16_t prev = 0;
+	for (unsigned i = 0; i < LPM_FANOUT; i++) {
+		if (more[i]) {
+			vector |= 1ull << i;
+			nchild++;
+			continue;
+		}
+		if (!have_prev || codes[i] != prev) {
+			leafvec |= 1ull << i;
+			leaves[nleaves++] = codes[i];
+			prev = codes[i];
+			have_prev = 1;
+		}
+	}
+	out->vector = vector;
+	out->leafvec = leafvec;
+	out->base0 = 0;
+	out->base1 = 0;
+	if (nleaves > 0) {
+		uint32_t b0 = leaf_alloc(lpm, st, nleaves);
+		if (b0 == 0)
+			return 0;
+		memcpy(&st->leaves[b0], leaves, nleaves * sizeof(lpm_leaf_t));
+		out->base0 = b0;
+	}
+	if (nchild > 0) {
+		uint32_t b1 = node_alloc(lpm, st, nchild);
+		if (b1 == 0)
+			return 0;
+		out->base1 = b1;
+		unsigned ci = 0;
+		for (unsigned i = 0; i < LPM_FANOUT; i++) {
+			if (!more[i])
+				continue;
+			struct lpm_node *child = &st->nodes[b1 + ci++];
+			uint64_t bit = 1ull << i;
+			if (old != NULL && (i < aff_lo || i > aff_hi) && (old->vector & bit)) {
+				/* Unaffected slot: share the old child's subtree. */
+				unsigned rank = (unsigned)__builtin_popcountll(old->vector & ((bit << 1) - 1)) - 1;
+				*child = st->nodes[old->base1 + rank];
+				continue;
+			}
+			if (!build_node(lpm, st, key_with_bits(key, d, LPM_K, i), d + LPM_K, codes[i], child,
+			                NULL, 0, 0))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* Retires the blocks under node n (not n itself). */
+static void retire_below(struct lpm *lpm, struct lpm_state *st, const struct lpm_node *n)
+{
+	unsigned nl = (unsigned)__builtin_popcountll(n->leafvec);
+	unsigned nc = (unsigned)__builtin_popcountll(n->vector);
+	if (nl > 0)
+		lpm_retire(lpm, st, RETIRE_LEAVES, n->base0, nl);
+	for (unsigned i = 0; i < nc; i++)
+		retire_below(lpm, st, &st->nodes[n->base1 + i]);
+	if (nc > 0)
+		lpm_retire(lpm, st, RETIRE_NODES, n->base1, nc);
+}
+
+static inline u128 lpm_key_of_direct(const struct lpm *lpm, uint32_t d)
+{
+	return (u128)d << (128 - lpm->s);
+}
+
+static uint16_t code_upto(const struct lpm_state *st, u128 key, unsigned d)
+{
+	uint32_t m = lpm_rib_match_upto(&st->rib, key, d);
+	return m != 0 ? st->rib.pool[m].code : CODE_MISS;
+}
+
+/* Computes the direct entry of slot dslot from the RIB: a leaf code, or a
+ * newly built subtree.  Returns 0 with lpm->failed set on failure. */
+static uint32_t build_direct_entry(struct lpm *lpm, struct lpm_state *st, uint32_t dslot)
+{
+	u128 key = lpm_key_of_direct(lpm, dslot);
+	uint16_t def = code_upto(st, key, lpm->s);
+	if (!lpm_rib_has_longer(&st->rib, key, lpm->s))
+		return def;
+	uint32_t idx = node_alloc(lpm, st, 1);
+	if (idx == 0)
+		return 0;
+	if (!build_node(lpm, st, key, lpm->s, def, &st->nodes[idx], NULL, 0, 0))
+		return 0;
+	return DIRECT_NODE | idx;
+}
+
+static void retire_direct_entry(struct lpm *lpm, struct lpm_state *st, uint32_t e)
+{
+	if (!(e & DIRECT_NODE))
+		return;
+	uint32_t idx = e & ~DIRECT_NODE;
+	retire_below(lpm, st, &st->nodes[idx]);
+	lpm_retire(lpm, st, RETIRE_NODES, idx, 1);
+}
+
+#define MAX_DEPTH 24
+
+/* Brings the trie in line with the RIB after the route (key, len) changed. */
+static int trie_update(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned len, int deleted)
+{
+	unsigned s = lpm->s;
+	uint32_t dslot = key_bits(key, 0, s);
+
+	if (len <= s) {
+		/* The prefix covers whole direct entries: recompute each of them.
+		 * Build all first, publish after, so a failure changes nothing. */
+		uint32_t cnt = 1u << (s - len);
+		uint32_t *fresh = malloc(cnt * sizeof(uint32_t));
+		if (fresh == NULL)
+			return LPM_ERR_NOMEM;
+		for (uint32_t i = 0; i < cnt; i++) {
+			uint32_t e = st->direct[dslot + i];
+			if (!(e & DIRECT_NODE) && !lpm_rib_has_longer(&st->rib, lpm_key_of_direct(lpm, dslot + i), s)) {
+				fresh[i] = code_upto(st, lpm_key_of_direct(lpm, dslot + i), s);
+				continue;
+			}
+			fresh[i] = build_direct_entry(lpm, st, dslot + i);
+			if (lpm->failed) {
+				free(fresh);
+				return LPM_ERR_NOMEM;
+			}
+		}
+		for (uint32_t i = 0; i < cnt; i++) {
+			uint32_t old = st->direct[dslot + i];
+			if (old == fresh[i])
+				continue;
+			__atomic_store_n(&st->direct[dslot + i], fresh[i], __ATOMIC_RELEASE);
+			retire_direct_entry(lpm, st, old);
+		}
+		free(fresh);
+		return LPM_OK;
+	}
+
+	uint32_t e = st->direct[dslot];
+	if (!(e & DIRECT_NODE) || (deleted && !lpm_rib_has_longer(&st->rib, lpm_key_of_direct(lpm, dslot), s))) {
+		uint32_t fresh = build_direct_entry(lpm, st, dslot);
+		if (lpm->failed)
+			return LPM_ERR_NOMEM;
+		__atomic_store_n(&st->direct[dslot], fresh, __ATOMIC_RELEASE);
+		retire_direct_entry(lpm, st, e);
+		return LPM_OK;
+	}
+
+	/* Walk down to the node whose slots resolve the prefix, remembering the
+	 * path: node indices and each node's rank in its parent's child block. */
+	uint32_t path[MAX_DEPTH];
+	unsigned rank[MAX_DEPTH];
+	unsigned depth = 0, d = s;
+	path[0] = e & ~DIRECT_NODE;
+	rank[0] = 0;
+	uint32_t aff_lo, aff_hi;
+	for (;;) {
+		const struct lpm_node *n = &st->nodes[path[depth]];
+		uint32_t slot = key_bits(key, d, LPM_K);
+		if (len <= d + LPM_K) {
+			aff_lo = slot;
+			aff_hi = slot + (1u << (d + LPM_K - len)) - 1;
+			break;
+		}
+		uint64_t bit = 1ull << slot;
+		if (!(n->vector & bit)) {
+			aff_lo = aff_hi = slot;
+			break;
+		}
+		unsigned r = (unsigned)__builtin_popcountll(n->vector & ((bit << 1) - 1)) - 1;
+		depth++;
+		path[depth] = n->base1 + r;
+		rank[depth] = r;
+		d += LPM_K;
+	}
+	/* After a delete a node may have nothing below its own depth: rebuild
+	 * its parent instead, which turns the node's slot back into a leaf. */
+	while (deleted && depth > 0 && !lpm_rib_has_longer(&st->rib, key & rib_mask(d), d)) {
+		depth--;
+		d -= LPM_K;
+		aff_lo = aff_hi = key_bits(key, d, LPM_K);
+	}
+
+	const struct lpm_node *old = &st->nodes[path[depth]];
+	u128 region = key & rib_mask(d);
+	struct lpm_node fresh;
+	if (!build_node(lpm, st, region, d, code_upto(st, region, d), &fresh, old, aff_lo, aff_hi))
+		return LPM_ERR_NOMEM;
+
+	/* Copy the path above: each ancestor gets a new child block that holds
+	 * the new node in place of the old one.  Everything is allocated before
+	 * anything is published, so a failure leaves the table as it was. */
+	struct lpm_node cur = fresh;
+	for (unsigned j = depth; j > 0; j--) {
+		struct lpm_node parent = st->nodes[path[j - 1]];
+		unsigned nc = (unsigned)__builtin_popcountll(parent.vector);
+		uint32_t b = node_alloc(lpm, st, nc);
+		if (b == 0)
+			return LPM_ERR_NOMEM;
+		memcpy(&st->nodes[b], &st->nodes[parent.base1], nc * sizeof(struct lpm_node));
+		st->nodes[b + rank[j]] = cur;
+		parent.base1 = b;
+		cur = parent;
+	}
+	uint32_t root = node_alloc(lpm, st, 1);
+	if (root == 0)
+		return LPM_ERR_NOMEM;
+	st->nodes[root] = cur;
+	__atomic_store_n(&st->direct[dslot], DIRECT_NODE | root, __ATOMIC_RELEASE);
+
+	/* Retire what the readers no longer reach: the old path blocks, and in the
+	 * rebuilt node its old leaf and child blocks and the subtrees not shared. */
+	for (unsigned j = depth; j > 0; j--) {
+		const struct lpm_node *parent = &st->nodes[path[j - 1]];
+		lpm_retire(lpm, st, RETIRE_NODES, parent->base1,
+		           (unsigned)__builtin_popcountll(parent->vector));
+	}
+	lpm_retire(lpm, st, RETIRE_NODES, path[0], 1);
+	unsigned onl = (unsigned)__builtin_popcountll(old->leafvec);
+	unsigned onc = (unsigned)__builtin_popcountll(old->vector);
+	if (onl > 0)
+		lpm_retire(lpm, st, RETIRE_LEAVES, old->base0, onl);
+	for (unsigned i = 0, ci = 0; i < LPM_FANOUT; i++) {
+		if (!(old->vector & (1ull << i)))
+			continue;
+		int shared = (i < aff_lo || i > aff_hi) && (fresh.vector & (1ull << i));
+		if (!shared)
+			retire_below(lpm, st, &st->nodes[old->base1 + ci]);
+		ci++;
+	}
+	if (onc > 0)
+		lpm_retire(lpm, st, RETIRE_NODES, old->base1, onc);
+	return LPM_OK;
+}
+
+/* ---------- public: create, update, build ---------- */
+
+static unsigned family_bits(int family)
+{
+	return family == 4 ? 32 : 128;
+}
+
+static u128 key_from_bytes(int family, const uint8_t *addr)
+{
+	u128 k = 0;
+	unsigned nb = family == 4 ? 4 : 16;
+	for (unsigned i = 0; i < nb; i++)
+		k = (k << 8) | addr[i];
+	return k << (128 - 8 * nb);
+}
+
+static void key_to_bytes(int family, u128 key, uint8_t *addr)
+{
+	unsigned nb = family == 4 ? 4 : 16;
+	for (unsigned i = 0; i < nb; i++)
+		addr[i] = (uint8_t)(key >> (120 - 8 * i));
+}
+
+lpm_t *lpm_table_create(int family, rcu_qsbr_t *rcu)
+{
+	if (family != 4 && family != 6)
+		return NULL;
+	lpm_t *lpm = calloc(1, sizeof(*lpm));
+	if (lpm == NULL)
+		return NULL;
+	lpm->family = family;
+	lpm->s = family == 4 ? LPM4_S : LPM6_S;
+	lpm->rcu = rcu;
+	lpm->state = state_new(lpm->s, 64);
+	if (lpm->state == NULL) {
+		free(lpm);
+		return NULL;
+	}
+	return lpm;
+}
+
+void lpm_table_destroy(lpm_t *lpm)
+{
+	if (lpm == NULL)
+		return;
+	/* The caller guarantees no reader uses the table any more. */
+	for (size_t i = 0; i < lpm->n_retired; i++)
+		if (lpm->retired[i].kind == RETIRE_STATE)
+			state_free(lpm->retired[i].st);
+	free(lpm->retired);
+	state_free(lpm->state);
+	free(lpm->undo_nodes.v);
+	free(lpm->undo_leaves.v);
+	free(lpm);
+}
+
+int lpm_table_family(const lpm_t *lpm)
+{
+	return lpm->family;
+}
+
+static void update_begin(struct lpm *lpm)
+{
+	lpm_table_reclaim(lpm, 0);
+	lpm->undo_nodes.n = 0;
+	lpm->undo_leaves.n = 0;
+	lpm->failed = 0;
+}
+
+/* Gives back every block the failed update allocated, and forgets what it
+ * meant to retire (nothing was published). */
+static void update_abort(struct lpm *lpm, struct lpm_state *st)
+{
+	for (size_t i = lpm->undo_nodes.n; i > 0; i -= 2)
+		arena_release(&st->node_arena, lpm->undo_nodes.v[i - 2], lpm->undo_nodes.v[i - 1]);
+	for (size_t i = lpm->undo_leaves.n; i > 0; i -= 2)
+		arena_release(&st->leaf_arena, lpm->undo_leaves.v[i - 2], lpm->undo_leaves.v[i - 1]);
+	while (lpm->n_retired > 0 && lpm->retired[lpm->n_retired - 1].token == TOKEN_UNSEALED)
+		lpm->n_retired--;
+}
+
+static int check_args(const struct lpm *lpm, unsigned len)
+{
+	return len <= family_bits(lpm->family) ? LPM_OK : LPM_ERR_INVAL;
+}
+
+int lpm_route_add(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t nh, uint32_t *old_nh)
+{
+	if (check_args(lpm, len) != LPM_OK || nh > LPM_NH_MAX)
+		return LPM_ERR_INVAL;
+	struct lpm_state *st = lpm->state;
+	u128 key = key_from_bytes(lpm->family, addr) & rib_mask(len);
+	update_begin(lpm);
+
+	uint32_t idx = lpm_rib_find(&st->rib, key, len);
+	int existed = idx != 0 && st->rib.pool[idx].has_route;
+	uint32_t prev = existed ? st->rib.pool[idx].nh : LPM_MISS;
+	if (old_nh != NULL)
+		*old_nh = prev;
+	if (existed && prev == nh)
+		return LPM_OK;
+	if (!dict_has_room(st, nh))
+		return LPM_ERR_NH_FULL;
+	if (idx == 0 && (idx = lpm_rib_insert(&st->rib, key, len)) == 0)
+		return LPM_ERR_NOMEM;
+
+	struct rib_node *n = &st->rib.pool[idx];
+	uint16_t prev_code = n->code;
+	uint16_t code = (uint16_t)dict_ref(st, nh);
+	n->nh = nh;
+	n->code = code;
+	if (!existed) {
+		n->has_route = 1;
+		st->rib.routes++;
+	}
+	int rc = trie_update(lpm, st, key, len, 0);
+	if (rc != LPM_OK) {
+		update_abort(lpm, st);
+		n = &st->rib.pool[idx];
+		if (existed) {
+			n->nh = prev;
+			n->code = prev_code;
+		} else {
+			lpm_rib_route_clear(&st->rib, idx);
+		}
+		dict_unref(lpm, st, code);
+		lpm_retire_seal(lpm);
+		return rc;
+	}
+	if (existed)
+		dict_unref(lpm, st, prev_code);
+	lpm_retire_seal(lpm);
+	return LPM_OK;
+}
+
+int lpm_route_delete(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t *old_nh)
+{
+	if (check_args(lpm, len) != LPM_OK)
+		return LPM_ERR_INVAL;
+	struct lpm_state *st = lpm->state;
+	u128 key = key_from_bytes(lpm->family, addr) & rib_mask(len);
+	update_begin(lpm);
+
+	uint32_t idx = lpm_rib_find(&st->rib, key, len);
+	if (idx == 0 || !st->rib.pool[idx].has_route)
+		return LPM_ERR_NOENT;
+	uint32_t prev = st->rib.pool[idx].nh;
+	uint16_t prev_code = st->rib.pool[idx].code;
+	if (old_nh != NULL)
+		*old_nh = prev;
+	lpm_rib_route_clear(&st->rib, idx);
+	int rc = trie_update(lpm, st, key, len, 1);
+	if (rc != LPM_OK) {
+		update_abort(lpm, st);
+		uint32_t again = lpm_rib_insert(&st->rib, key, len);
+		if (again != 0) {
+			struct rib_node *n = &st->rib.pool[again];
+			n->nh = prev;
+			n->code = prev_code;
+			n->has_route = 1;
+			st->rib.routes++;
+		}
+		return rc;
+	}
+	dict_unref(lpm, st, prev_code);
+	lpm_retire_seal(lpm);
+	return LPM_OK;
+}
+
+int lpm_route_get(const lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t *nh)
+{
+	if (check_args(lpm, len) != LPM_OK)
+		return LPM_ERR_INVAL;
+	const struct lpm_state *st = lpm->state;
+	u128 key = key_from_bytes(lpm->family, addr) & rib_mask(len);
+	uint32_t idx = lpm_rib_find(&st->rib, key, len);
+	if (idx == 0 || !st->rib.pool[idx].has_route)
+		return LPM_ERR_NOENT;
+	*nh = st->rib.pool[idx].nh;
+	return LPM_OK;
+}
+
+int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *lens, const uint32_t *nhs)
+{
+	unsigned nb = lpm->family == 4 ? 4 : 16;
+	for (size_t i = 0; i < n; i++)
+		if (check_args(lpm, lens[i]) != LPM_OK || nhs[i] > LPM_NH_MAX)
+			return LPM_ERR_INVAL;
+	update_begin(lpm);
+	struct lpm_state *st = state_new(lpm->s, (uint32_t)(n < (1u << 30) ? n + n / 2 + 64 : (1u << 30)));
+	if (st == NULL)
+		return LPM_ERR_NOMEM;
+	int rc = LPM_OK;
+	for (size_t i = 0; i < n && rc == LPM_OK; i++) {
+		unsigned len = lens[i];
+		u128 key = key_from_bytes(lpm->family, addrs + i * nb) & rib_mask(len);
+		uint32_t idx = lpm_rib_insert(&st->rib, key, len);
+		if (idx == 0) {
+			rc = LPM_ERR_NOMEM;
+			break;
+		}
+		struct rib_node *r = &st->rib.pool[idx];
+		if (r->has_route) {
+			if (r->nh == nhs[i])
+				continue;
+			uint16_t oc = r->code;
+			uint32_t c = dict_ref(st, nhs[i]);
+			if (c == 0) {
+				rc = LPM_ERR_NH_FULL;
+				break;
+			}
+			r = &st->rib.pool[idx];
+			r->nh = nhs[i];
+			r->code = (uint16_t)c;
+			if (--st->code_refs[oc] == 0) { /* nothing published yet: free at once */
+				dict_hash_remove(st, oc);
+				st->codes_live--;
+				(void)u32vec_push(&st->free_codes, oc);
+			}
+			continue;
+		}
+		uint32_t c = dict_ref(st, nhs[i]);
+		if (c == 0) {
+			rc = LPM_ERR_NH_FULL;
+			break;
+		}
+		r = &st->rib.pool[idx];
+		r->nh = nhs[i];
+		r->code = (uint16_t)c;
+		r->has_route = 1;
+		st->rib.routes++;
+	}
+	if (rc == LPM_OK) {
+		/* The direct table is one big node of stride s at depth 0. */
+		uint32_t nslots = 1u << lpm->s;
+		uint16_t *codes = malloc(nslots * sizeof(uint16_t));
+		uint8_t *more = malloc(nslots);
+		if (codes == NULL || more == NULL) {
+			rc = LPM_ERR_NOMEM;
+		} else {
+			rib_paint(&st->rib, 0, 0, lpm->s, CODE_MISS, codes, more);
+			for (uint32_t d = 0; d < nslots && rc == LPM_OK; d++) {
+				if (!more[d]) {
+					st->direct[d] = codes[d];
+					continue;
+				}
+				uint32_t idx = node_alloc(lpm, st, 1);
+				if (idx == 0 || !build_node(lpm, st, lpm_key_of_direct(lpm, d), lpm->s, codes[d],
+				                            &st->nodes[idx], NULL, 0, 0))
+					rc = LPM_ERR_NOMEM;
+				else
+					st->direct[d] = DIRECT_NODE | idx;
+			}
+		}
+		free(codes);
+		free(more);
+	}
+	lpm->undo_nodes.n = 0;
+	lpm->undo_leaves.n = 0;
+	if (rc != LPM_OK) {
+		state_free(st);
+		return rc;
+	}
+	struct lpm_state *old = lpm->state;
+	__atomic_store_n(&lpm->state, st, __ATOMIC_RELEASE);
+	/* Retired blocks of the old state die with it. */
+	size_t w = 0;
+	for (size_t i = 0; i < lpm->n_retired; i++)
+		if (lpm->retired[i].st != old || lpm->retired[i].kind == RETIRE_STATE)
+			lpm->retired[w++] = lpm->retired[i];
+	lpm->n_retired = w;
+	lpm_retire(lpm, old, RETIRE_STATE, 0, 0);
+	lpm_retire_seal(lpm);
+	return LPM_OK;
+}
+
+/* ---------- stats and walk ---------- */
+
+void lpm_table_stats(const lpm_t *lpm, lpm_stats_t *out)
+{
+	const struct lpm_state *st = lpm->state;
+	memset(out, 0, sizeof(*out));
+	out->routes = st->rib.routes;
+	out->nodes = st->node_arena.live;
+	out->leaves = st->leaf_arena.live;
+	out->next_hops = st->codes_live;
+	uint64_t direct = (uint64_t)4 << lpm->s;
+	out->bytes = direct + out->nodes * sizeof(struct lpm_node) + out->leaves * sizeof(lpm_leaf_t) +
+	             (uint64_t)st->codes_used * sizeof(uint32_t);
+	out->bytes_reserved = direct + (uint64_t)st->node_arena.top * sizeof(struct lpm_node) +
+	                      (uint64_t)st->leaf_arena.top * sizeof(lpm_leaf_t) +
+	                      (uint64_t)st->codes_used * sizeof(uint32_t);
+	out->rib_bytes = (uint64_t)st->rib.cap * sizeof(struct rib_node) +
+	                 (uint64_t)CODES * sizeof(uint32_t) * 3;
+	out->pending_blocks = lpm->n_retired;
+}
+
+void lpm_table_walk(const lpm_t *lpm, lpm_walk_fn fn, void *ctx)
+{
+	const struct lpm_state *st = lpm->state;
+	if (st->rib.root == 0)
+		return;
+	uint32_t stack[130];
+	unsigned sp = 0;
+	stack[sp++] = st->rib.root;
+	uint8_t addr[16];
+	while (sp > 0) {
+		const struct rib_node *n = &st->rib.pool[stack[--sp]];
+		if (n->has_route) {
+			key_to_bytes(lpm->family, n->key, addr);
+			if (fn(ctx, addr, n->len, n->nh) != 0)
+				return;
+		}
+		if (n->child[1] != 0)
+			stack[sp++] = n->child[1];
+		if (n->child[0] != 0)
+			stack[sp++] = n->child[0];
+	}
+}
+
+const char *lpm_strerror(int status)
+{
+	switch (status) {
+	case LPM_OK: return "ok";
+	case LPM_ERR_NOENT: return "prefix not in table";
+	case LPM_ERR_NOMEM: return "out of memory";
+	case LPM_ERR_NH_FULL: return "too many distinct next hops in one table (limit 65535)";
+	case LPM_ERR_INVAL: return "invalid argument";
+	default: return "unknown error";
+	}
+}
+
+/* ---------- lookups ---------- */
+
+static inline const struct lpm_state *state_acquire(const lpm_t *lpm)
+{
+	return __atomic_load_n(&lpm->state, __ATOMIC_ACQUIRE);
+}
+
+static inline unsigned rank_of(uint64_t map, unsigned slot)
+{
+	/* Number of set bits at or below slot, minus one: the block offset. */
+	return (unsigned)__builtin_popcountll(map & ((2ull << slot) - 1)) - 1;
+}
+
+uint32_t lpm4_lookup(const lpm_t *lpm, uint32_t addr)
+{
+	const struct lpm_state *st = state_acquire(lpm);
+	uint32_t e = __atomic_load_n(&st->direct[addr >> (32 - LPM4_S)], __ATOMIC_ACQUIRE);
+	if (!(e & DIRECT_NODE))
+		return st->values[e];
+	const struct lpm_node *n = &st->nodes[e & ~DIRECT_NODE];
+	uint64_t key = (uint64_t)addr << 32;
+	for (unsigned d = LPM4_S;; d += LPM_K) {
+		unsigned slot = (unsigned)(key >> (64 - LPM_K - d)) & (LPM_FANOUT - 1);
+		if (n->vector & (1ull << slot)) {
+			n = &st->nodes[n->base1 + rank_of(n->vector, slot)];
+			continue;
+		}
+		return st->values[st->leaves[n->base0 + rank_of(n->leafvec, slot)]];
+	}
+}
+
+/* Lookups for up to LANES addresses run interleaved: each round advances every
+ * unfinished lane by one level and prefetches what it will read next, so the
+ * cache misses of different addresses overlap. */
+#define LANES 16
+
+void lpm4_lookup_bulk(const lpm_t *lpm, const uint32_t *addrs, uint32_t *nhs, unsigned n)
+{
+	const struct lpm_state *st = state_acquire(lpm);
+	const uint32_t *direct = st->direct;
+	const struct lpm_node *nodes = st->nodes;
+	const lpm_leaf_t *leaves = st->leaves;
+	const uint32_t *values = st->values;
+	for (unsigned base = 0; base < n; base += LANES) {
+		unsigned cnt = n - base < LANES ? n - base : LANES;
+		uint32_t cur[LANES];   /* node index, or leaf index when the lane is at a leaf */
+		uint8_t depth[LANES];  /* bit offset of the current node */
+		uint8_t state[LANES];  /* 0 done, 1 at node, 2 at leaf */
+		for (unsigned i = 0; i < cnt; i++)
+			__builtin_prefetch(&direct[addrs[base + i] >> (32 - LPM4_S)]);
+		unsigned active = 0;
+		for (unsigned i = 0; i < cnt; i++) {
+			uint32_t e = __atomic_load_n(&direct[addrs[base + i] >> (32 - LPM4_S)], __ATOMIC_ACQUIRE);
+			if (!(e & DIRECT_NODE)) {
+				nhs[base + i] = values[e];
+				state[i] = 0;
+				continue;
+			}
+			cur[i] = e & ~DIRECT_NODE;
+			depth[i] = LPM4_S;
+			state[i] = 1;
+			__builtin_prefetch(&nodes[cur[i]]);
+			active++;
+		}
+		while (active > 0) {
+			for (unsigned i = 0; i < cnt; i++) {
+				if (state[i] == 1) {
+					const struct lpm_node *nd = &nodes[cur[i]];
+					uint64_t key = (uint64_t)addrs[base + i] << 32;
+					unsigned slot = (unsigned)(key >> (64 - LPM_K - depth[i])) & (LPM_FANOUT - 1);
+					if (nd->vector & (1ull << slot)) {
+						cur[i] = nd->base1 + rank_of(nd->vector, slot);
+						depth[i] += LPM_K;
+						__builtin_prefetch(&nodes[cur[i]]);
+					} else {
+						cur[i] = nd->base0 + rank_of(nd->leafvec, slot);
+						state[i] = 2;
+						__builtin_prefetch(&leaves[cur[i]]);
+					}
+				} else if (state[i] == 2) {
+					nhs[base + i] = values[leaves[cur[i]]];
+					state[i] = 0;
+					active--;
+				}
+			}
+		}
+	}
+}
+
+static inline u128 key6_load(const uint8_t *a)
+{
+	uint64_t hi, lo;
+	memcpy(&hi, a, 8);
+	memcpy(&lo, a + 8, 8);
+	return ((u128)__builtin_bswap64(hi) << 64) | __builtin_bswap64(lo);
+}
+
+static inline unsigned slot6(u128 key, unsigned d)
+{
+	if (d + LPM_K <= 128)
+		return (unsigned)(key >> (128 - LPM_K - d)) & (LPM_FANOUT - 1);
+	return (unsigned)(key << (d + LPM_K - 128)) & (LPM_FANOUT - 1);
+}
+
+uint32_t lpm6_lookup(const lpm_t *lpm, const uint8_t addr[16])
+{
+	const struct lpm_state *st = state_acquire(lpm);
+	u128 key = key6_load(addr);
+	uint32_t e = __atomic_load_n(&st->direct[(uint32_t)(key >> (128 - LPM6_S))], __ATOMIC_ACQUIRE);
+	if (!(e & DIRECT_NODE))
+		return st->values[e];
+	const struct lpm_node *n = &st->nodes[e & ~DIRECT_NODE];
+	for (unsigned d = LPM6_S;; d += LPM_K) {
+		unsigned slot = slot6(key, d);
+		if (n->vector & (1ull << slot)) {
+			n = &st->nodes[n->base1 + rank_of(n->vector, slot)];
+			continue;
+		}
+		return st->values[st->leaves[n->base0 + rank_of(n->leafvec, slot)]];
+	}
+}
+
+void lpm6_lookup_bulk(const lpm_t *lpm, const uint8_t (*addrs)[16], uint32_t *nhs, unsigned n)
+{
+	const struct lpm_state *st = state_acquire(lpm);
+	const uint32_t *direct = st->direct;
+	const struct lpm_node *nodes = st->nodes;
+	const lpm_leaf_t *leaves = st->leaves;
+	const uint32_t *values = st->values;
+	for (unsigned base = 0; base < n; base += LANES) {
+		unsigned cnt = n - base < LANES ? n - base : LANES;
+		u128 key[LANES];
+		uint32_t cur[LANES];
+		uint8_t depth[LANES];
+		uint8_t state[LANES];
+		for (unsigned i = 0; i < cnt; i++) {
+			key[i] = key6_load(addrs[base + i]);
+			__builtin_prefetch(&direct[(uint32_t)(key[i] >> (128 - LPM6_S))]);
+		}
+		unsigned active = 0;
+		for (unsigned i = 0; i < cnt; i++) {
+			uint32_t e = __atomic_load_n(&direct[(uint32_t)(key[i] >> (128 - LPM6_S))], __ATOMIC_ACQUIRE);
+			if (!(e & DIRECT_NODE)) {
+				nhs[base + i] = values[e];
+				state[i] = 0;
+				continue;
+			}
+			cur[i] = e & ~DIRECT_NODE;
+			depth[i] = LPM6_S;
+			state[i] = 1;
+			__builtin_prefetch(&nodes[cur[i]]);
+			active++;
+		}
+		while (active > 0) {
+			for (unsigned i = 0; i < cnt; i++) {
+				if (state[i] == 1) {
+					const struct lpm_node *nd = &nodes[cur[i]];
+					unsigned slot = slot6(key[i], depth[i]);
+					if (nd->vector & (1ull << slot)) {
+						cur[i] = nd->base1 + rank_of(nd->vector, slot);
+						depth[i] += LPM_K;
+						__builtin_prefetch(&nodes[cur[i]]);
+					} else {
+						cur[i] = nd->base0 + rank_of(nd->leafvec, slot);
+						state[i] = 2;
+						__builtin_prefetch(&leaves[cur[i]]);
+					}
+				} else if (state[i] == 2) {
+					nhs[base + i] = values[leaves[cur[i]]];
+					state[i] = 0;
+					active--;
+				}
+			}
+		}
+	}
+}

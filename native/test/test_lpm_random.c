@@ -1,0 +1,240 @@
+/*
+ * Randomized differential test of lpm against a brute-force linear scan, for
+ * both families: nested prefixes, edge lengths (/0, /32, /128), replace,
+ * delete of covering prefixes, bulk build, and every error status.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lpm.h"
+#include "test_util.h"
+
+struct ref_route {
+	uint8_t addr[16];
+	unsigned len;
+	uint32_t nh;
+	int live;
+};
+
+static struct ref_route *routes;
+static size_t nroutes;
+
+static int prefix_match(const uint8_t *p, unsigned len, const uint8_t *a)
+{
+	unsigned full = len / 8, rem = len % 8;
+	if (memcmp(p, a, full) != 0)
+		return 0;
+	if (rem == 0)
+		return 1;
+	uint8_t m = (uint8_t)(0xFF << (8 - rem));
+	return (p[full] & m) == (a[full] & m);
+}
+
+static uint32_t ref_lookup(const uint8_t *a)
+{
+	int best = -1;
+	uint32_t nh = LPM_MISS;
+	for (size_t i = 0; i < nroutes; i++)
+		if (routes[i].live && (int)routes[i].len > best && prefix_match(routes[i].addr, routes[i].len, a)) {
+			best = (int)routes[i].len;
+			nh = routes[i].nh;
+		}
+	return nh;
+}
+
+static struct ref_route *ref_find(const uint8_t *p, unsigned len, unsigned nb)
+{
+	for (size_t i = 0; i < nroutes; i++)
+		if (routes[i].live && routes[i].len == len && memcmp(routes[i].addr, p, nb) == 0)
+			return &routes[i];
+	return NULL;
+}
+
+static void mask_addr(uint8_t *a, unsigned len, unsigned nb)
+{
+	for (unsigned i = 0; i < nb; i++) {
+		unsigned bits = len > 8 * i ? len - 8 * i : 0;
+		if (bits >= 8)
+			continue;
+		a[i] &= (uint8_t)(bits == 0 ? 0 : 0xFF << (8 - bits));
+	}
+}
+
+/* Random prefix, biased to sit inside an existing one so that nesting is deep. */
+static void random_prefix(uint8_t *a, unsigned *len, unsigned nb)
+{
+	unsigned w = nb * 8;
+	if (nroutes > 0 && rnd() % 3 != 0) {
+		struct ref_route *r = &routes[rnd() % nroutes];
+		memcpy(a, r->addr, nb);
+		for (unsigned i = 0; i < nb; i++)
+			if (8 * i + 8 > r->len)
+				a[i] = (uint8_t)((a[i] & (r->len > 8 * i ? 0xFF << (8 - (r->len - 8 * i)) : 0)) |
+				                 (rnd() & (r->len > 8 * i ? 0xFFu >> (r->len - 8 * i) : 0xFF)));
+		unsigned extra = 1 + rnd() % 9;
+		*len = r->len + extra > w ? w : r->len + extra;
+	} else {
+		for (unsigned i = 0; i < nb; i++)
+			a[i] = (uint8_t)rnd();
+		/* Keep IPv6 in a few /8s so that random probes hit routes. */
+		if (nb == 16)
+			a[0] = (uint8_t)(0x20 + rnd() % 3);
+		unsigned pick = rnd() % 10;
+		*len = pick == 0 ? rnd() % (w + 1) : (nb == 4 ? 8 + rnd() % 25 : 16 + rnd() % 49);
+	}
+	mask_addr(a, *len, nb);
+}
+
+static void check_probes(lpm_t *lpm, unsigned nb, unsigned nprobe)
+{
+	uint8_t a[16];
+	for (unsigned p = 0; p < nprobe; p++) {
+		/* Probe inside a route (first, last or random address) or anywhere. */
+		if (nroutes > 0 && rnd() % 4 != 0) {
+			struct ref_route *r = &routes[rnd() % nroutes];
+			unsigned mode = rnd() % 3;
+			for (unsigned i = 0; i < nb; i++) {
+				uint8_t host = r->len > 8 * i ? (r->len >= 8 * i + 8 ? 0 : (uint8_t)(0xFFu >> (r->len - 8 * i))) : 0xFF;
+				uint8_t hb = mode == 0 ? 0 : mode == 1 ? 0xFF : (uint8_t)rnd();
+				a[i] = (uint8_t)((r->addr[i] & ~host) | (hb & host));
+			}
+		} else {
+			for (unsigned i = 0; i < nb; i++)
+				a[i] = (uint8_t)rnd();
+			if (nb == 16)
+				a[0] = (uint8_t)(0x20 + rnd() % 3);
+		}
+		uint32_t want = ref_lookup(a);
+		uint32_t got, bulk;
+		if (nb == 4) {
+			uint32_t h = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+			got = lpm4_lookup(lpm, h);
+			lpm4_lookup_bulk(lpm, &h, &bulk, 1);
+		} else {
+			got = lpm6_lookup(lpm, a);
+			lpm6_lookup_bulk(lpm, (const uint8_t(*)[16])a, &bulk, 1);
+		}
+		if (got != want || bulk != want) {
+			char buf[64];
+			fmt_addr(buf, a, nb);
+			FAIL("lookup %s: got %u bulk %u want %u", buf, got, bulk, want);
+		}
+	}
+}
+
+static void run_family(int family, unsigned ops)
+{
+	unsigned nb = family == 4 ? 4 : 16;
+	nroutes = 0;
+	routes = calloc(ops + 16, sizeof(*routes));
+	lpm_t *lpm = lpm_table_create(family, NULL);
+	CHECK(lpm != NULL);
+
+	/* Errors first: they must leave the empty table empty. */
+	uint8_t z[16] = {0};
+	CHECK(lpm_route_delete(lpm, z, 8, NULL) == LPM_ERR_NOENT);
+	CHECK(lpm_route_add(lpm, z, nb * 8 + 1, 1, NULL) == LPM_ERR_INVAL);
+	CHECK(lpm_route_add(lpm, z, 8, LPM_MISS, NULL) == LPM_ERR_INVAL);
+	lpm_stats_t stats;
+	lpm_table_stats(lpm, &stats);
+	CHECK(stats.routes == 0);
+
+	for (unsigned op = 0; op < ops; op++) {
+		unsigned kind = rnd() % 10;
+		uint8_t a[16];
+		unsigned len;
+		if (kind < 3 && nroutes > 0) {
+			/* delete a live route (a covering one as often as any) */
+			struct ref_route *r = &routes[rnd() % nroutes];
+			if (!r->live)
+				continue;
+			uint32_t old;
+			CHECK(lpm_route_delete(lpm, r->addr, r->len, &old) == LPM_OK);
+			CHECK(old == r->nh);
+			r->live = 0;
+		} else if (kind < 4 && nroutes > 0) {
+			/* replace */
+			struct ref_route *r = &routes[rnd() % nroutes];
+			if (!r->live)
+				continue;
+			uint32_t nh = rnd() % 64, old;
+			CHECK(lpm_route_add(lpm, r->addr, r->len, nh, &old) == LPM_OK);
+			CHECK(old == r->nh);
+			r->nh = nh;
+		} else {
+			random_prefix(a, &len, nb);
+			uint32_t nh = rnd() % 64, old;
+			struct ref_route *r = ref_find(a, len, nb);
+			CHECK(lpm_route_add(lpm, a, len, nh, &old) == LPM_OK);
+			if (r != NULL) {
+				CHECK(old == r->nh);
+				r->nh = nh;
+			} else {
+				CHECK(old == LPM_MISS);
+				r = &routes[nroutes++];
+				memcpy(r->addr, a, nb);
+				r->len = len;
+				r->nh = nh;
+				r->live = 1;
+			}
+		}
+		if (op % 50 == 0)
+			check_probes(lpm, nb, 200);
+	}
+	check_probes(lpm, nb, 20000);
+
+	size_t live = 0;
+	for (size_t i = 0; i < nroutes; i++)
+		live += routes[i].live;
+	lpm_table_stats(lpm, &stats);
+	CHECK(stats.routes == live);
+
+	/* Bulk build of the live set must give the same answers. */
+	uint8_t *addrs = malloc(live * nb + 1), *lens = malloc(live + 1);
+	uint32_t *nhs = malloc((live + 1) * 4);
+	size_t k = 0;
+	for (size_t i = 0; i < nroutes; i++)
+		if (routes[i].live) {
+			memcpy(addrs + k * nb, routes[i].addr, nb);
+			lens[k] = (uint8_t)routes[i].len;
+			nhs[k++] = routes[i].nh;
+		}
+	lpm_t *bulk = lpm_table_create(family, NULL);
+	CHECK(lpm_table_build(bulk, live, addrs, lens, nhs) == LPM_OK);
+	check_probes(bulk, nb, 20000);
+	lpm_stats_t bs;
+	lpm_table_stats(bulk, &bs);
+	CHECK(bs.routes == live);
+	/* An incrementally maintained trie stays exactly as compact as a fresh build. */
+	CHECK(bs.nodes == stats.nodes);
+	CHECK(bs.leaves == stats.leaves);
+
+	/* Delete everything: the table must be empty and answer miss everywhere. */
+	for (size_t i = 0; i < nroutes; i++)
+		if (routes[i].live) {
+			CHECK(lpm_route_delete(lpm, routes[i].addr, routes[i].len, NULL) == LPM_OK);
+			routes[i].live = 0;
+		}
+	check_probes(lpm, nb, 2000);
+	lpm_table_reclaim(lpm, 1);
+	lpm_table_stats(lpm, &stats);
+	CHECK(stats.routes == 0 && stats.nodes == 0 && stats.leaves == 0 && stats.next_hops == 0);
+
+	free(addrs);
+	free(lens);
+	free(nhs);
+	lpm_table_destroy(bulk);
+	lpm_table_destroy(lpm);
+	free(routes);
+	printf("lpm random family %d: %u ops ok\n", family, ops);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned ops = argc > 1 ? (unsigned)atoi(argv[1]) : 6000;
+	rnd_seed(argc > 2 ? strtoull(argv[2], NULL, 10) : 12345);
+	run_family(4, ops);
+	run_family(6, ops);
+	return test_summary("test_lpm_random");
+}
