@@ -8,6 +8,17 @@
 
 #include "lpm_rib.h"
 
+/* Under ASan, blocks handed back to an arena are poisoned until reused, so a
+ * reader that touches memory reclaimed too early is reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* Direct-table widths.  IPv4: 18 bits (1 MiB of direct entries) puts every
  * /24 one node below the direct table.  IPv6: 16 bits; routes cluster under
  * 2000::/3 and are mostly /32../48, i.e. 3..6 nodes deep. */
@@ -102,12 +113,14 @@ static uint32_t arena_alloc(struct arena *a, unsigned n)
 		a->top += n;
 	}
 	a->live += n;
+	ARENA_UNPOISON(a->mem + (size_t)idx * a->elem, (size_t)n * a->elem);
 	return idx;
 }
 
 static void arena_release(struct arena *a, uint32_t idx, unsigned n)
 {
 	a->live -= n;
+	ARENA_POISON(a->mem + (size_t)idx * a->elem, (size_t)n * a->elem);
 	if (idx + n == a->top)
 		a->top = idx; /* undo of the newest block: give it back to the bump pointer */
 	else
@@ -1052,61 +1065,39 @@ uint32_t lpm4_lookup(const lpm_t *lpm, uint32_t addr)
 	}
 }
 
-/* Lookups for up to LANES addresses run interleaved: each round advances every
- * unfinished lane by one level and prefetches what it will read next, so the
- * cache misses of different addresses overlap. */
-#define LANES 16
+/* Batched lookups: the out-of-order core already overlaps the walks of
+ * independent addresses; what it cannot do is start the direct-table miss of
+ * an address it has not reached yet.  So the batch prefetches the direct
+ * entries PREFETCH_AHEAD addresses ahead, and the first node of each address
+ * a few addresses ahead, then walks each address as the single lookup does. */
+#define PREFETCH_AHEAD 8
+
+static inline uint32_t lpm4_walk(const struct lpm_state *st, uint32_t e, uint32_t addr)
+{
+	const struct lpm_node *n = &st->nodes[e & ~DIRECT_NODE];
+	uint64_t key = (uint64_t)addr << 32;
+	for (unsigned d = LPM4_S;; d += LPM_K) {
+		unsigned slot = (unsigned)(key >> (64 - LPM_K - d)) & (LPM_FANOUT - 1);
+		if (n->vector & (1ull << slot)) {
+			n = &st->nodes[n->base1 + rank_of(n->vector, slot)];
+			continue;
+		}
+		return st->values[st->leaves[n->base0 + rank_of(n->leafvec, slot)]];
+	}
+}
 
 void lpm4_lookup_bulk(const lpm_t *lpm, const uint32_t *addrs, uint32_t *nhs, unsigned n)
 {
 	const struct lpm_state *st = state_acquire(lpm);
 	const uint32_t *direct = st->direct;
-	const struct lpm_node *nodes = st->nodes;
-	const lpm_leaf_t *leaves = st->leaves;
-	const uint32_t *values = st->values;
-	for (unsigned base = 0; base < n; base += LANES) {
-		unsigned cnt = n - base < LANES ? n - base : LANES;
-		uint32_t cur[LANES];   /* node index, or leaf index when the lane is at a leaf */
-		uint8_t depth[LANES];  /* bit offset of the current node */
-		uint8_t state[LANES];  /* 0 done, 1 at node, 2 at leaf */
-		for (unsigned i = 0; i < cnt; i++)
-			__builtin_prefetch(&direct[addrs[base + i] >> (32 - LPM4_S)]);
-		unsigned active = 0;
-		for (unsigned i = 0; i < cnt; i++) {
-			uint32_t e = __atomic_load_n(&direct[addrs[base + i] >> (32 - LPM4_S)], __ATOMIC_ACQUIRE);
-			if (!(e & DIRECT_NODE)) {
-				nhs[base + i] = values[e];
-				state[i] = 0;
-				continue;
-			}
-			cur[i] = e & ~DIRECT_NODE;
-			depth[i] = LPM4_S;
-			state[i] = 1;
-			__builtin_prefetch(&nodes[cur[i]]);
-			active++;
-		}
-		while (active > 0) {
-			for (unsigned i = 0; i < cnt; i++) {
-				if (state[i] == 1) {
-					const struct lpm_node *nd = &nodes[cur[i]];
-					uint64_t key = (uint64_t)addrs[base + i] << 32;
-					unsigned slot = (unsigned)(key >> (64 - LPM_K - depth[i])) & (LPM_FANOUT - 1);
-					if (nd->vector & (1ull << slot)) {
-						cur[i] = nd->base1 + rank_of(nd->vector, slot);
-						depth[i] += LPM_K;
-						__builtin_prefetch(&nodes[cur[i]]);
-					} else {
-						cur[i] = nd->base0 + rank_of(nd->leafvec, slot);
-						state[i] = 2;
-						__builtin_prefetch(&leaves[cur[i]]);
-					}
-				} else if (state[i] == 2) {
-					nhs[base + i] = values[leaves[cur[i]]];
-					state[i] = 0;
-					active--;
-				}
-			}
-		}
+	unsigned pre = n < PREFETCH_AHEAD ? n : PREFETCH_AHEAD;
+	for (unsigned i = 0; i < pre; i++)
+		__builtin_prefetch(&direct[addrs[i] >> (32 - LPM4_S)]);
+	for (unsigned i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n)
+			__builtin_prefetch(&direct[addrs[i + PREFETCH_AHEAD] >> (32 - LPM4_S)]);
+		uint32_t e = __atomic_load_n(&direct[addrs[i] >> (32 - LPM4_S)], __ATOMIC_ACQUIRE);
+		nhs[i] = (e & DIRECT_NODE) ? lpm4_walk(st, e, addrs[i]) : st->values[e];
 	}
 }
 
@@ -1143,57 +1134,32 @@ uint32_t lpm6_lookup(const lpm_t *lpm, const uint8_t addr[16])
 	}
 }
 
+static inline uint32_t lpm6_walk(const struct lpm_state *st, uint32_t e, u128 key)
+{
+	const struct lpm_node *n = &st->nodes[e & ~DIRECT_NODE];
+	for (unsigned d = LPM6_S;; d += LPM_K) {
+		unsigned slot = slot6(key, d);
+		if (n->vector & (1ull << slot)) {
+			n = &st->nodes[n->base1 + rank_of(n->vector, slot)];
+			continue;
+		}
+		return st->values[st->leaves[n->base0 + rank_of(n->leafvec, slot)]];
+	}
+}
+
 void lpm6_lookup_bulk(const lpm_t *lpm, const uint8_t (*addrs)[16], uint32_t *nhs, unsigned n)
 {
 	const struct lpm_state *st = state_acquire(lpm);
 	const uint32_t *direct = st->direct;
-	const struct lpm_node *nodes = st->nodes;
-	const lpm_leaf_t *leaves = st->leaves;
-	const uint32_t *values = st->values;
-	for (unsigned base = 0; base < n; base += LANES) {
-		unsigned cnt = n - base < LANES ? n - base : LANES;
-		u128 key[LANES];
-		uint32_t cur[LANES];
-		uint8_t depth[LANES];
-		uint8_t state[LANES];
-		for (unsigned i = 0; i < cnt; i++) {
-			key[i] = key6_load(addrs[base + i]);
-			__builtin_prefetch(&direct[(uint32_t)(key[i] >> (128 - LPM6_S))]);
-		}
-		unsigned active = 0;
-		for (unsigned i = 0; i < cnt; i++) {
-			uint32_t e = __atomic_load_n(&direct[(uint32_t)(key[i] >> (128 - LPM6_S))], __ATOMIC_ACQUIRE);
-			if (!(e & DIRECT_NODE)) {
-				nhs[base + i] = values[e];
-				state[i] = 0;
-				continue;
-			}
-			cur[i] = e & ~DIRECT_NODE;
-			depth[i] = LPM6_S;
-			state[i] = 1;
-			__builtin_prefetch(&nodes[cur[i]]);
-			active++;
-		}
-		while (active > 0) {
-			for (unsigned i = 0; i < cnt; i++) {
-				if (state[i] == 1) {
-					const struct lpm_node *nd = &nodes[cur[i]];
-					unsigned slot = slot6(key[i], depth[i]);
-					if (nd->vector & (1ull << slot)) {
-						cur[i] = nd->base1 + rank_of(nd->vector, slot);
-						depth[i] += LPM_K;
-						__builtin_prefetch(&nodes[cur[i]]);
-					} else {
-						cur[i] = nd->base0 + rank_of(nd->leafvec, slot);
-						state[i] = 2;
-						__builtin_prefetch(&leaves[cur[i]]);
-					}
-				} else if (state[i] == 2) {
-					nhs[base + i] = values[leaves[cur[i]]];
-					state[i] = 0;
-					active--;
-				}
-			}
-		}
+	unsigned pre = n < PREFETCH_AHEAD ? n : PREFETCH_AHEAD;
+	for (unsigned i = 0; i < pre; i++)
+		__builtin_prefetch(&direct[((unsigned)addrs[i][0] << 8 | addrs[i][1]) >> (16 - LPM6_S)]);
+	for (unsigned i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n)
+			__builtin_prefetch(&direct[((unsigned)addrs[i + PREFETCH_AHEAD][0] << 8 |
+			                            addrs[i + PREFETCH_AHEAD][1]) >> (16 - LPM6_S)]);
+		u128 key = key6_load(addrs[i]);
+		uint32_t e = __atomic_load_n(&direct[(uint32_t)(key >> (128 - LPM6_S))], __ATOMIC_ACQUIRE);
+		nhs[i] = (e & DIRECT_NODE) ? lpm6_walk(st, e, key) : st->values[e];
 	}
 }
