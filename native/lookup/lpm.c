@@ -884,6 +884,22 @@ int lpm_route_get(const lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t 
 	return LPM_OK;
 }
 
+/* Replaces the whole state: readers switch with one release store; the old
+ * state, and the blocks of it still waiting for a grace period, go together
+ * once every reader has moved on. */
+static void lpm_state_publish(struct lpm *lpm, struct lpm_state *st)
+{
+	struct lpm_state *old = lpm->state;
+	__atomic_store_n(&lpm->state, st, __ATOMIC_RELEASE);
+	size_t w = 0;
+	for (size_t i = 0; i < lpm->n_retired; i++)
+		if (lpm->retired[i].st != old || lpm->retired[i].kind == RETIRE_STATE)
+			lpm->retired[w++] = lpm->retired[i];
+	lpm->n_retired = w;
+	lpm_retire(lpm, old, RETIRE_STATE, 0, 0);
+	lpm_retire_seal(lpm);
+}
+
 int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *lens, const uint32_t *nhs)
 {
 	unsigned nb = lpm->family == 4 ? 4 : 16;
@@ -965,16 +981,20 @@ int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *l
 		state_free(st);
 		return rc;
 	}
-	struct lpm_state *old = lpm->state;
-	__atomic_store_n(&lpm->state, st, __ATOMIC_RELEASE);
-	/* Retired blocks of the old state die with it. */
-	size_t w = 0;
-	for (size_t i = 0; i < lpm->n_retired; i++)
-		if (lpm->retired[i].st != old || lpm->retired[i].kind == RETIRE_STATE)
-			lpm->retired[w++] = lpm->retired[i];
-	lpm->n_retired = w;
-	lpm_retire(lpm, old, RETIRE_STATE, 0, 0);
-	lpm_retire_seal(lpm);
+	lpm_state_publish(lpm, st);
+	return LPM_OK;
+}
+
+int lpm_table_adopt(lpm_t *lpm, lpm_t *src)
+{
+	if (lpm->family != src->family)
+		return LPM_ERR_INVAL;
+	update_begin(lpm);
+	lpm_table_reclaim(src, 1);
+	struct lpm_state *st = src->state;
+	src->state = NULL;
+	lpm_table_destroy(src);
+	lpm_state_publish(lpm, st);
 	return LPM_OK;
 }
 

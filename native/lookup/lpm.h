@@ -88,6 +88,12 @@ int lpm_route_get(const lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t 
 int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *lens,
                     const uint32_t *nhs);
 
+/* Moves the content of src (typically built with lpm_table_build on another
+ * thread, with no readers) into lpm, publishing it at once, and destroys src.
+ * The families must match.  This is how a full table is built off the
+ * control thread without ever racing its readers. */
+int lpm_table_adopt(lpm_t *lpm, lpm_t *src);
+
 /* Frees retired memory whose grace period has passed; wait != 0 blocks until
  * all of it is free.  Updates call this themselves (without waiting). */
 void lpm_table_reclaim(lpm_t *lpm, int wait);

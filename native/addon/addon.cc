@@ -1,0 +1,10 @@
+// Module entry: registers the classes of each native object.
+#include "addon.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+	srcfib::LpmInit(env, exports);
+	return exports;
+}
+
+NODE_API_MODULE(srcfib, Init)
