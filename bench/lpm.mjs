@@ -175,7 +175,7 @@ function render(res) {
   const fm = m.families ?? {};
   const out = [];
   out.push('## LPM: srcfib vs DPDK rte_fib (DIR-24-8) / rte_fib6 (TRIE)', '');
-  out.push(`${m.cpu ?? 'unknown CPU'}, DPDK ${m.dpdk ?? '?'}, ${m.date ?? ''}; one process, one table, the same addresses for both engines.`);
+  out.push(`${m.cpu ?? 'unknown CPU'}, ${m.dpdk ?? 'DPDK ?'}, ${m.date ?? ''}; one process, one table, the same addresses for both engines.`);
   out.push(`EAL \`${m.eal_args ?? '?'}\`; batch ${m.batch ?? '?'}; ${fmtInt(m.lookups)} lookups per measurement, best of ${m.reps ?? '?'}; `
     + `${fmtInt(m.updates)} update prefixes; next hops: ${m.next_hop_hash ?? '?'}.`);
   out.push(`Transparent huge pages: ${m.thp ?? '?'}; EAL memory madvised: ${m.eal_thp_madvise ? 'yes' : 'no'}`

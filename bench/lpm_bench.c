@@ -1626,7 +1626,8 @@ static void json_fam_meta(FILE *f, const struct fam_res *R, int fam)
 	json_num(f, M->insert_per_s);
 	fputs(",\"delete_per_s\":", f);
 	json_num(f, M->delete_per_s);
-	fputs(",\"lookup\":\"RTE_FIB_LOOKUP_DEFAULT (scalar at the default max SIMD width)\"", f);
+	fprintf(f, ",\"lookup\":\"%s (scalar at the default max SIMD width)\"",
+		fam == 4 ? "RTE_FIB_LOOKUP_DEFAULT" : "RTE_FIB6_LOOKUP_DEFAULT");
 	fputs(",\"avx512\":", f);
 	if (M->avx512) {
 		fputs("{\"lookup_random_mlps\":", f);

