@@ -288,15 +288,11 @@ describe("ReferenceLpm", () => {
 describe("ReferenceLpm on the full Internet table (fulltable-2024)", () => {
   const lines = [...fullTable().v4, ...fullTable().v6];
 
-  it.each<[Family]>([[4], [6]])("holds IPv%i in seconds and finds each prefix's own range", (family) => {
+  it.each<[Family]>([[4], [6]])("holds IPv%i in modest memory and finds each prefix's own range", (family) => {
     const table = lines.filter((l) => l.includes(":") === (family === 6)).map((l) => parsePrefix(l, family));
     const t = new ReferenceLpm(family);
-    const t0 = performance.now();
     table.forEach((q, i) => t.insert(q.addr, q.len, i));
-    const ms = performance.now() - t0;
-    console.log(`ReferenceLpm IPv${family}: ${table.length} prefixes inserted in ${ms.toFixed(0)} ms, ${t.nodeCount} nodes`);
     expect(t.size).toBe(table.length);
-    expect(ms).toBeLessThan(10_000);
     // Modest memory: 12 bytes per node, so this bounds the arrays to about 100 MB.
     expect(t.nodeCount).toBeLessThan(8_000_000);
 
