@@ -12,8 +12,8 @@
 //                      else ../shared/data/fulltable-2024.prefixes.txt.gz)
 //   --from FILE        do not run: render the Markdown from a JSON file of an earlier run
 //   --no-build         do not run `make -C native lpm_bench` when the binary is missing
-//   --thp              back DPDK's --no-huge memory (madvise) and glibc malloc
-//                      (GLIBC_TUNABLES=glibc.malloc.hugetlb=1) with transparent huge pages
+//   --no-thp           keep srcfib's tables on 4 KiB pages too (DPDK's --no-huge
+//                      memory is on 4 KiB pages here), for a same-page-size comparison
 //   --lookups N, --batch N, --reps N, --updates N, --seed N, --family 4|6|46,
 //   --mem MB, --lcore N, --tbl8-v4 N, --tbl8-v6 N   passed to lpm_bench
 import { spawn, spawnSync } from 'node:child_process';
@@ -31,7 +31,7 @@ const PASS_VALUE = new Set([
 ]);
 
 function parseArgs(argv) {
-  const o = { json: null, prefixes: null, from: null, build: true, thp: false, pass: [] };
+  const o = { json: null, prefixes: null, from: null, build: true, pass: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -42,7 +42,7 @@ function parseArgs(argv) {
     else if (a === '--prefixes') o.prefixes = value();
     else if (a === '--from') o.from = value();
     else if (a === '--no-build') o.build = false;
-    else if (a === '--thp') o.thp = true;
+    else if (a === '--no-thp') o.pass.push(a);
     else if (PASS_VALUE.has(a)) o.pass.push(a, value());
     else if (a === '-h' || a === '--help') {
       console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 20)
@@ -69,15 +69,10 @@ function ensureBinary(build) {
 
 function runBench(o) {
   const args = [...o.pass];
-  if (o.thp) args.push('--thp');
   args.push(o.prefixes ?? defaultPrefixes());
-  const env = { ...process.env };
-  if (o.thp) {
-    env.GLIBC_TUNABLES = [env.GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1'].filter(Boolean).join(':');
-  }
   process.stderr.write(`$ ${path.relative(root, binary)} ${args.join(' ')}\n`);
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d) => { out += d; });
@@ -178,8 +173,13 @@ function render(res) {
   out.push(`${m.cpu ?? 'unknown CPU'}, ${m.dpdk ?? 'DPDK ?'}, ${m.date ?? ''}; one process, one table, the same addresses for both engines.`);
   out.push(`EAL \`${m.eal_args ?? '?'}\`; batch ${m.batch ?? '?'}; ${fmtInt(m.lookups)} lookups per measurement, best of ${m.reps ?? '?'}; `
     + `${fmtInt(m.updates)} update prefixes; next hops: ${m.next_hop_hash ?? '?'}.`);
-  out.push(`Transparent huge pages: ${m.thp ?? '?'}; EAL memory madvised: ${m.eal_thp_madvise ? 'yes' : 'no'}`
-    + `${m.glibc_tunables ? `; GLIBC_TUNABLES=${m.glibc_tunables}` : ''}.`, '');
+  const thpMB = Math.max(...['v4', 'v6'].map((f) => fm[f]?.srcfib?.process_anon_huge_bytes_after_build ?? 0));
+  out.push('Pages: no hugepages here, so DPDK\'s memory (`--no-huge`: a memfd; shmem THP '
+    + `\`${m.thp_shmem ?? '?'}\`) is on 4 KiB pages, as a production rte_fib on hugepages would not be; `
+    + (m.thp_disabled
+      ? 'srcfib\'s tables were kept on 4 KiB pages too (`--no-thp`).'
+      : `srcfib's arenas may use THP (anon THP \`${m.thp ?? '?'}\`; process AnonHugePages after build `
+        + `${fmtMB(thpMB)}); \`--no-thp\` compares at 4 KiB for both.`), '');
 
   const targetRows = targets(res);
   out.push('### Targets', '', '| target | srcfib | goal | status |', '| --- | ---: | --- | --- |');

@@ -16,10 +16,9 @@
  *     --tbl8-v6 N        force rte_fib6 num_tbl8 (default: sized from the table)
  *     --mem MB           EAL memory (-m), default 2048
  *     --lcore N          EAL lcore (-l), default 0
- *     --thp              madvise(MADV_HUGEPAGE) the EAL memory (with --no-huge,
- *                        DPDK memory is otherwise on 4 KiB pages); set
- *                        GLIBC_TUNABLES=glibc.malloc.hugetlb=1 to do the same
- *                        for srcfib's malloc memory
+ *     --no-thp           prctl(PR_SET_THP_DISABLE): keep srcfib's arenas (which
+ *                        madvise MADV_HUGEPAGE) on 4 KiB pages like DPDK's
+ *                        --no-huge memory, for a same-page-size comparison
  *
  * PREFIX_FILE: one CIDR per line, gzip'd or plain (read through `zcat -f`).
  * Next hop of each prefix: FNV-1a-32 over the address bytes (network order)
@@ -66,7 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -109,7 +108,7 @@ static struct {
 	uint32_t tbl8_v4, tbl8_v6;
 	unsigned mem_mb;
 	unsigned lcore;
-	bool thp;
+	bool no_thp;
 } opt = {
 	.lookups = 8u << 20,
 	.batch = 32,
@@ -129,7 +128,7 @@ static void usage(const char *prog)
 	fprintf(stderr,
 		"usage: %s [--json FILE] [--lookups N] [--batch N] [--reps N] [--updates N]\n"
 		"          [--seed N] [--family 4|6|46] [--tbl8-v4 N] [--tbl8-v6 N] [--mem MB]\n"
-		"          [--lcore N] [--thp] PREFIX_FILE\n",
+		"          [--lcore N] [--no-thp] PREFIX_FILE\n",
 		prog);
 	exit(1);
 }
@@ -171,8 +170,8 @@ static void parse_args(int argc, char **argv)
 			opt.mem_mb = parse_num(NEXT(), a);
 		else if (!strcmp(a, "--lcore"))
 			opt.lcore = parse_num(NEXT(), a);
-		else if (!strcmp(a, "--thp"))
-			opt.thp = true;
+		else if (!strcmp(a, "--no-thp"))
+			opt.no_thp = true;
 		else if (!strcmp(a, "--family")) {
 			const char *f = NEXT();
 			opt.do4 = strchr(f, '4') != NULL;
@@ -309,6 +308,21 @@ static void mask6(uint8_t a[16], unsigned len)
 		unsigned bits = len >= 8 * (i + 1) ? 8 : (len > 8 * i ? len - 8 * i : 0);
 		a[i] &= (uint8_t)(0xFF00u >> bits);
 	}
+}
+
+/* AnonHugePages of this process (THP-backed anonymous memory), bytes */
+static uint64_t anon_huge_bytes(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	if (!f)
+		return 0;
+	char line[256];
+	uint64_t kb = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %" SCNu64 " kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
 }
 
 static size_t heap_alloc_bytes(void)
@@ -514,6 +528,7 @@ struct eng_res {
 struct our_meta {
 	lpm_stats_t st;          /* after build */
 	lpm_stats_t st_after;    /* after updates + reclaim(wait) */
+	uint64_t thp_bytes;      /* process AnonHugePages after the build */
 	double insert_per_s, delete_per_s;
 };
 
@@ -813,12 +828,13 @@ static void bench_v4(void)
 			R->our.build_s = dt;
 	}
 	lpm_table_stats(ours, &R->om.st);
+	R->om.thp_bytes = anon_huge_bytes();
 	R->our.routes = R->om.st.routes;
 	R->our.bytes = R->om.st.bytes;
 	LOG("srcfib  v4 build %.3f s, %" PRIu64 " routes, %" PRIu64 " bytes (reserved %" PRIu64
-	    ", rib %" PRIu64 ", nodes %" PRIu64 ", leaves %" PRIu64 ")\n",
+	    ", rib %" PRIu64 ", nodes %" PRIu64 ", leaves %" PRIu64 "); process THP %" PRIu64 " kB\n",
 	    R->our.build_s, R->our.routes, R->our.bytes, R->om.st.bytes_reserved, R->om.st.rib_bytes,
-	    R->om.st.nodes, R->om.st.leaves);
+	    R->om.st.nodes, R->om.st.leaves, R->om.thp_bytes >> 10);
 	if (R->our.routes != n4)
 		die("srcfib v4 table reports %" PRIu64 " routes, expected %zu", R->our.routes, n4);
 
@@ -1299,12 +1315,13 @@ static void bench_v6(void)
 			R->our.build_s = dt;
 	}
 	lpm_table_stats(ours, &R->om.st);
+	R->om.thp_bytes = anon_huge_bytes();
 	R->our.routes = R->om.st.routes;
 	R->our.bytes = R->om.st.bytes;
 	LOG("srcfib  v6 build %.3f s, %" PRIu64 " routes, %" PRIu64 " bytes (reserved %" PRIu64
-	    ", rib %" PRIu64 ", nodes %" PRIu64 ", leaves %" PRIu64 ")\n",
+	    ", rib %" PRIu64 ", nodes %" PRIu64 ", leaves %" PRIu64 "); process THP %" PRIu64 " kB\n",
 	    R->our.build_s, R->our.routes, R->our.bytes, R->om.st.bytes_reserved, R->om.st.rib_bytes,
-	    R->om.st.nodes, R->om.st.leaves);
+	    R->om.st.nodes, R->om.st.leaves, R->om.thp_bytes >> 10);
 	if (R->our.routes != n6)
 		die("srcfib v6 table reports %" PRIu64 " routes, expected %zu", R->our.routes, n6);
 
@@ -1605,6 +1622,7 @@ static void json_fam_meta(FILE *f, const struct fam_res *R, int fam)
 	json_num(f, R->om.insert_per_s);
 	fputs(",\"delete_per_s\":", f);
 	json_num(f, R->om.delete_per_s);
+	fprintf(f, ",\"process_anon_huge_bytes_after_build\":%" PRIu64, R->om.thp_bytes);
 	fputs(",\"rcu\":null},", f);
 	fprintf(f, "\"%s\":{", fam == 4 ? "rte_fib" : "rte_fib6");
 	fprintf(f, "\"type\":\"%s\",\"nh_sz\":\"%s\",\"default_nh\":%llu,", fam == 4 ? "RTE_FIB_DIR24_8" : "RTE_FIB6_TRIE",
@@ -1709,11 +1727,12 @@ static char *make_json(void)
 	if (!first)
 		fputc(',', f);
 
-	char cpu[256], date[64], thp[128], tun[256];
+	char cpu[256], date[64], thp[128], thp_shmem[128], tun[256];
 	cpu_model(cpu, sizeof(cpu));
 	time_t t = time(NULL);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
+	read_first_line("/sys/kernel/mm/transparent_hugepage/shmem_enabled", thp_shmem, sizeof(thp_shmem));
 	const char *gt = getenv("GLIBC_TUNABLES");
 	snprintf(tun, sizeof(tun), "%s", gt ? gt : "");
 
@@ -1735,7 +1754,9 @@ static char *make_json(void)
 	fprintf(f, ",\"next_hops\":%u,\"next_hop_hash\":\"fnv1a32(addr bytes, len) %% %u\"", NH_COUNT, NH_COUNT);
 	fputs(",\"thp\":", f);
 	json_str(f, thp);
-	fprintf(f, ",\"eal_thp_madvise\":%s", opt.thp ? "true" : "false");
+	fputs(",\"thp_shmem\":", f);
+	json_str(f, thp_shmem);
+	fprintf(f, ",\"thp_disabled\":%s", opt.no_thp ? "true" : "false");
 	fputs(",\"glibc_tunables\":", f);
 	json_str(f, tun);
 	fprintf(f, ",\"max_simd_bitwidth\":%u", (unsigned)rte_vect_get_max_simd_bitwidth());
@@ -1767,17 +1788,11 @@ static char *make_json(void)
 
 /* ------------------------------------------------------------------ */
 
-static int madvise_msl(const struct rte_memseg_list *msl, void *arg)
-{
-	size_t *total = arg;
-	if (msl->base_va && msl->len && madvise(msl->base_va, msl->len, MADV_HUGEPAGE) == 0)
-		*total += msl->len;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
+	if (opt.no_thp && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) != 0)
+		die("prctl(PR_SET_THP_DISABLE): %s", strerror(errno));
 	load_prefixes(opt.prefix_file);
 	if (opt.do4 && n4 == 0)
 		die("no IPv4 prefixes in %s", opt.prefix_file);
@@ -1796,11 +1811,6 @@ int main(int argc, char **argv)
 					eal_argv[i]);
 	if (rte_eal_init(eal_argc, eal_argv) < 0)
 		die("rte_eal_init: %s", rte_strerror(rte_errno));
-	if (opt.thp) {
-		size_t total = 0;
-		rte_memseg_list_walk(madvise_msl, &total);
-		LOG("madvise(MADV_HUGEPAGE) on %zu MB of EAL memory\n", total >> 20);
-	}
 	LOG("EAL: %s; lcore %u; batch %u; %zu lookups x %u reps; %zu updates\n", eal_args_str, rte_lcore_id(),
 	    opt.batch, opt.lookups, opt.reps, opt.updates);
 
