@@ -398,16 +398,18 @@ static inline u128 key_with_bits(u128 key, unsigned d, unsigned k, uint32_t bits
  * (key, d) from routes of length <= d+k (def for slots no such route covers),
  * and sets more[slot] where routes longer than d+k exist.  A pre-order walk
  * paints shorter prefixes before the longer ones inside them. */
-static void rib_paint(const struct lpm_rib *rib, u128 key, unsigned d, unsigned k, uint16_t def,
-                      uint16_t *codes, uint8_t *more)
+static uint32_t rib_paint(const struct lpm_rib *rib, uint32_t hint, u128 key, unsigned d, unsigned k,
+                          uint16_t def, uint16_t *codes, uint8_t *more)
 {
 	uint32_t nslots = 1u << k;
 	for (uint32_t i = 0; i < nslots; i++)
 		codes[i] = def;
 	memset(more, 0, nslots);
-	uint32_t top = lpm_rib_subtree(rib, key, d);
+	/* The caller's hint is the top of an enclosing region: search from there,
+	 * not from the root, and hand our top on to the regions below. */
+	uint32_t top = lpm_rib_subtree_from(rib, hint, key, d);
 	if (top == 0)
-		return;
+		return 0;
 	uint32_t stack[130];
 	unsigned sp = 0;
 	stack[sp++] = top;
@@ -428,6 +430,7 @@ static void rib_paint(const struct lpm_rib *rib, u128 key, unsigned d, unsigned 
 		if (n->child[0] != 0)
 			stack[sp++] = n->child[0];
 	}
+	return top;
 }
 
 static uint32_t node_alloc(struct lpm *lpm, struct lpm_state *st, unsigned n)
@@ -457,12 +460,13 @@ static uint32_t leaf_alloc(struct lpm *lpm, struct lpm_state *st, unsigned n)
 /* Builds the node for region (key, d) whose covering code is def.  When old
  * is given, child subtrees of slots outside [keep_lo, keep_hi] are shared with
  * it instead of rebuilt (their routes did not change).  Returns 0 on failure. */
-static int build_node(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned d, uint16_t def,
-                      struct lpm_node *out, const struct lpm_node *old, uint32_t aff_lo, uint32_t aff_hi)
+static int build_node(struct lpm *lpm, struct lpm_state *st, uint32_t hint, u128 key, unsigned d,
+                      uint16_t def, struct lpm_node *out, const struct lpm_node *old, uint32_t aff_lo,
+                      uint32_t aff_hi)
 {
 	uint16_t codes[LPM_FANOUT];
 	uint8_t more[LPM_FANOUT];
-	rib_paint(&st->rib, key, d, LPM_K, def, codes, more);
+	uint32_t top = rib_paint(&st->rib, hint, key, d, LPM_K, def, codes, more);
 
 	uint64_t vector = 0, leafvec = 0;
 	lpm_leaf_t leaves[LPM_FANOUT];
@@ -510,7 +514,7 @@ static int build_node(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned 
 				*child = st->nodes[old->base1 + rank];
 				continue;
 			}
-			if (!build_node(lpm, st, key_with_bits(key, d, LPM_K, i), d + LPM_K, codes[i], child,
+			if (!build_node(lpm, st, top, key_with_bits(key, d, LPM_K, i), d + LPM_K, codes[i], child,
 			                NULL, 0, 0))
 				return 0;
 		}
@@ -553,7 +557,7 @@ static uint32_t build_direct_entry(struct lpm *lpm, struct lpm_state *st, uint32
 	uint32_t idx = node_alloc(lpm, st, 1);
 	if (idx == 0)
 		return 0;
-	if (!build_node(lpm, st, key, lpm->s, def, &st->nodes[idx], NULL, 0, 0))
+	if (!build_node(lpm, st, st->rib.root, key, lpm->s, def, &st->nodes[idx], NULL, 0, 0))
 		return 0;
 	return DIRECT_NODE | idx;
 }
@@ -653,7 +657,7 @@ static int trie_update(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned
 	const struct lpm_node *old = &st->nodes[path[depth]];
 	u128 region = key & rib_mask(d);
 	struct lpm_node fresh;
-	if (!build_node(lpm, st, region, d, code_upto(st, region, d), &fresh, old, aff_lo, aff_hi))
+	if (!build_node(lpm, st, st->rib.root, region, d, code_upto(st, region, d), &fresh, old, aff_lo, aff_hi))
 		return LPM_ERR_NOMEM;
 
 	/* Copy the path above: each ancestor gets a new child block that holds
@@ -796,17 +800,19 @@ int lpm_route_add(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t nh, ui
 	u128 key = key_from_bytes(lpm->family, addr) & rib_mask(len);
 	update_begin(lpm);
 
-	uint32_t idx = lpm_rib_find(&st->rib, key, len);
-	int existed = idx != 0 && st->rib.pool[idx].has_route;
+	/* Room for the value first: a new RIB node is only created when the
+	 * update can go ahead (a glue node left by a failure is pruned below). */
+	if (!dict_has_room(st, nh))
+		return LPM_ERR_NH_FULL;
+	uint32_t idx = lpm_rib_insert(&st->rib, key, len); /* finds or creates */
+	if (idx == 0)
+		return LPM_ERR_NOMEM;
+	int existed = st->rib.pool[idx].has_route;
 	uint32_t prev = existed ? st->rib.pool[idx].nh : LPM_MISS;
 	if (old_nh != NULL)
 		*old_nh = prev;
 	if (existed && prev == nh)
 		return LPM_OK;
-	if (!dict_has_room(st, nh))
-		return LPM_ERR_NH_FULL;
-	if (idx == 0 && (idx = lpm_rib_insert(&st->rib, key, len)) == 0)
-		return LPM_ERR_NOMEM;
 
 	struct rib_node *n = &st->rib.pool[idx];
 	uint16_t prev_code = n->code;
@@ -958,14 +964,14 @@ int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *l
 		if (codes == NULL || more == NULL) {
 			rc = LPM_ERR_NOMEM;
 		} else {
-			rib_paint(&st->rib, 0, 0, lpm->s, CODE_MISS, codes, more);
+			uint32_t top = rib_paint(&st->rib, st->rib.root, 0, 0, lpm->s, CODE_MISS, codes, more);
 			for (uint32_t d = 0; d < nslots && rc == LPM_OK; d++) {
 				if (!more[d]) {
 					st->direct[d] = codes[d];
 					continue;
 				}
 				uint32_t idx = node_alloc(lpm, st, 1);
-				if (idx == 0 || !build_node(lpm, st, lpm_key_of_direct(lpm, d), lpm->s, codes[d],
+				if (idx == 0 || !build_node(lpm, st, top, lpm_key_of_direct(lpm, d), lpm->s, codes[d],
 				                            &st->nodes[idx], NULL, 0, 0))
 					rc = LPM_ERR_NOMEM;
 				else

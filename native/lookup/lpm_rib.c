@@ -182,7 +182,12 @@ void lpm_rib_route_clear(struct lpm_rib *rib, uint32_t idx)
 
 uint32_t lpm_rib_subtree(const struct lpm_rib *rib, u128 key, unsigned len)
 {
-	uint32_t idx = rib->root;
+	return lpm_rib_subtree_from(rib, rib->root, key, len);
+}
+
+uint32_t lpm_rib_subtree_from(const struct lpm_rib *rib, uint32_t from, u128 key, unsigned len)
+{
+	uint32_t idx = from;
 	key &= rib_mask(len);
 	while (idx != 0) {
 		const struct rib_node *n = &rib->pool[idx];

@@ -59,6 +59,9 @@ uint32_t lpm_rib_insert(struct lpm_rib *rib, u128 key, unsigned len);
 void lpm_rib_route_clear(struct lpm_rib *rib, uint32_t idx);
 /* The topmost node whose prefix lies inside (key, len) (node len >= len), or 0. */
 uint32_t lpm_rib_subtree(const struct lpm_rib *rib, u128 key, unsigned len);
+/* The same, searching from `from` instead of the root: from must be the root
+ * or the topmost node of a region that contains (key, len). */
+uint32_t lpm_rib_subtree_from(const struct lpm_rib *rib, uint32_t from, u128 key, unsigned len);
 /* Node index of the longest route covering key with length <= maxlen, or 0. */
 uint32_t lpm_rib_match_upto(const struct lpm_rib *rib, u128 key, unsigned maxlen);
 /* Does any route lie strictly inside (key, len), i.e. with a longer length? */
