@@ -32,8 +32,11 @@ pkg-config --exists libdpdk || { echo "setup: libdpdk not found by pkg-config af
 # node-gyp at them so that the build needs no download.
 if [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
 
-echo "setup: npm ci"
-npm ci --no-audit --no-fund
+# `npm install` with the committed lock file installs exactly the locked versions. (`npm ci`
+# refuses this npm's lock files: they record only this platform's optional packages, e.g.
+# rollup's native binary, and npm ci wants every platform's.)
+echo "setup: npm install (locked versions)"
+npm install --no-audit --no-fund
 
 echo "setup: native build (addon, C tests, benchmark binaries)"
 npx node-gyp rebuild

@@ -808,7 +808,7 @@ int lpm_route_add(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t nh, ui
 	if (idx == 0)
 		return LPM_ERR_NOMEM;
 	int existed = st->rib.pool[idx].has_route;
-	uint32_t prev = existed ? st->rib.pool[idx].nh : LPM_MISS;
+	uint32_t prev = existed ? st->values[st->rib.pool[idx].code] : LPM_MISS;
 	if (old_nh != NULL)
 		*old_nh = prev;
 	if (existed && prev == nh)
@@ -817,7 +817,6 @@ int lpm_route_add(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t nh, ui
 	struct rib_node *n = &st->rib.pool[idx];
 	uint16_t prev_code = n->code;
 	uint16_t code = (uint16_t)dict_ref(st, nh);
-	n->nh = nh;
 	n->code = code;
 	if (!existed) {
 		n->has_route = 1;
@@ -828,7 +827,6 @@ int lpm_route_add(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t nh, ui
 		update_abort(lpm, st);
 		n = &st->rib.pool[idx];
 		if (existed) {
-			n->nh = prev;
 			n->code = prev_code;
 		} else {
 			lpm_rib_route_clear(&st->rib, idx);
@@ -854,7 +852,7 @@ int lpm_route_delete(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t *ol
 	uint32_t idx = lpm_rib_find(&st->rib, key, len);
 	if (idx == 0 || !st->rib.pool[idx].has_route)
 		return LPM_ERR_NOENT;
-	uint32_t prev = st->rib.pool[idx].nh;
+	uint32_t prev = st->values[st->rib.pool[idx].code];
 	uint16_t prev_code = st->rib.pool[idx].code;
 	if (old_nh != NULL)
 		*old_nh = prev;
@@ -865,7 +863,6 @@ int lpm_route_delete(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t *ol
 		uint32_t again = lpm_rib_insert(&st->rib, key, len);
 		if (again != 0) {
 			struct rib_node *n = &st->rib.pool[again];
-			n->nh = prev;
 			n->code = prev_code;
 			n->has_route = 1;
 			st->rib.routes++;
@@ -886,7 +883,7 @@ int lpm_route_get(const lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t 
 	uint32_t idx = lpm_rib_find(&st->rib, key, len);
 	if (idx == 0 || !st->rib.pool[idx].has_route)
 		return LPM_ERR_NOENT;
-	*nh = st->rib.pool[idx].nh;
+	*nh = st->values[st->rib.pool[idx].code];
 	return LPM_OK;
 }
 
@@ -927,7 +924,7 @@ int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *l
 		}
 		struct rib_node *r = &st->rib.pool[idx];
 		if (r->has_route) {
-			if (r->nh == nhs[i])
+			if (st->values[r->code] == nhs[i])
 				continue;
 			uint16_t oc = r->code;
 			uint32_t c = dict_ref(st, nhs[i]);
@@ -936,7 +933,6 @@ int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *l
 				break;
 			}
 			r = &st->rib.pool[idx];
-			r->nh = nhs[i];
 			r->code = (uint16_t)c;
 			if (--st->code_refs[oc] == 0) { /* nothing published yet: free at once */
 				dict_hash_remove(st, oc);
@@ -951,7 +947,6 @@ int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *l
 			break;
 		}
 		r = &st->rib.pool[idx];
-		r->nh = nhs[i];
 		r->code = (uint16_t)c;
 		r->has_route = 1;
 		st->rib.routes++;
@@ -1038,7 +1033,7 @@ void lpm_table_walk(const lpm_t *lpm, lpm_walk_fn fn, void *ctx)
 		const struct rib_node *n = &st->rib.pool[stack[--sp]];
 		if (n->has_route) {
 			key_to_bytes(lpm->family, n->key, addr);
-			if (fn(ctx, addr, n->len, n->nh) != 0)
+			if (fn(ctx, addr, n->len, st->values[n->code]) != 0)
 				return;
 		}
 		if (n->child[1] != 0)

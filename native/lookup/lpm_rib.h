@@ -18,15 +18,17 @@
 
 typedef unsigned __int128 u128;
 
+/* 32 bytes, two to a cache line: walks from the root are what updates spend
+ * their time on.  The next hop itself lives in the table's dictionary. */
 struct rib_node {
 	u128 key;
 	uint32_t child[2];
 	uint32_t parent;
-	uint32_t nh;
-	uint16_t code; /* dictionary code of nh (see lpm.c) */
+	uint16_t code; /* dictionary code of the route's next hop (see lpm.c) */
 	uint8_t len;
 	uint8_t has_route;
 };
+_Static_assert(sizeof(struct rib_node) == 32, "rib node layout");
 
 struct lpm_rib {
 	struct rib_node *pool;
