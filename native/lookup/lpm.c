@@ -1155,32 +1155,53 @@ uint32_t lpm6_lookup(const lpm_t *lpm, const uint8_t addr[16])
 	}
 }
 
-static inline uint32_t lpm6_walk(const struct lpm_state *st, uint32_t e, u128 key)
-{
-	const struct lpm_node *n = &st->nodes[e & ~DIRECT_NODE];
-	for (unsigned d = LPM6_S;; d += LPM_K) {
-		unsigned slot = slot6(key, d);
-		if (n->vector & (1ull << slot)) {
-			n = &st->nodes[n->base1 + rank_of(n->vector, slot)];
-			continue;
-		}
-		return st->values[st->leaves[n->base0 + rank_of(n->leafvec, slot)]];
-	}
-}
+
+/* IPv6 walks are long (a /48 sits six nodes below the direct table) and every
+ * level depends on the one before, so the out-of-order core keeps only two or
+ * three walks in flight.  The batch therefore walks groups of V6_GROUP
+ * addresses in lockstep: each round advances every unfinished walk by one
+ * level and prefetches its next node, so a group's cache misses overlap.
+ * (On the full table this doubles throughput; on a cache-resident table it
+ * costs ~10%, which is the case that matters least.) */
+#define V6_GROUP 32
 
 void lpm6_lookup_bulk(const lpm_t *lpm, const uint8_t (*addrs)[16], uint32_t *nhs, unsigned n)
 {
 	const struct lpm_state *st = state_acquire(lpm);
-	const uint32_t *direct = st->direct;
-	unsigned pre = n < PREFETCH_AHEAD ? n : PREFETCH_AHEAD;
-	for (unsigned i = 0; i < pre; i++)
-		__builtin_prefetch(&direct[((unsigned)addrs[i][0] << 8 | addrs[i][1]) >> (16 - LPM6_S)]);
-	for (unsigned i = 0; i < n; i++) {
-		if (i + PREFETCH_AHEAD < n)
-			__builtin_prefetch(&direct[((unsigned)addrs[i + PREFETCH_AHEAD][0] << 8 |
-			                            addrs[i + PREFETCH_AHEAD][1]) >> (16 - LPM6_S)]);
-		u128 key = key6_load(addrs[i]);
-		uint32_t e = __atomic_load_n(&direct[(uint32_t)(key >> (128 - LPM6_S))], __ATOMIC_ACQUIRE);
-		nhs[i] = (e & DIRECT_NODE) ? lpm6_walk(st, e, key) : st->values[e];
+	u128 key[V6_GROUP];
+	const struct lpm_node *node[V6_GROUP];
+	uint8_t pending[V6_GROUP];
+	for (unsigned base = 0; base < n; base += V6_GROUP) {
+		unsigned cnt = n - base < V6_GROUP ? n - base : V6_GROUP, np = 0;
+		for (unsigned i = 0; i < cnt; i++) {
+			key[i] = key6_load(addrs[base + i]);
+			__builtin_prefetch(&st->direct[(uint32_t)(key[i] >> (128 - LPM6_S))]);
+		}
+		for (unsigned i = 0; i < cnt; i++) {
+			uint32_t e = __atomic_load_n(&st->direct[(uint32_t)(key[i] >> (128 - LPM6_S))], __ATOMIC_ACQUIRE);
+			if (!(e & DIRECT_NODE)) {
+				nhs[base + i] = st->values[e];
+				continue;
+			}
+			node[i] = &st->nodes[e & ~DIRECT_NODE];
+			__builtin_prefetch(node[i]);
+			pending[np++] = (uint8_t)i;
+		}
+		for (unsigned d = LPM6_S; np > 0; d += LPM_K) {
+			unsigned still = 0;
+			for (unsigned k = 0; k < np; k++) {
+				unsigned i = pending[k];
+				const struct lpm_node *nd = node[i];
+				unsigned slot = slot6(key[i], d);
+				if (nd->vector & (1ull << slot)) {
+					node[i] = &st->nodes[nd->base1 + rank_of(nd->vector, slot)];
+					__builtin_prefetch(node[i]);
+					pending[still++] = (uint8_t)i;
+				} else {
+					nhs[base + i] = st->values[st->leaves[nd->base0 + rank_of(nd->leafvec, slot)]];
+				}
+			}
+			np = still;
+		}
 	}
 }
