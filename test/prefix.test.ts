@@ -1,4 +1,4 @@
-import { fullTable } from "./support/fulltable.js";
+import { fullTable, rngUnit as rng } from "./support/fulltable.js";
 import { describe, expect, it } from "vitest";
 import {
   type Family,
@@ -36,17 +36,6 @@ function bytes(...b: number[]): Uint8Array {
   return Uint8Array.from(b);
 }
 
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * RFC 5952 4.2 checked on the text alone: "::" replaces the longest run of two or more zero

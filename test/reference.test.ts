@@ -1,4 +1,4 @@
-import { fullTable } from "./support/fulltable.js";
+import { fullTable, rngUnit as rng } from "./support/fulltable.js";
 import { describe, expect, it } from "vitest";
 import {
   type Family,
@@ -14,17 +14,6 @@ import { ReferenceLpm } from "../src/lookup/reference.js";
 
 
 
-/** Deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The oracle's oracle: a list of prefixes, longest match by scanning all of them. */
 class LinearLpm {

@@ -1068,31 +1068,6 @@ static inline unsigned rank_of(uint64_t map, unsigned slot)
 	return (unsigned)__builtin_popcountll(map & ((2ull << slot) - 1)) - 1;
 }
 
-uint32_t lpm4_lookup(const lpm_t *lpm, uint32_t addr)
-{
-	const struct lpm_state *st = state_acquire(lpm);
-	uint32_t e = __atomic_load_n(&st->direct[addr >> (32 - LPM4_S)], __ATOMIC_ACQUIRE);
-	if (!(e & DIRECT_NODE))
-		return st->values[e];
-	const struct lpm_node *n = &st->nodes[e & ~DIRECT_NODE];
-	uint64_t key = (uint64_t)addr << 32;
-	for (unsigned d = LPM4_S;; d += LPM_K) {
-		unsigned slot = (unsigned)(key >> (64 - LPM_K - d)) & (LPM_FANOUT - 1);
-		if (n->vector & (1ull << slot)) {
-			n = &st->nodes[n->base1 + rank_of(n->vector, slot)];
-			continue;
-		}
-		return st->values[st->leaves[n->base0 + rank_of(n->leafvec, slot)]];
-	}
-}
-
-/* Batched lookups: the out-of-order core already overlaps the walks of
- * independent addresses; what it cannot do is start the direct-table miss of
- * an address it has not reached yet.  So the batch prefetches the direct
- * entries PREFETCH_AHEAD addresses ahead, and the first node of each address
- * a few addresses ahead, then walks each address as the single lookup does. */
-#define PREFETCH_AHEAD 8
-
 static inline uint32_t lpm4_walk(const struct lpm_state *st, uint32_t e, uint32_t addr)
 {
 	const struct lpm_node *n = &st->nodes[e & ~DIRECT_NODE];
@@ -1106,6 +1081,20 @@ static inline uint32_t lpm4_walk(const struct lpm_state *st, uint32_t e, uint32_
 		return st->values[st->leaves[n->base0 + rank_of(n->leafvec, slot)]];
 	}
 }
+
+uint32_t lpm4_lookup(const lpm_t *lpm, uint32_t addr)
+{
+	const struct lpm_state *st = state_acquire(lpm);
+	uint32_t e = __atomic_load_n(&st->direct[addr >> (32 - LPM4_S)], __ATOMIC_ACQUIRE);
+	return (e & DIRECT_NODE) ? lpm4_walk(st, e, addr) : st->values[e];
+}
+
+/* Batched lookups: the out-of-order core already overlaps the walks of
+ * independent addresses; what it cannot do is start the direct-table miss of
+ * an address it has not reached yet.  So the batch prefetches the direct
+ * entries PREFETCH_AHEAD addresses ahead, and the first node of each address
+ * a few addresses ahead, then walks each address as the single lookup does. */
+#define PREFETCH_AHEAD 8
 
 void lpm4_lookup_bulk(const lpm_t *lpm, const uint32_t *addrs, uint32_t *nhs, unsigned n)
 {
