@@ -378,6 +378,12 @@ void lpm_table_reclaim(lpm_t *lpm, int wait)
 
 /* ---------- building from the RIB ---------- */
 
+static inline unsigned rank_of(uint64_t map, unsigned slot)
+{
+	/* Number of set bits at or below slot, minus one: the block offset. */
+	return (unsigned)__builtin_popcountll(map & ((2ull << slot) - 1)) - 1;
+}
+
 /* Bits [d, d+k) of a left-aligned key, with zeros beyond bit 127 (the key is
  * padded to the trie's width). */
 static inline uint32_t key_bits(u128 key, unsigned d, unsigned k)
@@ -398,18 +404,13 @@ static inline u128 key_with_bits(u128 key, unsigned d, unsigned k, uint32_t bits
  * (key, d) from routes of length <= d+k (def for slots no such route covers),
  * and sets more[slot] where routes longer than d+k exist.  A pre-order walk
  * paints shorter prefixes before the longer ones inside them. */
-static uint32_t rib_paint(const struct lpm_rib *rib, uint32_t hint, u128 key, unsigned d, unsigned k,
-                          uint16_t def, uint16_t *codes, uint8_t *more)
+/* Paints, below region depth d with stride k, every route of the subtree at
+ * top: routes of length <= d+k set their slots' codes, longer ones mark their
+ * slot in more[].  A pre-order walk paints shorter prefixes before the longer
+ * ones inside them. */
+static void rib_paint_subtree(const struct lpm_rib *rib, uint32_t top, unsigned d, unsigned k,
+                              uint16_t *codes, uint8_t *more)
 {
-	uint32_t nslots = 1u << k;
-	for (uint32_t i = 0; i < nslots; i++)
-		codes[i] = def;
-	memset(more, 0, nslots);
-	/* The caller's hint is the top of an enclosing region: search from there,
-	 * not from the root, and hand our top on to the regions below. */
-	uint32_t top = lpm_rib_subtree_from(rib, hint, key, d);
-	if (top == 0)
-		return 0;
 	uint32_t stack[130];
 	unsigned sp = 0;
 	stack[sp++] = top;
@@ -430,6 +431,25 @@ static uint32_t rib_paint(const struct lpm_rib *rib, uint32_t hint, u128 key, un
 		if (n->child[0] != 0)
 			stack[sp++] = n->child[0];
 	}
+}
+
+/* Fills codes[0 .. 2^k) with the longest-match code of each slot of region
+ * (key, d) from routes of length <= d+k (def for slots no such route covers),
+ * and sets more[slot] where routes longer than d+k exist.  Returns the
+ * region's topmost RIB node (0 if it has none), a search hint for regions
+ * below it. */
+static uint32_t rib_paint(const struct lpm_rib *rib, uint32_t hint, u128 key, unsigned d, unsigned k,
+                          uint16_t def, uint16_t *codes, uint8_t *more)
+{
+	uint32_t nslots = 1u << k;
+	for (uint32_t i = 0; i < nslots; i++)
+		codes[i] = def;
+	memset(more, 0, nslots);
+	/* The caller's hint is the top of an enclosing region: search from there,
+	 * not from the root. */
+	uint32_t top = lpm_rib_subtree_from(rib, hint, key, d);
+	if (top != 0)
+		rib_paint_subtree(rib, top, d, k, codes, more);
 	return top;
 }
 
@@ -461,13 +481,24 @@ static uint32_t leaf_alloc(struct lpm *lpm, struct lpm_state *st, unsigned n)
  * is given, child subtrees of slots outside [keep_lo, keep_hi] are shared with
  * it instead of rebuilt (their routes did not change).  Returns 0 on failure. */
 static int build_node(struct lpm *lpm, struct lpm_state *st, uint32_t hint, u128 key, unsigned d,
-                      uint16_t def, struct lpm_node *out, const struct lpm_node *old, uint32_t aff_lo,
-                      uint32_t aff_hi)
-{
-	uint16_t codes[LPM_FANOUT];
-	uint8_t more[LPM_FANOUT];
-	uint32_t top = rib_paint(&st->rib, hint, key, d, LPM_K, def, codes, more);
+                      uint16_t def, struct lpm_node *out);
 
+/* Code of the longest route covering key with a length of at most d. */
+static uint16_t code_upto(const struct lpm_state *st, u128 key, unsigned d)
+{
+	uint32_t m = lpm_rib_match_upto(&st->rib, key, d);
+	return m != 0 ? st->rib.pool[m].code : CODE_MISS;
+}
+
+
+/* Encodes a node from its slots' codes and child marks: compresses the leaf
+ * runs, allocates the leaf and child blocks and builds the children from the
+ * RIB (hint: a RIB node whose region contains theirs).  When old is given,
+ * children of slots outside [aff_lo, aff_hi] are shared with it. */
+static int node_encode(struct lpm *lpm, struct lpm_state *st, uint32_t hint, u128 key, unsigned d,
+                       const uint16_t *codes, const uint8_t *more, struct lpm_node *out,
+                       const struct lpm_node *old, uint32_t aff_lo, uint32_t aff_hi)
+{
 	uint64_t vector = 0, leafvec = 0;
 	lpm_leaf_t leaves[LPM_FANOUT];
 	unsigned nleaves = 0, nchild = 0;
@@ -514,12 +545,63 @@ static int build_node(struct lpm *lpm, struct lpm_state *st, uint32_t hint, u128
 				*child = st->nodes[old->base1 + rank];
 				continue;
 			}
-			if (!build_node(lpm, st, top, key_with_bits(key, d, LPM_K, i), d + LPM_K, codes[i], child,
-			                NULL, 0, 0))
+			if (!build_node(lpm, st, hint, key_with_bits(key, d, LPM_K, i), d + LPM_K, codes[i], child))
 				return 0;
 		}
 	}
 	return 1;
+}
+
+/* Builds the node for region (key, d), whose covering code is def, from the RIB. */
+static int build_node(struct lpm *lpm, struct lpm_state *st, uint32_t hint, u128 key, unsigned d,
+                      uint16_t def, struct lpm_node *out)
+{
+	uint16_t codes[LPM_FANOUT];
+	uint8_t more[LPM_FANOUT];
+	uint32_t top = rib_paint(&st->rib, hint, key, d, LPM_K, def, codes, more);
+	return node_encode(lpm, st, top, key, d, codes, more, out, NULL, 0, 0);
+}
+
+/* Rebuilds node old of region (region, d) after the route (pkey, plen) changed
+ * in the RIB; [aff_lo, aff_hi] are the slots the change can reach.  Slots
+ * outside keep their old leaves and children.  Inside, when the prefix
+ * covers whole slots they are repainted from the longest route covering the
+ * prefix and the prefix's own subtree (usually tiny), not from the whole
+ * region; when it sits inside one slot, only that slot's child is rebuilt. */
+static int rebuild_node(struct lpm *lpm, struct lpm_state *st, u128 region, unsigned d,
+                        const struct lpm_node *old, uint32_t aff_lo, uint32_t aff_hi, u128 pkey,
+                        unsigned plen, struct lpm_node *out)
+{
+	uint16_t codes[LPM_FANOUT];
+	uint8_t more[LPM_FANOUT];
+	for (unsigned i = 0; i < LPM_FANOUT; i++) {
+		if (old->vector & (1ull << i)) {
+			more[i] = 1;
+			codes[i] = CODE_MISS; /* a child's code is its own business */
+		} else {
+			more[i] = 0;
+			codes[i] = st->leaves[old->base0 + rank_of(old->leafvec, i)];
+		}
+	}
+	uint32_t hint = st->rib.root;
+	if (plen <= d + LPM_K) {
+		uint16_t base = code_upto(st, pkey, plen);
+		for (uint32_t i = aff_lo; i <= aff_hi; i++) {
+			codes[i] = base;
+			more[i] = 0;
+		}
+		uint32_t top = lpm_rib_subtree(&st->rib, pkey, plen);
+		if (top != 0) {
+			rib_paint_subtree(&st->rib, top, d, LPM_K, codes, more);
+			hint = top;
+		}
+	} else {
+		u128 ckey = key_with_bits(region, d, LPM_K, aff_lo);
+		if (more[aff_lo])
+			codes[aff_lo] = code_upto(st, ckey, d + LPM_K);
+		more[aff_lo] = (uint8_t)lpm_rib_has_longer(&st->rib, ckey, d + LPM_K);
+	}
+	return node_encode(lpm, st, hint, region, d, codes, more, out, old, aff_lo, aff_hi);
 }
 
 /* Retires the blocks under node n (not n itself). */
@@ -540,11 +622,6 @@ static inline u128 lpm_key_of_direct(const struct lpm *lpm, uint32_t d)
 	return (u128)d << (128 - lpm->s);
 }
 
-static uint16_t code_upto(const struct lpm_state *st, u128 key, unsigned d)
-{
-	uint32_t m = lpm_rib_match_upto(&st->rib, key, d);
-	return m != 0 ? st->rib.pool[m].code : CODE_MISS;
-}
 
 /* Computes the direct entry of slot dslot from the RIB: a leaf code, or a
  * newly built subtree.  Returns 0 with lpm->failed set on failure. */
@@ -557,7 +634,7 @@ static uint32_t build_direct_entry(struct lpm *lpm, struct lpm_state *st, uint32
 	uint32_t idx = node_alloc(lpm, st, 1);
 	if (idx == 0)
 		return 0;
-	if (!build_node(lpm, st, st->rib.root, key, lpm->s, def, &st->nodes[idx], NULL, 0, 0))
+	if (!build_node(lpm, st, st->rib.root, key, lpm->s, def, &st->nodes[idx]))
 		return 0;
 	return DIRECT_NODE | idx;
 }
@@ -657,7 +734,7 @@ static int trie_update(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned
 	const struct lpm_node *old = &st->nodes[path[depth]];
 	u128 region = key & rib_mask(d);
 	struct lpm_node fresh;
-	if (!build_node(lpm, st, st->rib.root, region, d, code_upto(st, region, d), &fresh, old, aff_lo, aff_hi))
+	if (!rebuild_node(lpm, st, region, d, old, aff_lo, aff_hi, key, len, &fresh))
 		return LPM_ERR_NOMEM;
 
 	/* Copy the path above: each ancestor gets a new child block that holds
@@ -967,7 +1044,7 @@ int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *l
 				}
 				uint32_t idx = node_alloc(lpm, st, 1);
 				if (idx == 0 || !build_node(lpm, st, top, lpm_key_of_direct(lpm, d), lpm->s, codes[d],
-				                            &st->nodes[idx], NULL, 0, 0))
+				                            &st->nodes[idx]))
 					rc = LPM_ERR_NOMEM;
 				else
 					st->direct[d] = DIRECT_NODE | idx;
@@ -1062,11 +1139,6 @@ static inline const struct lpm_state *state_acquire(const lpm_t *lpm)
 	return __atomic_load_n(&lpm->state, __ATOMIC_ACQUIRE);
 }
 
-static inline unsigned rank_of(uint64_t map, unsigned slot)
-{
-	/* Number of set bits at or below slot, minus one: the block offset. */
-	return (unsigned)__builtin_popcountll(map & ((2ull << slot) - 1)) - 1;
-}
 
 static inline uint32_t lpm4_walk(const struct lpm_state *st, uint32_t e, uint32_t addr)
 {
