@@ -664,11 +664,6 @@ static int trie_update(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned
 		if (fresh == NULL)
 			return LPM_ERR_NOMEM;
 		for (uint32_t i = 0; i < cnt; i++) {
-			uint32_t e = st->direct[dslot + i];
-			if (!(e & DIRECT_NODE) && !lpm_rib_has_longer(&st->rib, lpm_key_of_direct(lpm, dslot + i), s)) {
-				fresh[i] = code_upto(st, lpm_key_of_direct(lpm, dslot + i), s);
-				continue;
-			}
 			fresh[i] = build_direct_entry(lpm, st, dslot + i);
 			if (lpm->failed) {
 				free(fresh);

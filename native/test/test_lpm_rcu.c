@@ -147,7 +147,6 @@ static void run(unsigned family, unsigned nops)
 {
 	fam = family;
 	nb = family == 4 ? 4 : 16;
-	unsigned w = nb * 8;
 	gen = 0;
 	stop = 0;
 	nrec = nlookups = 0;
@@ -190,7 +189,6 @@ static void run(unsigned family, unsigned nops)
 		expect[i][1] = tog_wins ? t->nh : off;
 		expect[i][2] = tog_wins ? t->nh + 5000 : off;
 	}
-	(void)w;
 
 	rcu = rcu_qsbr_create();
 	table = lpm_table_create((int)family, rcu);

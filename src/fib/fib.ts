@@ -33,7 +33,7 @@ export class FibTable {
   name: string;
   readonly #routes = new Map<string, Route>();
   readonly #groups: NexthopGroupTable;
-  #lpm: (Lpm & { loadPacked(a: Uint8Array, l: Uint8Array, n: Uint32Array): Promise<void> }) | null = null;
+  #lpm: Lpm | null = null;
   #journal: Change[] | null = null;
 
   constructor(id: number, family: Family, name: string, groups: NexthopGroupTable) {

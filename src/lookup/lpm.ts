@@ -8,28 +8,14 @@
  * codes; see native/lookup/lpm.h).
  */
 import { SrcfibError } from "./errors.js";
-import { loadNative, type NativeLpm } from "./native.js";
+import { loadNative, type LpmNativeStats, type NativeLpm } from "./native.js";
 import { formatPrefix, packPrefixes, parseAddress, parsePrefix, type Family, type Prefix } from "./prefix.js";
 
 export const LPM_MISS = 0xffffffff;
 export const LPM_NH_MAX = 0xfffffffe;
 export const LPM_DISTINCT_NH_MAX = 65535;
 
-export interface LpmStats {
-  /** prefixes in the table */
-  routes: number;
-  /** memory of the lookup structure (direct table, nodes, leaves, next-hop dictionary) */
-  bytes: number;
-  /** the same with blocks freed but not yet reused */
-  bytesReserved: number;
-  /** memory of the control half (radix tree, dictionary index) */
-  ribBytes: number;
-  /** internal trie nodes */
-  nodes: number;
-  leaves: number;
-  /** distinct next-hop values */
-  nextHops: number;
-}
+export type LpmStats = Omit<LpmNativeStats, "pendingBlocks">;
 
 export interface Lpm {
   readonly family: Family;
@@ -48,6 +34,8 @@ export interface Lpm {
    * once (lookups see the old table until then). Later duplicates of a prefix win.
    */
   load(prefixes: readonly string[], nhs: Uint32Array | readonly number[]): Promise<void>;
+  /** load() for input that is already packed (4 or 16 bytes per address) and validated. */
+  loadPacked(addrs: Uint8Array, lens: Uint8Array, nhs: Uint32Array): Promise<void>;
   /** Every route, in prefix order. */
   routes(): Array<{ prefix: string; nh: number }>;
 }
@@ -146,16 +134,8 @@ class LpmTable implements Lpm {
   }
 
   stats(): LpmStats {
-    const s = this.#native.stats();
-    return {
-      routes: s.routes,
-      bytes: s.bytes,
-      bytesReserved: s.bytesReserved,
-      ribBytes: s.ribBytes,
-      nodes: s.nodes,
-      leaves: s.leaves,
-      nextHops: s.nextHops,
-    };
+    const { pendingBlocks: _internal, ...stats } = this.#native.stats();
+    return stats;
   }
 
   async load(prefixes: readonly string[], nhs: Uint32Array | readonly number[]): Promise<void> {
@@ -168,7 +148,6 @@ class LpmTable implements Lpm {
     await this.loadPacked(packed.addrs, packed.lens, hops);
   }
 
-  /** load() for input that is already packed and validated (the FIB compiler uses this). */
   async loadPacked(addrs: Uint8Array, lens: Uint8Array, nhs: Uint32Array): Promise<void> {
     this.#writable("load");
     this.#loading = true;
@@ -197,10 +176,8 @@ class LpmTable implements Lpm {
   }
 }
 
-export type { LpmTable };
-
 /** A new, empty table for IPv4 (4) or IPv6 (6). */
-export function createLpm(family: 4 | 6): Lpm & { loadPacked(addrs: Uint8Array, lens: Uint8Array, nhs: Uint32Array): Promise<void> } {
+export function createLpm(family: 4 | 6): Lpm {
   if (family !== 4 && family !== 6) {
     throw new TypeError(`createLpm: family must be 4 or 6, got ${String(family)}`);
   }

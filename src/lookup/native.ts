@@ -8,13 +8,20 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface LpmNativeStats {
+  /** prefixes in the table */
   routes: number;
+  /** memory of the lookup structure (direct table, nodes, leaves, next-hop dictionary) */
   bytes: number;
+  /** the same with blocks freed but not yet reused */
   bytesReserved: number;
+  /** memory of the control half (radix tree, dictionary index) */
   ribBytes: number;
+  /** internal trie nodes */
   nodes: number;
   leaves: number;
+  /** distinct next-hop values */
   nextHops: number;
+  /** retired blocks waiting for a grace period (internal) */
   pendingBlocks: number;
 }
 
