@@ -11,7 +11,8 @@
 //   --prefixes FILE    prefix file (default: data/fulltable-2024.prefixes.txt.gz,
 //                      else ../shared/data/fulltable-2024.prefixes.txt.gz)
 //   --from FILE        do not run: render the Markdown from a JSON file of an earlier run
-//   --no-build         do not run `make -C native lpm_bench` when the binary is missing
+//   --no-build         do not run `make -C native lpm_bench` (by default it runs, so a
+//                      binary older than the sources is rebuilt)
 //   --no-thp           keep srcfib's tables on 4 KiB pages too (DPDK's --no-huge
 //                      memory is on 4 KiB pages here), for a same-page-size comparison
 //   --lookups N, --batch N, --reps N, --updates N, --seed N, --family 4|6|46,
@@ -61,9 +62,12 @@ function defaultPrefixes() {
 }
 
 function ensureBinary(build) {
-  if (fs.existsSync(binary)) return;
-  if (!build) throw new Error(`${binary} is missing (run: make -C native lpm_bench)`);
-  const r = spawnSync('make', ['-C', path.join(root, 'native'), 'lpm_bench'], { stdio: 'inherit' });
+  if (!build) {
+    if (!fs.existsSync(binary)) throw new Error(`${binary} is missing (run: make -C native lpm_bench)`);
+    return;
+  }
+  // Always ask make: a binary older than the engine sources would measure old code.
+  const r = spawnSync('make', ['-s', '-C', path.join(root, 'native'), 'lpm_bench'], { stdio: 'inherit' });
   if (r.status !== 0 || !fs.existsSync(binary)) throw new Error('make -C native lpm_bench failed');
 }
 

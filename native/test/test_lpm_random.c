@@ -86,9 +86,16 @@ static void random_prefix(uint8_t *a, unsigned *len, unsigned nb)
 	mask_addr(a, *len, nb);
 }
 
+#define PROBE_BATCH 100 /* not a multiple of the bulk group sizes */
+
 static void check_probes(lpm_t *lpm, unsigned nb, unsigned nprobe)
 {
 	uint8_t a[16];
+	/* Every probe is also looked up as part of one batch of mixed-depth
+	 * addresses, so walks that end at different levels share a group. */
+	uint8_t batch6[PROBE_BATCH][16];
+	uint32_t batch4[PROBE_BATCH], want_b[PROBE_BATCH], got_b[PROBE_BATCH];
+	unsigned nbatch = 0;
 	for (unsigned p = 0; p < nprobe; p++) {
 		/* Probe inside a route (first, last or random address) or anywhere. */
 		if (nroutes > 0 && rnd() % 4 != 0) {
@@ -119,6 +126,21 @@ static void check_probes(lpm_t *lpm, unsigned nb, unsigned nprobe)
 			char buf[64];
 			fmt_addr(buf, a, nb);
 			FAIL("lookup %s: got %u bulk %u want %u", buf, got, bulk, want);
+		}
+		if (nb == 4)
+			memcpy(&batch4[nbatch], &(uint32_t){(uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]}, 4);
+		else
+			memcpy(batch6[nbatch], a, 16);
+		want_b[nbatch++] = want;
+		if (nbatch == PROBE_BATCH || p + 1 == nprobe) {
+			if (nb == 4)
+				lpm4_lookup_bulk(lpm, batch4, got_b, nbatch);
+			else
+				lpm6_lookup_bulk(lpm, (const uint8_t(*)[16])batch6, got_b, nbatch);
+			for (unsigned k = 0; k < nbatch; k++)
+				if (got_b[k] != want_b[k])
+					FAIL("batched lookup #%u of %u: got %u want %u", k, nbatch, got_b[k], want_b[k]);
+			nbatch = 0;
 		}
 	}
 }
