@@ -1,0 +1,212 @@
+/* dp_parse — see dp_pkt.h.  No DPDK dependency: unit tests feed byte arrays. */
+#include <string.h>
+
+#include "dp_counters.h"
+#include "dp_pkt.h"
+
+#define ETH_HLEN 14
+#define ETHERTYPE_IP4 0x0800
+#define ETHERTYPE_IP6 0x86DD
+#define ETHERTYPE_VLAN 0x8100
+#define ETHERTYPE_QINQ 0x88A8
+#define IP6_HLEN 40
+#define IP6_MAX_EXT 16 /* bounds the extension walk; longer chains count as truncated */
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+uint16_t dp_cksum(const void *buf, uint32_t len, uint32_t sum)
+{
+	const uint8_t *b = buf;
+	while (len >= 2) {
+		sum += (uint32_t)(b[0] << 8 | b[1]);
+		b += 2;
+		len -= 2;
+	}
+	if (len)
+		sum += (uint32_t)b[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xFFFF) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static inline void set_drop(struct dp_pkt *p, enum dp_drop why)
+{
+	p->cls = DP_PKT_DROP;
+	p->drop = (uint8_t)why;
+}
+
+static void l4_ports(struct dp_pkt *p, const uint8_t *frame)
+{
+	uint32_t l4_avail = (uint32_t)p->l2_len + p->l3_len - p->l4_off;
+	if (p->flags & DP_PKT_F_FRAG_LATER)
+		return;
+	switch (p->proto) {
+	case 6: case 17: case 132: case 136:
+		if (l4_avail >= 4) {
+			p->sport = rd16(frame + p->l4_off);
+			p->dport = rd16(frame + p->l4_off + 2);
+			p->flags |= DP_PKT_F_PORTS;
+		}
+		break;
+	case 1: /* ICMP errors: unreachable, source quench, redirect, time exceeded, parameter problem */
+		if (l4_avail >= 1) {
+			uint8_t t = frame[p->l4_off];
+			if (t == 3 || t == 4 || t == 5 || t == 11 || t == 12)
+				p->flags |= DP_PKT_F_ICMP_ERROR;
+		}
+		break;
+	case 58:
+		if (l4_avail >= 1 && frame[p->l4_off] < 128)
+			p->flags |= DP_PKT_F_ICMP_ERROR;
+		break;
+	}
+}
+
+static void parse_ip4(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint32_t max_l3, bool hw_ok)
+{
+	const uint8_t *h = frame + p->l2_len;
+	uint32_t avail = len - p->l2_len;
+	if (avail < 20)
+		return set_drop(p, DP_DROP_IP4_TRUNCATED);
+	if ((h[0] >> 4) != 4)
+		return set_drop(p, DP_DROP_IP4_VERSION);
+	uint32_t ihl = (uint32_t)(h[0] & 0xF) * 4;
+	if (ihl < 20 || ihl > avail)
+		return set_drop(p, DP_DROP_IP4_IHL);
+	uint32_t tot = rd16(h + 2);
+	if (tot < ihl || tot > avail)
+		return set_drop(p, DP_DROP_IP4_TOTAL_LENGTH);
+	if (tot > max_l3)
+		return set_drop(p, DP_DROP_RX_OVER_MTU);
+	if (!hw_ok && dp_cksum(h, ihl, 0) != 0xFFFF)
+		return set_drop(p, DP_DROP_IP4_CHECKSUM);
+	p->l3_len = (uint16_t)tot;
+	p->l4_off = (uint16_t)(p->l2_len + ihl);
+	p->dscp = h[1] >> 2;
+	p->ttl = h[8];
+	p->proto = h[9];
+	p->src4 = rd32(h + 12);
+	p->dst4 = rd32(h + 16);
+	uint16_t frag = rd16(h + 6);
+	if (frag & 0x4000)
+		p->flags |= DP_PKT_F_DF;
+	if (frag & 0x3FFF) {
+		p->flags |= DP_PKT_F_FRAG;
+		if (frag & 0x1FFF)
+			p->flags |= DP_PKT_F_FRAG_LATER;
+	}
+	/* Multicast and limited broadcast are the kernel's (routing protocols,
+	 * DHCP, IGMP); this dataplane does not forward multicast. */
+	if ((p->dst4 >> 28) == 0xE || p->dst4 == 0xFFFFFFFFu) {
+		p->cls = DP_PKT_PUNT;
+		return;
+	}
+	if ((p->src4 >> 28) == 0xE || p->src4 == 0xFFFFFFFFu || (p->src4 >> 24) == 127)
+		return set_drop(p, DP_DROP_IP4_BAD_SOURCE);
+	l4_ports(p, frame);
+	p->cls = DP_PKT_IP4;
+}
+
+static void parse_ip6(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint32_t max_l3)
+{
+	const uint8_t *h = frame + p->l2_len;
+	uint32_t avail = len - p->l2_len;
+	if (avail < IP6_HLEN)
+		return set_drop(p, DP_DROP_IP6_TRUNCATED);
+	if ((h[0] >> 4) != 6)
+		return set_drop(p, DP_DROP_IP6_VERSION);
+	uint32_t tot = IP6_HLEN + rd16(h + 4);
+	if (tot > avail)
+		return set_drop(p, DP_DROP_IP6_PAYLOAD_LENGTH);
+	if (tot > max_l3)
+		return set_drop(p, DP_DROP_RX_OVER_MTU);
+	p->l3_len = (uint16_t)tot;
+	p->dscp = (uint8_t)(((h[0] & 0xF) << 2) | (h[1] >> 6));
+	p->ttl = h[7];
+	p->src6 = h + 8;
+	p->dst6 = h + 24;
+	if (p->dst6[0] == 0xFF || (p->dst6[0] == 0xFE && (p->dst6[1] & 0xC0) == 0x80)) {
+		p->cls = DP_PKT_PUNT; /* multicast (ND, MLD, routing protocols) and link-local */
+		return;
+	}
+	static const uint8_t loopback[16] = {[15] = 1};
+	if (p->src6[0] == 0xFF || memcmp(p->src6, loopback, 16) == 0)
+		return set_drop(p, DP_DROP_IP6_BAD_SOURCE);
+	if (p->src6[0] == 0xFE && (p->src6[1] & 0xC0) == 0x80)
+		p->flags |= DP_PKT_F_SRC_LL;
+
+	/* Walk the extension chain within the datagram. */
+	uint8_t nh = h[6];
+	uint32_t off = IP6_HLEN;
+	for (unsigned n = 0;; n++) {
+		if (n == IP6_MAX_EXT)
+			return set_drop(p, DP_DROP_IP6_EXT_TRUNCATED);
+		uint32_t hl;
+		if (nh == 0 || nh == 43 || nh == 60 || nh == 135 || nh == 139 || nh == 140) {
+			if (off + 8 > tot)
+				return set_drop(p, DP_DROP_IP6_EXT_TRUNCATED);
+			hl = ((uint32_t)h[off + 1] + 1) * 8;
+		} else if (nh == 51) { /* AH: length in 4-octet units, minus 2 */
+			if (off + 8 > tot)
+				return set_drop(p, DP_DROP_IP6_EXT_TRUNCATED);
+			hl = ((uint32_t)h[off + 1] + 2) * 4;
+		} else if (nh == 44) {
+			if (off + 8 > tot)
+				return set_drop(p, DP_DROP_IP6_EXT_TRUNCATED);
+			hl = 8;
+			p->flags |= DP_PKT_F_FRAG;
+			if (rd16(h + off + 2) & 0xFFF8) {
+				p->flags |= DP_PKT_F_FRAG_LATER;
+				p->proto = h[off];
+				p->l4_off = (uint16_t)(p->l2_len + off + hl);
+				p->cls = DP_PKT_IP6;
+				return;
+			}
+		} else {
+			break; /* upper layer, ESP (50) or no next header (59) */
+		}
+		if (off + hl > tot)
+			return set_drop(p, DP_DROP_IP6_EXT_TRUNCATED);
+		nh = h[off];
+		off += hl;
+	}
+	p->proto = nh;
+	p->l4_off = (uint16_t)(p->l2_len + off);
+	l4_ports(p, frame);
+	p->cls = DP_PKT_IP6;
+}
+
+void dp_pkt_parse(struct dp_pkt *p, const uint8_t *frame, uint32_t len, const uint8_t port_mac[6],
+                  uint32_t max_l3, bool hw_cksum_good)
+{
+	memset(p, 0, sizeof(*p));
+	if (len < ETH_HLEN)
+		return set_drop(p, DP_DROP_RUNT);
+	if (frame[0] & 1)
+		p->flags |= DP_PKT_F_L2_MULTI;
+	else if (memcmp(frame, port_mac, 6) != 0)
+		return set_drop(p, DP_DROP_L2_OTHER_HOST);
+	uint32_t off = 12;
+	uint16_t et = rd16(frame + off);
+	for (unsigned tags = 0; (et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ) && tags < 2; tags++) {
+		if (len < off + 4 + 2)
+			return set_drop(p, DP_DROP_VLAN_TRUNCATED);
+		off += 4;
+		et = rd16(frame + off);
+	}
+	p->l2_len = (uint8_t)(off + 2);
+	/* Ports are untagged interfaces; tagged frames belong to VLAN devices the
+	 * kernel may have on the TAP. */
+	if (off != 12)
+		p->cls = DP_PKT_PUNT;
+	else if (et == ETHERTYPE_IP4)
+		parse_ip4(p, frame, len, max_l3, hw_cksum_good);
+	else if (et == ETHERTYPE_IP6)
+		parse_ip6(p, frame, len, max_l3);
+	else
+		p->cls = DP_PKT_PUNT; /* ARP, LLDP, anything else: the kernel decides */
+}

@@ -1,0 +1,70 @@
+/*
+ * dp_worker — the per-lcore forwarding engine (ARCHITECTURE §5).
+ *
+ * A worker owns its counters, its transmit buffers and its ICMP rate limiter,
+ * and reads dp_tables without locks.  The lcore loop (dp_loop.c) feeds it
+ * received bursts and flushes it; tests and benchmarks may drive it directly.
+ *
+ * dp_worker_rx() takes ownership of every mbuf: each one is transmitted,
+ * punted, or freed under exactly one drop reason.  Transmission is buffered
+ * per egress port and happens in dp_worker_flush(), which the loop calls once
+ * per iteration (so a burst never waits for a timer).
+ *
+ * The worker must be registered with the tables' rcu domain, online while it
+ * holds table pointers, and report a quiescent state between bursts
+ * (dp_loop does that).
+ */
+#ifndef SRCFIB_DP_WORKER_H
+#define SRCFIB_DP_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "dp_counters.h"
+#include "dp_pkt.h"
+#include "dp_tables.h"
+
+#define DP_TX_BUF 64
+
+struct dp_txbuf {
+	uint16_t n;
+	struct rte_mbuf *m[DP_TX_BUF];
+};
+
+struct dp_worker {
+	struct dp_tables *t;
+	struct dp_counters *c;        /* this worker's counters (cache-aligned, its own) */
+	struct rte_mempool *mp;       /* for ICMP errors and fragments */
+	struct rte_mempool *mp_indirect;
+	uint16_t txq;                 /* the transmit queue this worker owns on every port */
+	/* ICMP error rate limit: a token bucket in TSC units */
+	uint64_t icmp_rate, icmp_burst; /* errors per second; bucket depth */
+	uint64_t icmp_tokens, icmp_last_tsc, tsc_hz;
+	/* next hops whose link-layer address is wanted: the control thread reads
+	 * and clears these and asks the kernel to resolve them */
+	uint8_t want_resolve[DP_MAX_ADJS];
+	struct dp_txbuf tx[DP_MAX_PORTS];   /* by dataplane port index */
+	struct dp_txbuf punt[DP_MAX_PORTS]; /* to the port's TAP */
+};
+
+/* Initialises a worker; counters must be zeroed, cache-line aligned memory. */
+void dp_worker_init(struct dp_worker *w, struct dp_tables *t, struct dp_counters *c, struct rte_mempool *mp,
+                    struct rte_mempool *mp_indirect, uint16_t txq);
+
+/* Forwards a burst received on dataplane port `port`. */
+void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint16_t n);
+/* Frames the kernel wrote on port `port`'s TAP: out of the port as they are. */
+void dp_worker_inject(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint16_t n);
+/* Transmits everything buffered. */
+void dp_worker_flush(struct dp_worker *w);
+
+/* ICMP errors (dp_icmp.c).  Returns true when an error was queued. */
+bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt *p, const struct dp_port_conf *in,
+                   uint8_t type, uint8_t code, uint32_t info);
+
+/* 5-tuple flow hash used for ECMP (symmetric in nothing: a flow is one direction). */
+uint32_t dp_flow_hash(const struct dp_pkt *p);
+
+#endif

@@ -1,0 +1,657 @@
+/*
+ * test_dp_fwd — the forwarding engine on real DPDK mbufs and ring ports.
+ *
+ * A miniature of the seed-003 site: port 0 faces ISP-A, port 1 ISP-B, port 2
+ * the server LAN.  Sources in 192.0.2.0/24 (addr A) are bound to FIB 1, whose
+ * default route leaves via ISP-A; sources in 203.0.113.0/24 (addr B) to FIB 2
+ * (via ISP-B); everything else to FIB 0, whose best default is via ISP-B.
+ * Each port's "TAP" is another ring port so punts can be inspected.
+ *
+ * Checks what leaves which port with which headers, every drop reason the
+ * malformed cases must hit, ICMP errors byte by byte (types, codes, MTU,
+ * checksums), IPv4 fragmentation, weighted ECMP over 20,480 flows, and that
+ * the counters account for every packet.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dp_worker.h"
+#include "test_util.h"
+
+#define NPORT 3
+static struct rte_ring *tx_ring[NPORT], *rx_ring[NPORT], *tap_ring[NPORT], *tap_rx[NPORT];
+static uint16_t eth_port[NPORT], tap_port[NPORT];
+static struct rte_mempool *mp, *mp_ind;
+static struct dp_tables *T;
+static struct dp_counters *C;
+static struct dp_worker W;
+
+static const uint8_t MAC_PORT[NPORT][6] = {{2, 0, 0, 0, 0, 0xA}, {2, 0, 0, 0, 0, 0xB}, {2, 0, 0, 0, 0, 0xC}};
+static const uint8_t MAC_PEER[NPORT][6] = {{2, 0, 0, 0, 1, 0xA}, {2, 0, 0, 0, 1, 0xB}, {2, 0, 0, 0, 1, 0xC}};
+
+static void setup_ports(void)
+{
+	for (int i = 0; i < NPORT; i++) {
+		char n[32];
+		snprintf(n, sizeof n, "rx%d", i);
+		rx_ring[i] = rte_ring_create(n, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(n, sizeof n, "tx%d", i);
+		tx_ring[i] = rte_ring_create(n, 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(n, sizeof n, "taptx%d", i);
+		tap_ring[i] = rte_ring_create(n, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(n, sizeof n, "taprx%d", i);
+		tap_rx[i] = rte_ring_create(n, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(n, sizeof n, "port%d", i);
+		int p = rte_eth_from_rings(n, &rx_ring[i], 1, &tx_ring[i], 1, 0);
+		snprintf(n, sizeof n, "tap%d", i);
+		int q = rte_eth_from_rings(n, &tap_rx[i], 1, &tap_ring[i], 1, 0);
+		if (p < 0 || q < 0) {
+			fprintf(stderr, "rte_eth_from_rings failed\n");
+			exit(1);
+		}
+		eth_port[i] = (uint16_t)p;
+		tap_port[i] = (uint16_t)q;
+		/* the fast-path functions are only installed by rte_eth_dev_start */
+		struct rte_eth_conf conf = {0};
+		for (int k = 0; k < 2; k++) {
+			uint16_t id = k ? (uint16_t)q : (uint16_t)p;
+			if (rte_eth_dev_configure(id, 1, 1, &conf) != 0 ||
+			    rte_eth_rx_queue_setup(id, 0, 256, 0, NULL, mp) != 0 ||
+			    rte_eth_tx_queue_setup(id, 0, 256, 0, NULL) != 0 || rte_eth_dev_start(id) != 0) {
+				fprintf(stderr, "ring port %u setup failed\n", id);
+				exit(1);
+			}
+		}
+	}
+}
+
+static void ip4(uint8_t *a, const char *s) { inet_pton(AF_INET, s, a); }
+static void ip6(uint8_t *a, const char *s) { inet_pton(AF_INET6, s, a); }
+static uint32_t ip4h(const char *s)
+{
+	uint8_t a[4];
+	ip4(a, s);
+	return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+}
+
+static void route4(uint16_t sub, const char *pfx, unsigned len, uint32_t nhg)
+{
+	uint8_t a[4];
+	ip4(a, pfx);
+	CHECK(dp_route_set(T, sub, 4, a, len, nhg, NULL) == DP_OK);
+}
+static void route6(uint16_t sub, const char *pfx, unsigned len, uint32_t nhg)
+{
+	uint8_t a[16];
+	ip6(a, pfx);
+	CHECK(dp_route_set(T, sub, 6, a, len, nhg, NULL) == DP_OK);
+}
+
+static void setup_tables(void)
+{
+	T = dp_tables_create(NULL); /* the test is the only thread: no rcu domain */
+	for (int i = 0; i < NPORT; i++) {
+		struct dp_port_conf pc = {.dpdk_port = eth_port[i], .tap_port = tap_port[i], .mtu = 1500,
+		                          .has_ip4 = 1, .has_ip6 = 1};
+		memcpy(pc.mac, MAC_PORT[i], 6);
+		char a[64];
+		snprintf(a, sizeof a, "10.0.%d.1", i);
+		pc.ip4 = ip4h(a);
+		snprintf(a, sizeof a, "fd00:%d::1", i);
+		ip6(pc.ip6, a);
+		CHECK(dp_port_set(T, (uint16_t)i, &pc) == DP_OK);
+		struct dp_adj adj = {.port = (uint16_t)i, .mtu = 1500, .resolved = 1};
+		memcpy(adj.dst_mac, MAC_PEER[i], 6);
+		memcpy(adj.src_mac, MAC_PORT[i], 6);
+		CHECK(dp_adj_set(T, (uint16_t)(i + 1), &adj) == DP_OK);
+		uint16_t id = (uint16_t)(i + 1), w1 = 1;
+		CHECK(dp_nhg_set(T, (uint32_t)(i + 1), DP_NHG_FORWARD, 1, &id, &w1) == DP_OK);
+	}
+	/* a small-MTU link to the server LAN for the MTU cases: adjacency 4 */
+	struct dp_adj small = {.port = 2, .mtu = 1280, .resolved = 1};
+	memcpy(small.dst_mac, MAC_PEER[2], 6);
+	memcpy(small.src_mac, MAC_PORT[2], 6);
+	CHECK(dp_adj_set(T, 4, &small) == DP_OK);
+	uint16_t a4 = 4, w1 = 1;
+	CHECK(dp_nhg_set(T, 4, DP_NHG_FORWARD, 1, &a4, &w1) == DP_OK);
+	struct dp_adj unres = {.port = 2, .mtu = 1500, .resolved = 0};
+	CHECK(dp_adj_set(T, 5, &unres) == DP_OK);
+	uint16_t a5 = 5;
+	CHECK(dp_nhg_set(T, 5, DP_NHG_FORWARD, 1, &a5, &w1) == DP_OK);
+	CHECK(dp_nhg_set(T, 10, DP_NHG_LOCAL, 0, NULL, NULL) == DP_OK);
+	CHECK(dp_nhg_set(T, 11, DP_NHG_BLACKHOLE, 0, NULL, NULL) == DP_OK);
+	CHECK(dp_nhg_set(T, 12, DP_NHG_UNREACHABLE, 0, NULL, NULL) == DP_OK);
+	CHECK(dp_nhg_set(T, 13, DP_NHG_PROHIBIT, 0, NULL, NULL) == DP_OK);
+	uint16_t ecmp_adj[2] = {1, 2}, ecmp_w[2] = {1, 3};
+	CHECK(dp_nhg_set(T, 20, DP_NHG_FORWARD, 2, ecmp_adj, ecmp_w) == DP_OK);
+
+	/* sub-FIBs: 0 = FIB 0 (default), 10 = FIB 1.0, 11 = FIB 1.1, 20 = FIB 2.0, 30 = FIB 3.0 */
+	for (uint16_t s = 0; s <= 30; s += 10) {
+		route4(s, "10.0.0.1", 32, 10); /* our own addresses are local everywhere */
+		route4(s, "10.0.2.0", 24, 3);  /* server LAN */
+		route4(s, "10.0.2.128", 25, 4); /* behind the small-MTU hop */
+		route6(s, "fd00:2::", 64, 3);
+		route6(s, "fd00:2:0:1::", 64, 4);
+	}
+	route4(0, "0.0.0.0", 0, 2);  /* FIB 0: best default via ISP-B */
+	route4(10, "0.0.0.0", 0, 1); /* FIB 1: via ISP-A */
+	route4(11, "0.0.0.0", 0, 2); /* FIB 1.1: DNS via ISP-B */
+	route4(20, "0.0.0.0", 0, 2); /* FIB 2: via ISP-B */
+	route4(0, "198.18.0.0", 15, 20); /* ECMP 1:3 */
+	route4(0, "198.51.100.0", 24, 11);
+	route4(0, "198.51.101.0", 24, 12);
+	route4(0, "198.51.102.0", 24, 13);
+	route4(0, "198.51.103.0", 24, 5);
+	route6(0, "::", 0, 2);
+	route6(10, "::", 0, 1);
+	route4(30, "1.0.0.0", 8, 1); /* FIB 3: no default route */
+	route6(30, "2001:db8::", 32, 1);
+
+	struct dp_rule dns = {.id = 7, .subfib = 11, .in_port = DP_ANY_PORT, .family = 4, .dscp = DP_ANY_DSCP,
+	                      .proto = 17, .sport_lo = 0, .sport_hi = 0xFFFF, .dport_lo = 53, .dport_hi = 53};
+	CHECK(dp_fib_base_set(T, 0, 0, NULL, 0) == DP_OK);
+	CHECK(dp_fib_base_set(T, 1, 10, &dns, 1) == DP_OK);
+	CHECK(dp_fib_base_set(T, 2, 20, NULL, 0) == DP_OK);
+	CHECK(dp_fib_base_set(T, 3, 30, NULL, 0) == DP_OK);
+	uint8_t a[16];
+	ip4(a, "192.0.2.0");
+	CHECK(dp_binding_set(T, 4, a, 24, 1) == DP_OK);
+	ip4(a, "203.0.113.0");
+	CHECK(dp_binding_set(T, 4, a, 24, 2) == DP_OK);
+	ip4(a, "100.64.0.0");
+	CHECK(dp_binding_set(T, 4, a, 10, 3) == DP_OK);
+	ip6(a, "2001:db8:a::");
+	CHECK(dp_binding_set(T, 6, a, 48, 1) == DP_OK);
+	ip6(a, "2001:db8:c::");
+	CHECK(dp_binding_set(T, 6, a, 48, 3) == DP_OK);
+	CHECK(dp_binding_default(T, 4, 0) == DP_OK);
+	CHECK(dp_binding_default(T, 6, 0) == DP_OK);
+
+	/* bad writer input changes nothing */
+	CHECK(dp_route_set(T, 0, 4, (uint8_t[]){10, 0, 0, 1}, 24, 1, NULL) == DP_EINVAL); /* host bits */
+	CHECK(dp_route_set(T, DP_MAX_SUBFIBS, 4, a, 0, 1, NULL) == DP_EINVAL);
+	CHECK(dp_nhg_set(T, 30, DP_NHG_FORWARD, 1, (uint16_t[]){99}, &w1) == DP_ENOENT); /* no adjacency 99 */
+	CHECK(dp_nhg_set(T, 30, DP_NHG_FORWARD, 1, &a4, (uint16_t[]){0}) == DP_EINVAL);  /* weight 0 */
+	CHECK(dp_adj_delete(T, 1) == DP_EBUSY);                                            /* used by groups */
+	struct dp_rule bad = dns;
+	bad.sport_lo = 10, bad.sport_hi = 5;
+	CHECK(dp_fib_base_set(T, 1, 10, &bad, 1) == DP_EINVAL);
+	CHECK(DP_LOAD(T->base[1])->rules[0].sport_lo == 0);
+}
+
+/* ---- frames ---- */
+struct frame {
+	uint8_t b[2048];
+	uint32_t len;
+};
+
+static void eth_hdr(struct frame *f, int port, uint16_t type)
+{
+	memcpy(f->b, MAC_PORT[port], 6);
+	memcpy(f->b + 6, MAC_PEER[port], 6);
+	f->b[12] = (uint8_t)(type >> 8);
+	f->b[13] = (uint8_t)type;
+	f->len = 14;
+}
+
+/* IPv4 + UDP (proto 17) or any proto with 8 bytes of "L4" and payload bytes */
+static void mk4(struct frame *f, int port, const char *src, const char *dst, uint8_t ttl, uint8_t proto,
+                uint16_t sport, uint16_t dport, uint32_t payload, bool df)
+{
+	eth_hdr(f, port, 0x0800);
+	uint8_t *ip = f->b + 14;
+	uint32_t tot = 20 + 8 + payload;
+	memset(ip, 0, tot);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(tot >> 8);
+	ip[3] = (uint8_t)tot;
+	ip[4] = 0x12;
+	ip[6] = df ? 0x40 : 0;
+	ip[8] = ttl;
+	ip[9] = proto;
+	ip4(ip + 12, src);
+	ip4(ip + 16, dst);
+	uint16_t ck = (uint16_t)~dp_cksum(ip, 20, 0);
+	ip[10] = (uint8_t)(ck >> 8);
+	ip[11] = (uint8_t)ck;
+	ip[20] = (uint8_t)(sport >> 8);
+	ip[21] = (uint8_t)sport;
+	ip[22] = (uint8_t)(dport >> 8);
+	ip[23] = (uint8_t)dport;
+	for (uint32_t i = 0; i < payload; i++)
+		ip[28 + i] = (uint8_t)i;
+	f->len = 14 + tot;
+}
+
+static void mk6(struct frame *f, int port, const char *src, const char *dst, uint8_t hlim, uint32_t payload)
+{
+	eth_hdr(f, port, 0x86DD);
+	uint8_t *ip = f->b + 14;
+	memset(ip, 0, 48 + payload);
+	ip[0] = 0x60;
+	uint32_t pl = 8 + payload;
+	ip[4] = (uint8_t)(pl >> 8);
+	ip[5] = (uint8_t)pl;
+	ip[6] = 17;
+	ip[7] = hlim;
+	ip6(ip + 8, src);
+	ip6(ip + 24, dst);
+	ip[40] = 0x30, ip[41] = 0x39, ip[42] = 0, ip[43] = 80;
+	f->len = 14 + 40 + pl;
+}
+
+static struct rte_mbuf *to_mbuf(const struct frame *f)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	if (!m) {
+		fprintf(stderr, "out of mbufs\n");
+		exit(1);
+	}
+	memcpy(rte_pktmbuf_append(m, (uint16_t)f->len), f->b, f->len);
+	return m;
+}
+
+/* Sends frames in on a port, returns what left each port / TAP. */
+struct out {
+	struct rte_mbuf *m[NPORT][256];
+	unsigned n[NPORT];
+	struct rte_mbuf *tap[NPORT][64];
+	unsigned ntap[NPORT];
+};
+
+static void out_free(struct out *o)
+{
+	for (int i = 0; i < NPORT; i++) {
+		for (unsigned k = 0; k < o->n[i]; k++)
+			rte_pktmbuf_free(o->m[i][k]);
+		for (unsigned k = 0; k < o->ntap[i]; k++)
+			rte_pktmbuf_free(o->tap[i][k]);
+	}
+	memset(o, 0, sizeof(*o));
+}
+
+static void run(int port, const struct frame *f, unsigned nf, struct out *o)
+{
+	memset(o, 0, sizeof(*o));
+	struct rte_mbuf *m[DP_BURST];
+	for (unsigned base = 0; base < nf; base += DP_BURST) {
+		unsigned k = nf - base < DP_BURST ? nf - base : DP_BURST;
+		for (unsigned i = 0; i < k; i++)
+			m[i] = to_mbuf(&f[base + i]);
+		dp_worker_rx(&W, (uint16_t)port, m, (uint16_t)k);
+		dp_worker_flush(&W);
+		for (int p = 0; p < NPORT; p++) {
+			o->n[p] += rte_ring_dequeue_burst(tx_ring[p], (void **)&o->m[p][o->n[p]], 256 - o->n[p], NULL);
+			o->ntap[p] += rte_ring_dequeue_burst(tap_ring[p], (void **)&o->tap[p][o->ntap[p]], 64 - o->ntap[p], NULL);
+		}
+	}
+}
+
+static uint64_t drops(enum dp_drop d) { return C->drop[d]; }
+
+static const uint8_t *data(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, const uint8_t *); }
+
+static void test_source_aware(void)
+{
+	struct frame f;
+	struct out o;
+	/* addr(A) -> via ISP-A, even though FIB 0's best default is via ISP-B */
+	mk4(&f, 2, "192.0.2.10", "8.8.8.8", 64, 6, 443, 50000, 10, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[0] == 1 && o.n[1] == 0);
+	if (o.n[0] == 1) {
+		const uint8_t *d = data(o.m[0][0]);
+		CHECK(memcmp(d, MAC_PEER[0], 6) == 0 && memcmp(d + 6, MAC_PORT[0], 6) == 0);
+		CHECK(d[14 + 8] == 63);
+		CHECK(dp_cksum(d + 14, 20, 0) == 0xFFFF); /* incremental checksum still valid */
+		CHECK(o.m[0][0]->pkt_len == f.len);
+	}
+	out_free(&o);
+	/* addr(B) -> via ISP-B */
+	mk4(&f, 2, "203.0.113.10", "8.8.8.8", 64, 6, 443, 50000, 10, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[1] == 1 && o.n[0] == 0);
+	out_free(&o);
+	/* an unbound source uses the default binding (FIB 0: via ISP-B) */
+	mk4(&f, 2, "10.0.2.77", "8.8.8.8", 64, 6, 443, 50000, 10, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[1] == 1 && o.n[0] == 0);
+	out_free(&o);
+	/* sub-FIB rule: UDP to port 53 from addr(A) uses FIB 1.1 (via ISP-B) */
+	uint64_t hits = C->rule_hits[7];
+	mk4(&f, 2, "192.0.2.10", "8.8.8.8", 64, 17, 5353, 53, 10, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[1] == 1 && o.n[0] == 0);
+	CHECK(C->rule_hits[7] == hits + 1);
+	out_free(&o);
+	/* the same flow to another port is not DNS: FIB 1.0 */
+	mk4(&f, 2, "192.0.2.10", "8.8.8.8", 64, 17, 5353, 54, 10, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[0] == 1);
+	out_free(&o);
+	/* IPv6: source in FIB 1's binding goes via ISP-A, others via ISP-B */
+	mk6(&f, 2, "2001:db8:a::5", "2001:4860::8888", 64, 20);
+	run(2, &f, 1, &o);
+	CHECK(o.n[0] == 1);
+	if (o.n[0] == 1)
+		CHECK(data(o.m[0][0])[14 + 7] == 63);
+	out_free(&o);
+	mk6(&f, 2, "2001:db8:b::5", "2001:4860::8888", 64, 20);
+	run(2, &f, 1, &o);
+	CHECK(o.n[1] == 1);
+	out_free(&o);
+	/* a burst mixing all of them keeps each decision */
+	struct frame fs[4];
+	mk4(&fs[0], 2, "192.0.2.10", "8.8.8.8", 64, 6, 1, 2, 0, false);
+	mk4(&fs[1], 2, "203.0.113.10", "8.8.8.8", 64, 6, 1, 2, 0, false);
+	mk6(&fs[2], 2, "2001:db8:a::5", "2001:4860::8888", 64, 0);
+	mk4(&fs[3], 2, "192.0.2.11", "10.0.2.5", 64, 6, 1, 2, 0, false);
+	run(2, fs, 4, &o);
+	CHECK(o.n[0] == 2 && o.n[1] == 1 && o.n[2] == 1);
+	out_free(&o);
+}
+
+static void check_icmp4(struct rte_mbuf *m, int port, uint8_t type, uint8_t code, uint16_t mtu, const char *to)
+{
+	const uint8_t *d = data(m);
+	CHECK(memcmp(d, MAC_PEER[port], 6) == 0 && memcmp(d + 6, MAC_PORT[port], 6) == 0);
+	const uint8_t *ip = d + 14;
+	CHECK(ip[9] == 1 && dp_cksum(ip, 20, 0) == 0xFFFF);
+	uint8_t want[4];
+	ip4(want, to);
+	CHECK(memcmp(ip + 16, want, 4) == 0);
+	char src[32];
+	snprintf(src, sizeof src, "10.0.%d.1", port);
+	ip4(want, src);
+	CHECK(memcmp(ip + 12, want, 4) == 0);
+	uint16_t tot = (uint16_t)(ip[2] << 8 | ip[3]);
+	CHECK(tot + 14u == m->pkt_len && tot <= 576);
+	const uint8_t *ic = ip + 20;
+	CHECK(ic[0] == type && ic[1] == code);
+	CHECK(dp_cksum(ic, tot - 20u, 0) == 0xFFFF);
+	CHECK((uint16_t)(ic[6] << 8 | ic[7]) == mtu);
+	CHECK(ic[8] == 0x45); /* quotes the original header */
+}
+
+static void test_icmp_errors(void)
+{
+	struct frame f;
+	struct out o;
+	uint64_t ttl0 = drops(DP_DROP_TTL_EXPIRED);
+	mk4(&f, 0, "198.51.100.7", "10.0.2.5", 1, 17, 1000, 33434, 20, false);
+	run(0, &f, 1, &o);
+	CHECK(drops(DP_DROP_TTL_EXPIRED) == ttl0 + 1);
+	CHECK(o.n[0] == 1 && o.n[2] == 0);
+	if (o.n[0] == 1)
+		check_icmp4(o.m[0][0], 0, 11, 0, 0, "198.51.100.7");
+	out_free(&o);
+	/* TTL 1 to our own address is delivered, not expired */
+	mk4(&f, 0, "198.51.100.7", "10.0.0.1", 1, 17, 1000, 33434, 20, false);
+	run(0, &f, 1, &o);
+	CHECK(o.ntap[0] == 1 && o.n[0] == 0);
+	out_free(&o);
+	/* no route: FIB 3 (sources in 100.64/10) has no default */
+	uint64_t nr = drops(DP_DROP_NO_ROUTE);
+	mk4(&f, 2, "100.64.0.9", "8.8.8.8", 64, 6, 1000, 80, 0, false);
+	run(2, &f, 1, &o);
+	CHECK(drops(DP_DROP_NO_ROUTE) == nr + 1 && o.n[2] == 1);
+	if (o.n[2] == 1)
+		check_icmp4(o.m[2][0], 2, 3, 0, 0, "100.64.0.9");
+	out_free(&o);
+	/* prohibit -> code 13; unreachable -> code 1; blackhole -> nothing */
+	mk4(&f, 2, "10.0.2.9", "198.51.102.1", 64, 6, 1000, 80, 0, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[2] == 1);
+	if (o.n[2] == 1)
+		check_icmp4(o.m[2][0], 2, 3, 13, 0, "10.0.2.9");
+	out_free(&o);
+	mk4(&f, 2, "10.0.2.9", "198.51.101.1", 64, 6, 1000, 80, 0, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[2] == 1);
+	if (o.n[2] == 1)
+		check_icmp4(o.m[2][0], 2, 3, 1, 0, "10.0.2.9");
+	out_free(&o);
+	uint64_t bh = drops(DP_DROP_BLACKHOLE);
+	mk4(&f, 2, "10.0.2.9", "198.51.100.1", 64, 6, 1000, 80, 0, false);
+	run(2, &f, 1, &o);
+	CHECK(drops(DP_DROP_BLACKHOLE) == bh + 1 && o.n[0] + o.n[1] + o.n[2] == 0);
+	out_free(&o);
+	/* over the MTU with DF: fragmentation needed carrying the next-hop MTU */
+	uint64_t tb = drops(DP_DROP_TOO_BIG);
+	mk4(&f, 0, "198.51.100.7", "10.0.2.200", 64, 17, 1, 2, 1400, true);
+	run(0, &f, 1, &o);
+	CHECK(drops(DP_DROP_TOO_BIG) == tb + 1 && o.n[0] == 1 && o.n[2] == 0);
+	if (o.n[0] == 1)
+		check_icmp4(o.m[0][0], 0, 3, 4, 1280, "198.51.100.7");
+	out_free(&o);
+	/* without DF: fragmented to fit, payload preserved */
+	mk4(&f, 0, "198.51.100.7", "10.0.2.200", 64, 17, 1, 2, 1400, false);
+	run(0, &f, 1, &o);
+	CHECK(o.n[2] == 2);
+	uint32_t total = 0;
+	for (unsigned i = 0; i < o.n[2]; i++) {
+		const uint8_t *ip = data(o.m[2][i]) + 14;
+		uint16_t tot = (uint16_t)(ip[2] << 8 | ip[3]);
+		CHECK(tot <= 1280 && dp_cksum(ip, 20, 0) == 0xFFFF && ip[8] == 63);
+		total += tot - 20u;
+	}
+	CHECK(total == 1408);
+	out_free(&o);
+	/* IPv6: hop limit 1 -> time exceeded; over the MTU -> packet too big */
+	mk6(&f, 1, "2001:db8:b::5", "fd00:2::5", 1, 20);
+	run(1, &f, 1, &o);
+	CHECK(o.n[1] == 1);
+	if (o.n[1] == 1) {
+		const uint8_t *ip = data(o.m[1][0]) + 14;
+		uint16_t pl = (uint16_t)(ip[4] << 8 | ip[5]);
+		uint32_t sum = dp_cksum(ip + 8, 32, 0) + pl + 58;
+		CHECK(ip[6] == 58 && ip[40] == 3 && ip[41] == 0 && dp_cksum(ip + 40, pl, sum) == 0xFFFF);
+	}
+	out_free(&o);
+	mk6(&f, 1, "2001:db8:b::5", "fd00:2:0:1::5", 64, 1300);
+	run(1, &f, 1, &o);
+	CHECK(o.n[1] == 1);
+	if (o.n[1] == 1) {
+		const uint8_t *ip = data(o.m[1][0]) + 14;
+		uint16_t pl = (uint16_t)(ip[4] << 8 | ip[5]);
+		CHECK(ip[40] == 2 && (uint32_t)(ip[44] << 24 | ip[45] << 16 | ip[46] << 8 | ip[47]) == 1280);
+		CHECK(40u + pl <= 1280);
+	}
+	out_free(&o);
+	/* never an error in answer to an ICMP error */
+	uint64_t sent = C->port[0].icmp_sent;
+	mk4(&f, 0, "198.51.100.7", "10.0.2.5", 1, 1, 0, 0, 20, false);
+	f.b[14 + 20] = 3; /* ICMP type 3 */
+	run(0, &f, 1, &o);
+	CHECK(C->port[0].icmp_sent == sent && o.n[0] == 0);
+	out_free(&o);
+}
+
+static void test_punt_and_resolution(void)
+{
+	struct frame f;
+	struct out o;
+	eth_hdr(&f, 0, 0x0806); /* ARP */
+	memset(f.b + 14, 0, 28);
+	f.len = 42;
+	f.b[0] = 0xFF; /* broadcast */
+	run(0, &f, 1, &o);
+	CHECK(o.ntap[0] == 1);
+	out_free(&o);
+	mk6(&f, 0, "fe80::1", "ff02::1:ff00:1", 255, 24); /* ND solicitation to a multicast group */
+	run(0, &f, 1, &o);
+	CHECK(o.ntap[0] == 1);
+	out_free(&o);
+	uint64_t ur = drops(DP_DROP_ADJ_UNRESOLVED);
+	mk4(&f, 0, "198.51.100.7", "198.51.103.9", 64, 6, 1, 2, 0, false);
+	run(0, &f, 1, &o);
+	CHECK(drops(DP_DROP_ADJ_UNRESOLVED) == ur + 1 && W.want_resolve[5] == 1);
+	out_free(&o);
+	/* kernel frames written on a TAP go out of its port unchanged */
+	struct rte_mbuf *m = to_mbuf(&f);
+	dp_worker_inject(&W, 1, &m, 1);
+	dp_worker_flush(&W);
+	struct rte_mbuf *got = NULL;
+	CHECK(rte_ring_dequeue(tx_ring[1], (void **)&got) == 0 && got && got->pkt_len == f.len);
+	rte_pktmbuf_free(got);
+}
+
+static void test_malformed(void)
+{
+	struct frame f, good;
+	struct out o;
+	mk4(&good, 0, "198.51.100.7", "10.0.2.5", 64, 17, 1, 2, 20, false);
+	struct {
+		const char *what;
+		enum dp_drop why;
+	} cases[] = {
+		{"runt", DP_DROP_RUNT},
+		{"other host", DP_DROP_L2_OTHER_HOST},
+		{"ip4 truncated", DP_DROP_IP4_TRUNCATED},
+		{"ihl 4", DP_DROP_IP4_IHL},
+		{"ihl past frame", DP_DROP_IP4_IHL},
+		{"total length short", DP_DROP_IP4_TOTAL_LENGTH},
+		{"total length long", DP_DROP_IP4_TOTAL_LENGTH},
+		{"checksum", DP_DROP_IP4_CHECKSUM},
+		{"version", DP_DROP_IP4_VERSION},
+		{"ip6 truncated", DP_DROP_IP6_TRUNCATED},
+		{"ip6 payload length", DP_DROP_IP6_PAYLOAD_LENGTH},
+		{"ip6 ext cut", DP_DROP_IP6_EXT_TRUNCATED},
+		{"ip6 ext loop", DP_DROP_IP6_EXT_TRUNCATED},
+		{"over mtu", DP_DROP_RX_OVER_MTU},
+		{"multicast source", DP_DROP_IP4_BAD_SOURCE},
+	};
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		f = good;
+		uint8_t *ip = f.b + 14;
+		switch (c) {
+		case 0: f.len = 10; break;
+		case 1: f.b[5] = 0x99; break;
+		case 2: f.len = 14 + 19; break;
+		case 3: ip[0] = 0x44; break;
+		case 4: ip[0] = 0x4F; f.len = 14 + 48; ip[2] = 0; ip[3] = 48; break;
+		case 5: ip[2] = 0; ip[3] = 19; break;
+		case 6: ip[2] = 0x05; ip[3] = 0xDC; break;
+		case 7: ip[10] ^= 0x55; break;
+		case 8: ip[0] = 0x55; break;
+		case 9: mk6(&f, 0, "2001:db8:b::5", "fd00:2::5", 64, 0); f.len = 14 + 39; break;
+		case 10: mk6(&f, 0, "2001:db8:b::5", "fd00:2::5", 64, 0); f.b[14 + 4] = 0x10; break;
+		case 11: /* hop-by-hop header claiming 16 bytes in an 8-byte payload */
+			mk6(&f, 0, "2001:db8:b::5", "fd00:2::5", 64, 0);
+			f.b[14 + 6] = 0;
+			f.b[14 + 40] = 17;
+			f.b[14 + 41] = 1;
+			break;
+		case 12: /* 17 destination-options headers chained */
+			mk6(&f, 0, "2001:db8:b::5", "fd00:2::5", 64, 17 * 8);
+			f.b[14 + 6] = 60;
+			for (unsigned k = 0; k < 18; k++) {
+				f.b[14 + 40 + 8 * k] = 60;
+				f.b[14 + 41 + 8 * k] = 0;
+			}
+			break;
+		case 13: mk4(&f, 0, "198.51.100.7", "10.0.2.5", 64, 17, 1, 2, 1500, false); break;
+		case 14: mk4(&f, 0, "224.1.1.1", "10.0.2.5", 64, 17, 1, 2, 0, false); break;
+		}
+		uint64_t before = drops(cases[c].why);
+		struct frame burst[3] = {good, f, good};
+		run(0, burst, 3, &o);
+		if (drops(cases[c].why) != before + 1)
+			FAIL("malformed case '%s': %s went %lu -> %lu", cases[c].what, dp_drop_names[cases[c].why],
+			     (unsigned long)before, (unsigned long)drops(cases[c].why));
+		CHECK(o.n[2] == 2); /* the good frames around it still go through */
+		out_free(&o);
+	}
+}
+
+static void test_ecmp(void)
+{
+	enum { FLOWS = 20480 }; /* a multiple of the 128-frame runs */
+	static struct frame f[FLOWS];
+	for (unsigned i = 0; i < FLOWS; i++)
+		mk4(&f[i], 2, "10.0.2.50", "198.18.1.1", 64, 6, (uint16_t)(1024 + i % 60000), (uint16_t)(80 + i / 60000), 0, false);
+	unsigned a = 0, b = 0;
+	struct out o;
+	for (unsigned base = 0; base < FLOWS; base += 128) {
+		run(2, f + base, 128, &o);
+		a += o.n[0];
+		b += o.n[1];
+		out_free(&o);
+	}
+	double share_b = (double)b / (a + b);
+	printf("ECMP 1:3 over %u flows: %u via A, %u via B (%.2f%% via B, want 75%%)\n", FLOWS, a, b, 100 * share_b);
+	CHECK(a + b == FLOWS);
+	CHECK(share_b > 0.75 * 0.95 && share_b < 0.75 * 1.05);
+	/* the same flow always takes the same path */
+	run(2, f, 1, &o);
+	unsigned first = o.n[0] ? 0 : 1;
+	out_free(&o);
+	for (int k = 0; k < 5; k++) {
+		run(2, f, 1, &o);
+		CHECK(o.n[first] == 1);
+		out_free(&o);
+	}
+}
+
+static void test_accounting(void)
+{
+	/* every received packet is transmitted, punted or dropped exactly once
+	 * (ICMP errors and fragments are extra transmissions, counted apart) */
+	uint64_t rx = 0, tx = 0, punt = 0, dropped = 0, icmp = 0;
+	for (int p = 0; p < NPORT; p++) {
+		rx += C->port[p].rx_pkts;
+		tx += C->port[p].tx_pkts;
+		punt += C->port[p].punt_pkts;
+		icmp += C->port[p].icmp_sent;
+		tx -= C->port[p].inject_pkts;
+	}
+	for (int d = 0; d < DP_DROP_MAX; d++)
+		dropped += C->drop[d];
+	/* one packet was fragmented into 2: one extra transmission */
+	printf("accounting: rx %lu = tx %lu - icmp %lu - 1 extra fragment + punt %lu + dropped %lu\n",
+	       (unsigned long)rx, (unsigned long)tx, (unsigned long)icmp, (unsigned long)punt, (unsigned long)dropped);
+	CHECK(rx == tx - icmp - 1 + punt + dropped);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	char *eal[] = {argv[0], "-l", "0", "--no-huge", "--no-shconf", "-m", "256", "--no-pci", "--no-telemetry",
+	               "--log-level=error", NULL};
+	if (rte_eal_init(10, eal) < 0) {
+		fprintf(stderr, "rte_eal_init failed\n");
+		return 1;
+	}
+	mp = rte_pktmbuf_pool_create("mp", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	mp_ind = rte_pktmbuf_pool_create("mpi", 1023, 32, 0, 0, 0);
+	if (!mp || !mp_ind) {
+		fprintf(stderr, "mempool: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	setup_ports();
+	setup_tables();
+	C = aligned_alloc(64, sizeof(*C));
+	memset(C, 0, sizeof(*C));
+	dp_worker_init(&W, T, C, mp, mp_ind, 0);
+	W.icmp_burst = W.icmp_tokens = 1000;
+
+	test_source_aware();
+	test_icmp_errors();
+	test_punt_and_resolution();
+	test_malformed();
+	test_ecmp();
+	test_accounting();
+
+	dp_tables_destroy(T);
+	free(C);
+	rte_eal_cleanup();
+	return test_summary("test_dp_fwd");
+}
