@@ -210,6 +210,14 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 
 	/* 2. source selector: source prefix -> FIB base, in bulk per family */
 	uint32_t res[DP_BURST];
+	if (w->dst_only) {
+		uint16_t d4 = DP_LOAD(t->src_default[0]), d6 = DP_LOAD(t->src_default[1]);
+		for (uint16_t k = 0; k < n4; k++)
+			fib[v4[k]] = d4;
+		for (uint16_t k = 0; k < n6; k++)
+			fib[v6[k]] = d6;
+		n4 = n6 = 0;
+	}
 	if (n4) {
 		lpm4_lookup_bulk(t->src[0], addr4, res, n4);
 		uint16_t def = DP_LOAD(t->src_default[0]);

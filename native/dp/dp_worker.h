@@ -39,6 +39,9 @@ struct dp_worker {
 	struct rte_mempool *mp;       /* for ICMP errors and fragments */
 	struct rte_mempool *mp_indirect;
 	uint16_t txq;                 /* the transmit queue this worker owns on every port */
+	bool dst_only;                /* skip the source selector: every packet uses the
+	                                 default binding (destination-only forwarding, the
+	                                 baseline bench:pipeline compares against) */
 	/* ICMP error rate limit: a token bucket in TSC units */
 	uint64_t icmp_rate, icmp_burst; /* errors per second; bucket depth */
 	uint64_t icmp_tokens, icmp_last_tsc, tsc_hz;

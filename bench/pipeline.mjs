@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// npm run bench:pipeline [-- options]
+//
+// Runs native/out/pipeline_bench: 64-byte packets through the full forwarding
+// pipeline on one lcore, fed from a preloaded net_ring, with the full Internet
+// table in each of --fibs FIBs chosen by source, against an rx/tx-only loop and
+// destination-only forwarding in the same run.  Prints a Markdown table and
+// writes bench/out/pipeline.json and bench/out/pipeline.md.
+//
+// Options:
+//   --json FILE        also write the result JSON to FILE
+//   --prefixes FILE    prefix file (default: data/fulltable-2024.prefixes.txt.gz)
+//   --from FILE        do not run: render the Markdown from an earlier JSON
+//   --packets N, --seconds S, --reps N, --fibs N, --mem MB   passed to pipeline_bench
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const binary = path.join(root, 'native', 'out', 'pipeline_bench');
+const outDir = path.join(root, 'bench', 'out');
+const PASS = new Set(['--packets', '--seconds', '--reps', '--fibs', '--mem']);
+
+function parseArgs(argv) {
+  const o = { json: null, prefixes: path.join(root, 'data', 'fulltable-2024.prefixes.txt.gz'), from: null, pass: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--json') o.json = value();
+    else if (a === '--prefixes') o.prefixes = value();
+    else if (a === '--from') o.from = value();
+    else if (PASS.has(a)) o.pass.push(a, value());
+    else if (a === '-h' || a === '--help') {
+      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15)
+        .map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+function run(o) {
+  const r = spawnSync('make', ['-s', '-C', path.join(root, 'native'), 'pipeline_bench'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('make -C native pipeline_bench failed');
+  const args = [...o.pass, o.prefixes];
+  process.stderr.write(`$ ${path.relative(root, binary)} ${args.join(' ')}\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`pipeline_bench exited with status ${code}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()));
+      } catch (e) {
+        reject(new Error(`pipeline_bench printed no JSON: ${e}`));
+      }
+    });
+  });
+}
+
+const f2 = (x) => x.toFixed(2);
+
+function markdown(r) {
+  const overhead = r.src_dst_mpps > 0 ? r.dst_only_mpps / r.src_dst_mpps - 1 : NaN;
+  const rows = [
+    '| loop | Mpps | cycles/packet |',
+    '| --- | ---: | ---: |',
+    `| rx/tx only (baseline) | ${f2(r.io_only_mpps)} | ${r.io_only_cycles_per_packet.toFixed(1)} |`,
+    `| destination-only forwarding | ${f2(r.dst_only_mpps)} | ${r.dst_only_cycles_per_packet.toFixed(1)} |`,
+    `| source-aware forwarding (${r.fibs} FIBs × ${r.routes_per_fib.toLocaleString('en-US')} routes) | ${f2(r.src_dst_mpps)} | ${r.cycles_per_packet.toFixed(1)} |`,
+    '',
+    '| target | result | status |',
+    '| --- | ---: | --- |',
+    `| ≥ 10 Mpps per core with both lookups (aim 14.88) | ${f2(r.src_dst_mpps)} Mpps | ${r.src_dst_mpps >= 10 ? '**met**' : '**MISSED**'}${r.src_dst_mpps >= 14.88 ? ', aim met' : ''} |`,
+    `| source lookup costs ≤ 25% over destination-only | ${(100 * overhead).toFixed(1)}% | ${overhead <= 0.25 ? '**met**' : '**MISSED**'} |`,
+    '',
+    `${r.packets} packets of ${r.frame_bytes} B (${r.wire_bytes} B on the wire) circulating through one net_ring port; ` +
+      `best of ${r.reps} × ${r.seconds_per_figure} s per figure, modes interleaved; ${r.forwarded.toLocaleString('en-US')} packets forwarded, ${r.dropped} dropped; ` +
+      `TSC ${(r.tsc_hz / 1e9).toFixed(2)} GHz; ${r.dpdk}; EAL \`${r.eal_args}\`.`,
+  ];
+  return rows.join('\n') + '\n';
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const r = o.from ? JSON.parse(fs.readFileSync(o.from, 'utf8')) : await run(o);
+  const md = markdown(r);
+  process.stdout.write(md);
+  if (!o.from) {
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.writeFileSync(path.join(outDir, 'pipeline.json'), JSON.stringify(r, null, 2) + '\n');
+    fs.writeFileSync(path.join(outDir, 'pipeline.md'), md);
+  }
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify(r, null, 2) + '\n');
+}
+
+main().catch((e) => {
+  console.error(`bench:pipeline: ${e.message}`);
+  process.exit(1);
+});
