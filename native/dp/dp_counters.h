@@ -65,6 +65,7 @@ struct dp_port_counters {
 	uint64_t punt_pkts;             /* sent up this port's TAP */
 	uint64_t inject_pkts;           /* written by the kernel on the TAP, sent out of the port */
 	uint64_t icmp_sent, icmp_ratelimited;
+	uint64_t frag_pkts, frag_created; /* IPv4 packets fragmented out of this port; fragments made */
 };
 
 struct dp_counters {

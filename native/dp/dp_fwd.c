@@ -133,6 +133,8 @@ static void fragment_and_send(struct dp_worker *w, struct rte_mbuf *m, const str
 		w->c->drop[DP_DROP_FRAG_FAILED]++;
 		return;
 	}
+	w->c->port[port].frag_pkts++;
+	w->c->port[port].frag_created += (uint64_t)nf;
 	for (int32_t i = 0; i < nf; i++) {
 		struct rte_mbuf *f = frags[i];
 		uint8_t *h = (uint8_t *)rte_pktmbuf_prepend(f, 14);
