@@ -22,6 +22,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { parseBenchArgs } from './args.mjs';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const binary = path.join(root, 'native', 'out', 'lpm_bench');
 const outDir = path.join(root, 'bench', 'out');
@@ -32,26 +34,7 @@ const PASS_VALUE = new Set([
 ]);
 
 function parseArgs(argv) {
-  const o = { json: null, prefixes: null, from: null, build: true, pass: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--json') o.json = value();
-    else if (a === '--prefixes') o.prefixes = value();
-    else if (a === '--from') o.from = value();
-    else if (a === '--no-build') o.build = false;
-    else if (a === '--no-thp') o.pass.push(a);
-    else if (PASS_VALUE.has(a)) o.pass.push(a, value());
-    else if (a === '-h' || a === '--help') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 20)
-        .map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown option ${a}`);
-  }
-  return o;
+  return parseBenchArgs(argv, { passValue: PASS_VALUE, passFlag: new Set(['--no-thp']), helpFile: fileURLToPath(import.meta.url) });
 }
 
 function defaultPrefixes() {

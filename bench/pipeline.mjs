@@ -11,11 +11,14 @@
 //   --json FILE        also write the result JSON to FILE
 //   --prefixes FILE    prefix file (default: data/fulltable-2024.prefixes.txt.gz)
 //   --from FILE        do not run: render the Markdown from an earlier JSON
+//   --no-build         do not run `make -C native pipeline_bench` first
 //   --packets N, --seconds S, --reps N, --fibs N, --mem MB   passed to pipeline_bench
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { parseBenchArgs } from './args.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const binary = path.join(root, 'native', 'out', 'pipeline_bench');
@@ -23,29 +26,16 @@ const outDir = path.join(root, 'bench', 'out');
 const PASS = new Set(['--packets', '--seconds', '--reps', '--fibs', '--mem']);
 
 function parseArgs(argv) {
-  const o = { json: null, prefixes: path.join(root, 'data', 'fulltable-2024.prefixes.txt.gz'), from: null, pass: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--json') o.json = value();
-    else if (a === '--prefixes') o.prefixes = value();
-    else if (a === '--from') o.from = value();
-    else if (PASS.has(a)) o.pass.push(a, value());
-    else if (a === '-h' || a === '--help') {
-      console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15)
-        .map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown option ${a}`);
-  }
+  const o = parseBenchArgs(argv, { passValue: PASS, helpFile: fileURLToPath(import.meta.url), helpLines: 15 });
+  o.prefixes ??= path.join(root, 'data', 'fulltable-2024.prefixes.txt.gz');
   return o;
 }
 
 function run(o) {
-  const r = spawnSync('make', ['-s', '-C', path.join(root, 'native'), 'pipeline_bench'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('make -C native pipeline_bench failed');
+  if (o.build) {
+    const r = spawnSync('make', ['-s', '-C', path.join(root, 'native'), 'pipeline_bench'], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('make -C native pipeline_bench failed');
+  }
   const args = [...o.pass, o.prefixes];
   process.stderr.write(`$ ${path.relative(root, binary)} ${args.join(' ')}\n`);
   return new Promise((resolve, reject) => {
