@@ -118,13 +118,14 @@ static inline void ip4_ttl_dec(uint8_t *ip)
 }
 
 static void fragment_and_send(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt *p,
-                              const struct dp_adj *a, uint16_t port, uint16_t adj_id)
+                              const struct dp_adj *a, uint16_t adj_id)
 {
 	/* rte_ipv4_fragment_packet wants the IP datagram alone */
 	uint8_t eth[14];
 	memcpy(eth, rte_pktmbuf_mtod(m, uint8_t *), 14);
 	rte_pktmbuf_adj(m, p->l2_len);
 	struct rte_mbuf *frags[DP_TX_BUF];
+	uint16_t port = a->port;
 	struct dp_txbuf *b = &w->tx[port];
 	uint16_t room = (uint16_t)(DP_TX_BUF - b->n);
 	int32_t nf = rte_ipv4_fragment_packet(m, frags, room, a->mtu, w->mp, w->mp_indirect);
@@ -366,7 +367,7 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 				continue;
 			}
 			ip4_ttl_dec(ip);
-			fragment_and_send(w, mb, p, a, a->port, adj_id);
+			fragment_and_send(w, mb, p, a, adj_id);
 			continue;
 		}
 		if (v4fam)

@@ -5,8 +5,7 @@
 #include "dp_tables.h"
 
 struct dp_retired {
-	void *p;
-	void (*fn)(void *);
+	void *p; /* malloc'd object, freed with free() */
 	uint64_t token;
 };
 
@@ -26,30 +25,8 @@ const char *dp_strerror(int err)
 #define STORE(slot, v) __atomic_store_n(&(slot), (v), __ATOMIC_RELEASE)
 
 
-/* Unpublished objects are freed once every worker has been quiescent. */
-static int retire(struct dp_tables *t, void *p, void (*fn)(void *))
-{
-	if (!p)
-		return DP_OK;
-	if (t->nretired == t->capretired) {
-		uint32_t cap = t->capretired ? t->capretired * 2 : 64;
-		struct dp_retired *r = realloc(t->retired, cap * sizeof(*r));
-		if (!r) {
-			/* Cannot defer: wait for a grace period instead of leaking. */
-			if (t->rcu)
-				rcu_qsbr_token_wait(t->rcu, rcu_qsbr_token_start(t->rcu));
-			fn(p);
-			return DP_OK;
-		}
-		t->retired = r;
-		t->capretired = cap;
-	}
-	t->retired[t->nretired++] = (struct dp_retired){p, fn, t->rcu ? rcu_qsbr_token_start(t->rcu) : 0};
-	dp_tables_reclaim(t, false);
-	return DP_OK;
-}
-
-void dp_tables_reclaim(struct dp_tables *t, bool wait)
+/* Frees retired objects whose grace period has passed (wait: all of them). */
+static void reclaim_retired(struct dp_tables *t, bool wait)
 {
 	uint32_t keep = 0;
 	for (uint32_t i = 0; i < t->nretired; i++) {
@@ -61,9 +38,46 @@ void dp_tables_reclaim(struct dp_tables *t, bool wait)
 			}
 			rcu_qsbr_token_wait(t->rcu, r.token);
 		}
-		r.fn(r.p);
+		free(r.p);
 	}
 	t->nretired = keep;
+}
+
+/* Unpublished objects are freed once every worker has been quiescent. */
+static int retire(struct dp_tables *t, void *p)
+{
+	if (!p)
+		return DP_OK;
+	if (t->nretired == t->capretired) {
+		uint32_t cap = t->capretired ? t->capretired * 2 : 64;
+		struct dp_retired *r = realloc(t->retired, cap * sizeof(*r));
+		if (!r) {
+			/* Cannot defer: wait for a grace period instead of leaking. */
+			if (t->rcu)
+				rcu_qsbr_token_wait(t->rcu, rcu_qsbr_token_start(t->rcu));
+			free(p);
+			return DP_OK;
+		}
+		t->retired = r;
+		t->capretired = cap;
+	}
+	t->retired[t->nretired++] = (struct dp_retired){p, t->rcu ? rcu_qsbr_token_start(t->rcu) : 0};
+	/* Only our own list: the LPMs reclaim their blocks on their own updates. */
+	reclaim_retired(t, false);
+	return DP_OK;
+}
+
+/* Publishes n (or NULL) in a slot and retires what was there. */
+#define PUBLISH(t, slot, n)                                   \
+	({                                                        \
+		void *old_ = (slot);                                  \
+		STORE(slot, n);                                       \
+		retire((t), old_);                                    \
+	})
+
+void dp_tables_reclaim(struct dp_tables *t, bool wait)
+{
+	reclaim_retired(t, wait);
 	for (unsigned s = 0; s < DP_MAX_SUBFIBS; s++)
 		for (int f = 0; f < 2; f++)
 			if (t->sub[s].lpm[f])
@@ -94,7 +108,7 @@ void dp_tables_destroy(struct dp_tables *t)
 		return;
 	/* No worker may be running: everything goes at once. */
 	for (uint32_t i = 0; i < t->nretired; i++)
-		t->retired[i].fn(t->retired[i].p);
+		free(t->retired[i].p);
 	free(t->retired);
 	for (int f = 0; f < 2; f++)
 		lpm_table_destroy(t->src[f]);
@@ -136,9 +150,7 @@ int dp_port_set(struct dp_tables *t, uint16_t port, const struct dp_port_conf *c
 	if (!n)
 		return DP_ENOMEM;
 	*n = *c;
-	struct dp_port_conf *old = t->port[port];
-	STORE(t->port[port], n);
-	return retire(t, old, free);
+	return PUBLISH(t, t->port[port], n);
 }
 
 int dp_port_clear(struct dp_tables *t, uint16_t port)
@@ -148,8 +160,7 @@ int dp_port_clear(struct dp_tables *t, uint16_t port)
 	struct dp_port_conf *old = t->port[port];
 	if (!old)
 		return DP_ENOENT;
-	STORE(t->port[port], NULL);
-	return retire(t, old, free);
+	return PUBLISH(t, t->port[port], NULL);
 }
 
 static int lpm_err(int st, int *lpm_status)
@@ -225,9 +236,7 @@ int dp_fib_base_set(struct dp_tables *t, uint16_t fib, uint16_t default_subfib, 
 	b->nrules = (uint16_t)nrules;
 	if (nrules)
 		memcpy(b->rules, rules, nrules * sizeof(*rules));
-	struct dp_fib_base *old = t->base[fib];
-	STORE(t->base[fib], b);
-	return retire(t, old, free);
+	return PUBLISH(t, t->base[fib], b);
 }
 
 int dp_fib_base_delete(struct dp_tables *t, uint16_t fib)
@@ -237,8 +246,7 @@ int dp_fib_base_delete(struct dp_tables *t, uint16_t fib)
 	struct dp_fib_base *old = t->base[fib];
 	if (!old)
 		return DP_ENOENT;
-	STORE(t->base[fib], NULL);
-	return retire(t, old, free);
+	return PUBLISH(t, t->base[fib], NULL);
 }
 
 lpm_t *dp_subfib_lpm(struct dp_tables *t, uint16_t subfib, int family, bool create)
@@ -368,11 +376,9 @@ int dp_nhg_set(struct dp_tables *t, uint32_t id, enum dp_nhg_kind kind, unsigned
 		return DP_ENOMEM;
 	g->kind = (uint8_t)kind;
 	g->nbuckets = kind == DP_NHG_FORWARD ? (uint16_t)fill_buckets(g->bucket, n, adj, weight) : 0;
-	struct dp_nhg *old = t->nhg[id];
 	adj_refs(t, g, +1);
-	adj_refs(t, old, -1);
-	STORE(t->nhg[id], g);
-	return retire(t, old, free);
+	adj_refs(t, t->nhg[id], -1);
+	return PUBLISH(t, t->nhg[id], g);
 }
 
 int dp_nhg_delete(struct dp_tables *t, uint32_t id)
@@ -383,8 +389,7 @@ int dp_nhg_delete(struct dp_tables *t, uint32_t id)
 	if (!old)
 		return DP_ENOENT;
 	adj_refs(t, old, -1);
-	STORE(t->nhg[id], NULL);
-	return retire(t, old, free);
+	return PUBLISH(t, t->nhg[id], NULL);
 }
 
 int dp_adj_set(struct dp_tables *t, uint16_t id, const struct dp_adj *a)
@@ -395,9 +400,7 @@ int dp_adj_set(struct dp_tables *t, uint16_t id, const struct dp_adj *a)
 	if (!n)
 		return DP_ENOMEM;
 	*n = *a;
-	struct dp_adj *old = t->adj[id];
-	STORE(t->adj[id], n);
-	return retire(t, old, free);
+	return PUBLISH(t, t->adj[id], n);
 }
 
 int dp_adj_delete(struct dp_tables *t, uint16_t id)
@@ -409,6 +412,5 @@ int dp_adj_delete(struct dp_tables *t, uint16_t id)
 		return DP_ENOENT;
 	if (t->refs_adj[id])
 		return DP_EBUSY;
-	STORE(t->adj[id], NULL);
-	return retire(t, old, free);
+	return PUBLISH(t, t->adj[id], NULL);
 }

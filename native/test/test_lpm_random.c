@@ -113,9 +113,9 @@ static void check_probes(lpm_t *lpm, unsigned nb, unsigned nprobe)
 				a[0] = (uint8_t)(0x20 + rnd() % 3);
 		}
 		uint32_t want = ref_lookup(a);
-		uint32_t got, bulk;
+		uint32_t got, bulk, h = 0;
 		if (nb == 4) {
-			uint32_t h = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+			h = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
 			got = lpm4_lookup(lpm, h);
 			lpm4_lookup_bulk(lpm, &h, &bulk, 1);
 		} else {
@@ -128,7 +128,7 @@ static void check_probes(lpm_t *lpm, unsigned nb, unsigned nprobe)
 			FAIL("lookup %s: got %u bulk %u want %u", buf, got, bulk, want);
 		}
 		if (nb == 4)
-			memcpy(&batch4[nbatch], &(uint32_t){(uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]}, 4);
+			batch4[nbatch] = h;
 		else
 			memcpy(batch6[nbatch], a, 16);
 		want_b[nbatch++] = want;
