@@ -5,17 +5,25 @@
       "sources": [
         "native/addon/addon.cc",
         "native/addon/addon_lpm.cc",
+        "native/addon/addon_dp.cc",
+        "native/dp/dp_fwd.c",
+        "native/dp/dp_icmp.c",
+        "native/dp/dp_loop.c",
+        "native/dp/dp_neigh.c",
+        "native/dp/dp_parse.c",
+        "native/dp/dp_tables.c",
         "native/lookup/lpm.c",
         "native/lookup/lpm_rib.c",
         "native/lookup/rcu_qsbr.c"
       ],
       "include_dirs": [
         "<!@(node -p \"require('node-addon-api').include\")",
-        "native/lookup"
+        "native/lookup",
+        "native/dp"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').gyp\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags": ["-O3", "-mpopcnt", "-msse4.2", "-fno-strict-aliasing", "-Wall"],
+      "cflags": ["<!@(pkg-config --cflags libdpdk)", "-O3", "-mpopcnt", "-msse4.2", "-fno-strict-aliasing", "-Wall"],
       "cflags_c": ["-std=gnu11"],
       "cflags_cc": ["-O3", "-mpopcnt", "-msse4.2", "-std=c++17", "-Wall"],
       "cflags!": ["-O2"],

@@ -10,12 +10,22 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { createLpm } from "./lookup/lpm.js";
+import { ConfigError, loadConfigFile } from "./api/config.js";
+import { runDaemon } from "./api/daemon.js";
+import { runLab } from "./api/lab.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 const USAGE = `usage: srcfib <command> [args]
 
 commands:
+  validate FILE                  check a configuration file (YAML or JSON); every error names
+                                 its key
+  run FILE                       start the dataplane from a configuration file (needs root);
+                                 SIGHUP reloads the file, SIGINT/SIGTERM stop cleanly
+  lab [--keep] [--json FILE]     the embedded default (needs root): seed 003's multihomed site
+                                 in network namespaces with srcfib as its router; shows that
+                                 replies leave via the ISP that owns their source address
   bench lpm [--json FILE]        LPM benchmark on the full Internet table: our trie against
                                  DPDK rte_fib / rte_fib6 (same as npm run bench:lpm)
   lookup TABLE ADDR...           load a prefix table (one "prefix [next-hop]" per line, .gz ok;
@@ -68,6 +78,25 @@ async function lookupCmd(args: string[]): Promise<void> {
   }
 }
 
+function validateCmd(args: string[]): void {
+  if (args.length !== 1) fail("validate needs exactly one configuration file");
+  try {
+    const c = loadConfigFile(args[0]!);
+    const subfibs = c.fibs.reduce((n, f) => n + f.subfibs.length, 0);
+    const routes = c.fibs.reduce((n, f) => n + f.subfibs.reduce((m, s) => m + s.routes.length, 0), 0);
+    const rules = c.fibs.reduce((n, f) => n + f.rules.length, 0);
+    process.stdout.write(
+      `${args[0]}: ok: ${c.ports.length} port(s), ${c.fibs.length} FIB(s) with ${subfibs} sub-FIB(s), ${routes} route(s), ${rules} rule(s), ${c.bindings.length} binding(s)\n`,
+    );
+  } catch (err: unknown) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -92,6 +121,30 @@ async function main(argv: string[]): Promise<void> {
     case "lookup":
       await lookupCmd(rest);
       return;
+    case "lab": {
+      const keep = rest.includes("--keep");
+      const j = rest.indexOf("--json");
+      const json = j >= 0 ? rest[j + 1] : undefined;
+      if (j >= 0 && !json) fail("--json needs a file name");
+      try {
+        process.exitCode = await runLab({ keep, ...(json ? { json } : {}) });
+      } catch (err: unknown) {
+        fail(err instanceof Error ? err.message : String(err));
+      }
+      return;
+    }
+    case "validate":
+      validateCmd(rest);
+      return;
+    case "run": {
+      if (rest.length !== 1) fail("run needs exactly one configuration file");
+      try {
+        process.exitCode = await runDaemon(rest[0]!);
+      } catch (err: unknown) {
+        fail(err instanceof Error ? err.message : String(err));
+      }
+      return;
+    }
     default:
       fail(`unknown command "${cmd}"\n${USAGE}`);
   }

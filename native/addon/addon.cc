@@ -4,6 +4,7 @@
 static Napi::Object Init(Napi::Env env, Napi::Object exports)
 {
 	srcfib::LpmInit(env, exports);
+	srcfib::DataplaneInit(env, exports);
 	return exports;
 }
 

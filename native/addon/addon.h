@@ -7,4 +7,5 @@
 
 namespace srcfib {
 void LpmInit(Napi::Env env, Napi::Object exports);
+void DataplaneInit(Napi::Env env, Napi::Object exports);
 }

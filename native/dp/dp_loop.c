@@ -1,5 +1,9 @@
 /* dp_loop — see dp_loop.h. */
+#define _GNU_SOURCE /* CPU_SET, pthread_setaffinity_np */
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +77,25 @@ int dp_eal_init(int argc, char **argv, char *err, size_t errlen)
 		return -1;
 	}
 	done = 1;
+	/* rte_eal_init pinned this thread (the control thread) to the main lcore,
+	 * and threads it creates later inherit that.  Give it every CPU that no
+	 * worker lcore runs on instead, so the control plane can use the spare
+	 * cores and never competes with a worker. */
+	cpu_set_t ctl;
+	CPU_ZERO(&ctl);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	for (long c = 0; c < ncpu && c < CPU_SETSIZE; c++)
+		CPU_SET((int)c, &ctl);
+	unsigned lc;
+	RTE_LCORE_FOREACH_WORKER(lc)
+	{
+		rte_cpuset_t ws = rte_lcore_cpuset(lc);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &ws))
+				CPU_CLR(c, &ctl);
+	}
+	if (CPU_COUNT(&ctl) > 0)
+		pthread_setaffinity_np(pthread_self(), sizeof ctl, &ctl);
 	return 0;
 }
 
@@ -152,7 +175,12 @@ static int port_setup(struct dp_loop *l, uint16_t pid, uint16_t rxq, uint16_t tx
 			return -1;
 		}
 	}
-	if (mac) {
+	/* An af_packet port shares its interface with the kernel, and its PMD sets
+	 * a MAC by changing the kernel interface's: the kernel would then take our
+	 * frames as its own (answer, and route, them a second time).  Leave the
+	 * interface's MAC alone; the port is promiscuous and the parser filters by
+	 * the configured MAC. */
+	if (mac && strcmp(info.driver_name, "net_af_packet") != 0) {
 		struct rte_ether_addr ea;
 		memcpy(ea.addr_bytes, mac, 6);
 		rc = rte_eth_dev_default_mac_addr_set(pid, &ea);

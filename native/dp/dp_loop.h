@@ -51,7 +51,8 @@ struct dp_loop_config {
 struct dp_loop;
 
 /* Initialises EAL with the given arguments (argv[0] included); returns 0 or
- * -1 with a message in err.  Safe to call once per process. */
+ * -1 with a message in err.  Safe to call once per process.  Afterwards the
+ * calling (control) thread may run on every CPU but the worker lcores'. */
 int dp_eal_init(int argc, char **argv, char *err, size_t errlen);
 
 struct dp_loop *dp_loop_create(const struct dp_loop_config *c, char *err, size_t errlen);

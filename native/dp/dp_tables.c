@@ -293,22 +293,31 @@ int dp_subfib_load(struct dp_tables *t, uint16_t subfib, int family, size_t n, c
 	for (size_t i = 0; i < n; i++)
 		if (nhgs[i] >= DP_MAX_NHGS || !prefix_ok(family, addrs + i * (family == 4 ? 4 : 16), lens[i]))
 			return DP_EINVAL;
-	lpm_t *l = dp_subfib_lpm(t, subfib, family, true);
-	if (!l)
-		return DP_ENOMEM;
 	lpm_t *fresh = lpm_table_create(family, NULL);
 	if (!fresh)
 		return DP_ENOMEM;
 	int st = lpm_table_build(fresh, n, addrs, lens, nhgs);
-	if (st == LPM_OK)
-		st = lpm_table_adopt(l, fresh); /* destroys fresh */
-	else
+	if (st != LPM_OK) {
 		lpm_table_destroy(fresh);
-	return lpm_err(st, lpm_status);
+		return lpm_err(st, lpm_status);
+	}
+	return dp_subfib_adopt(t, subfib, family, fresh, lpm_status);
 }
 
-/* Largest-remainder apportionment of nb buckets to the weights, laid out
- * member after member. */
+int dp_subfib_adopt(struct dp_tables *t, uint16_t subfib, int family, lpm_t *fresh, int *lpm_status)
+{
+	if (fam_idx(family) < 0 || subfib >= DP_MAX_SUBFIBS || lpm_table_family(fresh) != family) {
+		lpm_table_destroy(fresh);
+		return DP_EINVAL;
+	}
+	lpm_t *l = dp_subfib_lpm(t, subfib, family, true);
+	if (!l) {
+		lpm_table_destroy(fresh);
+		return DP_ENOMEM;
+	}
+	return lpm_err(lpm_table_adopt(l, fresh), lpm_status); /* destroys fresh */
+}
+
 static unsigned fill_buckets(uint16_t *bucket, unsigned n, const uint16_t *adj, const uint16_t *weight)
 {
 	uint64_t total = 0;

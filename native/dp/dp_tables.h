@@ -160,6 +160,10 @@ int dp_route_delete(struct dp_tables *t, uint16_t subfib, int family, const uint
  * old table (see lpm_table_build). */
 int dp_subfib_load(struct dp_tables *t, uint16_t subfib, int family, size_t n, const uint8_t *addrs,
                    const uint8_t *lens, const uint32_t *nhgs, int *lpm_status);
+/* Publishes a table built elsewhere (lpm_table_build on a detached table with
+ * no readers, e.g. on another thread) as the sub-FIB's routes of its family.
+ * Takes ownership of fresh (destroyed on every path). */
+int dp_subfib_adopt(struct dp_tables *t, uint16_t subfib, int family, lpm_t *fresh, int *lpm_status);
 lpm_t *dp_subfib_lpm(struct dp_tables *t, uint16_t subfib, int family, bool create);
 
 /* Nexthop groups.  Forward groups name 1..64 adjacencies with weights

@@ -36,7 +36,93 @@ export interface NativeLpm {
   walk(): { addrs: Uint8Array; lens: Uint8Array; nhs: Uint32Array };
 }
 
+/** Native dataplane (native/addon/addon_dp.cc); table calls return a dp_err code (0 ok). */
+export interface NativeDataplane {
+  start(): void;
+  stop(): void;
+  close(): void;
+  portInfo(port: number): { dpdkPort: number; tapPort: number; mac: Uint8Array };
+  portSet(port: number, conf: { mtu: number; ip4: Uint8Array | null; ip6: Uint8Array | null }): number;
+  bindingSet(family: 4 | 6, addr: Uint8Array, len: number, fib: number): number;
+  bindingDelete(family: 4 | 6, addr: Uint8Array, len: number): number;
+  bindingDefault(family: 4 | 6, fib: number): number;
+  fibBaseSet(fib: number, defaultSubfib: number, rules: NativeRule[]): number;
+  fibBaseDelete(fib: number): number;
+  routeSet(subfib: number, family: 4 | 6, addr: Uint8Array, len: number, nhg: number): number;
+  routeDelete(subfib: number, family: 4 | 6, addr: Uint8Array, len: number): number;
+  subfibLoad(subfib: number, family: 4 | 6, addrs: Uint8Array, lens: Uint8Array, nhgs: Uint32Array): Promise<number>;
+  subfibLookup(subfib: number, family: 4 | 6, addr: Uint8Array): number;
+  nhgSet(id: number, kind: number, adjs: Uint16Array, weights: Uint16Array): number;
+  nhgDelete(id: number): number;
+  adjSet(id: number, adj: { port: number; mtu: number; resolved: boolean; dst: Uint8Array | null }): number;
+  adjDelete(id: number): number;
+  counters(): NativeCounters;
+  takeResolve(): Uint16Array;
+  reclaim(): void;
+}
+
+export interface NativeRule {
+  id: number;
+  subfib: number;
+  inPort: number;
+  family: 0 | 4 | 6;
+  src: Uint8Array;
+  srcLen: number;
+  dscp: number;
+  proto: number;
+  sport: [number, number];
+  dport: [number, number];
+}
+
+export interface NativeCounters {
+  drop: Float64Array;
+  /** DP_MAX_PORTS x portCounterFields */
+  port: Float64Array;
+  fib: Float64Array;
+  subfib: Float64Array;
+  rule: Float64Array;
+  /** (packets, bytes) per adjacency */
+  adj: Float64Array;
+}
+
+export interface NativeNeighEvent {
+  deleted: boolean;
+  family: 4 | 6;
+  ifindex: number;
+  state: number;
+  flags: number;
+  addr: Uint8Array;
+  lladdr: Uint8Array | null;
+}
+
+export interface NativeNeigh {
+  dump(): void;
+  read(): NativeNeighEvent[] | "overrun";
+  resolve(family: 4 | 6, ifindex: number, addr: Uint8Array): void;
+  close(): void;
+}
+
 export interface NativeAddon {
+  ealInit(args: string[]): void;
+  NativeDataplane: new (conf: {
+    ports: { devargs: string; tap: string; mac: Uint8Array | null; mtu: number }[];
+    workers: number;
+    mbufs: number;
+  }) => NativeDataplane;
+  NativeNeigh: new () => NativeNeigh;
+  dropNames: string[];
+  dropHelp: string[];
+  dpLimits: {
+    ports: number;
+    fibs: number;
+    subfibs: number;
+    rulesPerFib: number;
+    ruleIds: number;
+    nhgs: number;
+    adjs: number;
+    workers: number;
+    portCounterFields: number;
+  };
   NativeLpm: new (family: 4 | 6) => NativeLpm;
   lpmStatus: { OK: number; NOENT: number; NOMEM: number; NH_FULL: number; INVAL: number };
   LPM_MISS: number;

@@ -1,0 +1,585 @@
+// addon_dp — the JS handles of the running dataplane (native/dp/dp_loop.h,
+// dp_tables.h) and of the kernel neighbour socket (dp_neigh.h).
+//
+// Every call runs on the Node main thread, which is the tables' only writer.
+// Table calls return the dp_err code as a number (see src/dp/native.ts for
+// their meaning); a DP_ELPM failure is returned as (lpm status - 100) so that
+// the caller can tell "too many distinct next hops" from other refusals.
+// The one heavy call, loading a whole sub-FIB, builds its trie in an
+// AsyncWorker on a detached table and publishes it from OnOK, on the main
+// thread.
+#include <cassert>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+extern "C" {
+#include "dp_loop.h"
+#include "dp_neigh.h"
+#include "lpm.h"
+}
+
+namespace srcfib {
+namespace {
+
+constexpr size_t kErrLen = 512;
+
+int LpmCode(int rc, int lpm_status) { return rc == DP_ELPM ? lpm_status - 100 : rc; }
+
+const uint8_t *Bytes(const Napi::Value &v) { return v.As<Napi::Uint8Array>().Data(); }
+uint32_t U32(const Napi::Value &v) { return v.As<Napi::Number>().Uint32Value(); }
+int I32(const Napi::Value &v) { return v.As<Napi::Number>().Int32Value(); }
+
+void CopyBytes(const Napi::Object &o, const char *key, uint8_t *dst, size_t n)
+{
+	Napi::Value v = o.Get(key);
+	if (v.IsTypedArray()) {
+		Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+		std::memcpy(dst, a.Data(), a.ByteLength() < n ? a.ByteLength() : n);
+	}
+}
+
+// ealInit(args: string[]) — argv[0] is supplied here.
+Napi::Value EalInit(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	Napi::Array a = info[0].As<Napi::Array>();
+	std::vector<std::string> args{"srcfib"};
+	for (uint32_t i = 0; i < a.Length(); i++)
+		args.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+	std::vector<char *> argv;
+	for (auto &s : args)
+		argv.push_back(s.data());
+	argv.push_back(nullptr);
+	char err[kErrLen] = "";
+	if (dp_eal_init(static_cast<int>(args.size()), argv.data(), err, sizeof err) != 0)
+		Napi::Error::New(env, err).ThrowAsJavaScriptException();
+	return env.Undefined();
+}
+
+class DataplaneHandle : public Napi::ObjectWrap<DataplaneHandle> {
+public:
+	static Napi::Function Define(Napi::Env env)
+	{
+		return DefineClass(env, "NativeDataplane",
+		                   {
+		                       InstanceMethod<&DataplaneHandle::Start>("start"),
+		                       InstanceMethod<&DataplaneHandle::Stop>("stop"),
+		                       InstanceMethod<&DataplaneHandle::Close>("close"),
+		                       InstanceMethod<&DataplaneHandle::PortInfo>("portInfo"),
+		                       InstanceMethod<&DataplaneHandle::PortSet>("portSet"),
+		                       InstanceMethod<&DataplaneHandle::BindingSet>("bindingSet"),
+		                       InstanceMethod<&DataplaneHandle::BindingDelete>("bindingDelete"),
+		                       InstanceMethod<&DataplaneHandle::BindingDefault>("bindingDefault"),
+		                       InstanceMethod<&DataplaneHandle::FibBaseSet>("fibBaseSet"),
+		                       InstanceMethod<&DataplaneHandle::FibBaseDelete>("fibBaseDelete"),
+		                       InstanceMethod<&DataplaneHandle::RouteSet>("routeSet"),
+		                       InstanceMethod<&DataplaneHandle::RouteDelete>("routeDelete"),
+		                       InstanceMethod<&DataplaneHandle::SubfibLoad>("subfibLoad"),
+		                       InstanceMethod<&DataplaneHandle::SubfibLookup>("subfibLookup"),
+		                       InstanceMethod<&DataplaneHandle::NhgSet>("nhgSet"),
+		                       InstanceMethod<&DataplaneHandle::NhgDelete>("nhgDelete"),
+		                       InstanceMethod<&DataplaneHandle::AdjSet>("adjSet"),
+		                       InstanceMethod<&DataplaneHandle::AdjDelete>("adjDelete"),
+		                       InstanceMethod<&DataplaneHandle::Counters>("counters"),
+		                       InstanceMethod<&DataplaneHandle::TakeResolve>("takeResolve"),
+		                       InstanceMethod<&DataplaneHandle::Reclaim>("reclaim"),
+		                   });
+	}
+
+	// new NativeDataplane({ports: [{devargs, tap, mac?: Uint8Array, mtu}], workers, mbufs})
+	explicit DataplaneHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<DataplaneHandle>(info)
+	{
+		Napi::Env env = info.Env();
+		Napi::Object c = info[0].As<Napi::Object>();
+		Napi::Array ports = c.Get("ports").As<Napi::Array>();
+		dp_loop_config cfg;
+		std::memset(&cfg, 0, sizeof cfg);
+		cfg.nports = ports.Length();
+		cfg.nworkers = U32(c.Get("workers"));
+		cfg.mbufs = U32(c.Get("mbufs"));
+		for (uint32_t i = 0; i < cfg.nports && i < DP_MAX_PORTS; i++) {
+			Napi::Object p = ports.Get(i).As<Napi::Object>();
+			std::string dev = p.Get("devargs").As<Napi::String>().Utf8Value();
+			std::string tap = p.Get("tap").As<Napi::String>().Utf8Value();
+			std::snprintf(cfg.port[i].devargs, sizeof cfg.port[i].devargs, "%s", dev.c_str());
+			std::snprintf(cfg.port[i].tap_name, sizeof cfg.port[i].tap_name, "%s", tap.c_str());
+			CopyBytes(p, "mac", cfg.port[i].mac, 6);
+			cfg.port[i].mtu = static_cast<uint16_t>(U32(p.Get("mtu")));
+		}
+		char err[kErrLen] = "";
+		loop_ = dp_loop_create(&cfg, err, sizeof err);
+		if (!loop_)
+			Napi::Error::New(env, err).ThrowAsJavaScriptException();
+		else
+			t_ = dp_loop_tables(loop_);
+	}
+
+	~DataplaneHandle() override { dp_loop_destroy(loop_); }
+
+private:
+	bool Alive(const Napi::CallbackInfo &info)
+	{
+		if (loop_)
+			return true;
+		Napi::Error::New(info.Env(), "the dataplane is closed").ThrowAsJavaScriptException();
+		return false;
+	}
+	Napi::Value Rc(const Napi::CallbackInfo &info, int rc) { return Napi::Number::New(info.Env(), rc); }
+
+	Napi::Value Start(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		char err[kErrLen] = "";
+		if (dp_loop_start(loop_, err, sizeof err) != 0)
+			Napi::Error::New(info.Env(), err).ThrowAsJavaScriptException();
+		return info.Env().Undefined();
+	}
+
+	Napi::Value Stop(const Napi::CallbackInfo &info)
+	{
+		if (loop_)
+			dp_loop_stop(loop_);
+		return info.Env().Undefined();
+	}
+
+	// Stops the workers and releases every port and TAP.
+	Napi::Value Close(const Napi::CallbackInfo &info)
+	{
+		if (loop_)
+			dp_loop_destroy(loop_);
+		loop_ = nullptr;
+		t_ = nullptr;
+		return info.Env().Undefined();
+	}
+
+	Napi::Value PortInfo(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!Alive(info))
+			return env.Undefined();
+		unsigned p = U32(info[0]);
+		uint8_t mac[6];
+		dp_loop_port_mac(loop_, p, mac);
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("dpdkPort", Napi::Number::New(env, dp_loop_dpdk_port(loop_, p)));
+		o.Set("tapPort", Napi::Number::New(env, dp_loop_tap_port(loop_, p)));
+		Napi::Uint8Array m = Napi::Uint8Array::New(env, 6);
+		std::memcpy(m.Data(), mac, 6);
+		o.Set("mac", m);
+		return o;
+	}
+
+	// portSet(port, {mtu, ip4?: Uint8Array(4), ip6?: Uint8Array(16)}) — MAC and port ids from the loop
+	Napi::Value PortSet(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		unsigned p = U32(info[0]);
+		Napi::Object o = info[1].As<Napi::Object>();
+		dp_port_conf c;
+		std::memset(&c, 0, sizeof c);
+		c.dpdk_port = dp_loop_dpdk_port(loop_, p);
+		c.tap_port = dp_loop_tap_port(loop_, p);
+		c.mtu = static_cast<uint16_t>(U32(o.Get("mtu")));
+		dp_loop_port_mac(loop_, p, c.mac);
+		if (o.Get("ip4").IsTypedArray()) {
+			const uint8_t *a = Bytes(o.Get("ip4"));
+			c.has_ip4 = 1;
+			c.ip4 = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+		}
+		if (o.Get("ip6").IsTypedArray()) {
+			c.has_ip6 = 1;
+			std::memcpy(c.ip6, Bytes(o.Get("ip6")), 16);
+		}
+		return Rc(info, dp_port_set(t_, static_cast<uint16_t>(p), &c));
+	}
+
+	// bindingSet(family, addr, len, fib)
+	Napi::Value BindingSet(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		return Rc(info, dp_binding_set(t_, I32(info[0]), Bytes(info[1]), U32(info[2]),
+		                               static_cast<uint16_t>(U32(info[3]))));
+	}
+	Napi::Value BindingDelete(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		return Rc(info, dp_binding_delete(t_, I32(info[0]), Bytes(info[1]), U32(info[2])));
+	}
+	Napi::Value BindingDefault(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		return Rc(info, dp_binding_default(t_, I32(info[0]), static_cast<uint16_t>(U32(info[1]))));
+	}
+
+	// fibBaseSet(fib, defaultSubfib, rules: [{id, subfib, inPort, family, src: Uint8Array(16), srcLen,
+	//            dscp, proto (-1: any), sport: [lo, hi], dport: [lo, hi]}])
+	Napi::Value FibBaseSet(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		Napi::Array rs = info[2].As<Napi::Array>();
+		std::vector<dp_rule> rules(rs.Length());
+		for (uint32_t i = 0; i < rs.Length(); i++) {
+			Napi::Object o = rs.Get(i).As<Napi::Object>();
+			dp_rule &r = rules[i];
+			std::memset(&r, 0, sizeof r);
+			r.id = U32(o.Get("id"));
+			r.subfib = static_cast<uint16_t>(U32(o.Get("subfib")));
+			r.in_port = static_cast<uint16_t>(U32(o.Get("inPort")));
+			r.family = static_cast<uint8_t>(U32(o.Get("family")));
+			CopyBytes(o, "src", r.src, 16);
+			r.src_len = static_cast<uint8_t>(U32(o.Get("srcLen")));
+			r.dscp = static_cast<uint8_t>(U32(o.Get("dscp")));
+			int proto = I32(o.Get("proto"));
+			r.proto_any = proto < 0;
+			r.proto = proto < 0 ? 0 : static_cast<uint8_t>(proto);
+			Napi::Array sp = o.Get("sport").As<Napi::Array>(), dpr = o.Get("dport").As<Napi::Array>();
+			r.sport_lo = static_cast<uint16_t>(U32(sp.Get(0u)));
+			r.sport_hi = static_cast<uint16_t>(U32(sp.Get(1u)));
+			r.dport_lo = static_cast<uint16_t>(U32(dpr.Get(0u)));
+			r.dport_hi = static_cast<uint16_t>(U32(dpr.Get(1u)));
+		}
+		return Rc(info, dp_fib_base_set(t_, static_cast<uint16_t>(U32(info[0])), static_cast<uint16_t>(U32(info[1])),
+		                                rules.data(), static_cast<unsigned>(rules.size())));
+	}
+	Napi::Value FibBaseDelete(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		return Rc(info, dp_fib_base_delete(t_, static_cast<uint16_t>(U32(info[0]))));
+	}
+
+	// routeSet(subfib, family, addr, len, nhg)
+	Napi::Value RouteSet(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		int st = 0;
+		int rc = dp_route_set(t_, static_cast<uint16_t>(U32(info[0])), I32(info[1]), Bytes(info[2]), U32(info[3]),
+		                      U32(info[4]), &st);
+		return Rc(info, LpmCode(rc, st));
+	}
+	Napi::Value RouteDelete(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		int st = 0;
+		int rc = dp_route_delete(t_, static_cast<uint16_t>(U32(info[0])), I32(info[1]), Bytes(info[2]), U32(info[3]),
+		                         &st);
+		return Rc(info, LpmCode(rc, st));
+	}
+
+	// subfibLookup(subfib, family, addr) -> nhg id or LPM_MISS (for Explain and tests)
+	Napi::Value SubfibLookup(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		lpm_t *l = dp_subfib_lpm(t_, static_cast<uint16_t>(U32(info[0])), I32(info[1]), false);
+		const uint8_t *a = Bytes(info[2]);
+		uint32_t nh = LPM_MISS;
+		if (l && I32(info[1]) == 4)
+			nh = lpm4_lookup(l, (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]);
+		else if (l)
+			nh = lpm6_lookup(l, a);
+		return Napi::Number::New(info.Env(), nh);
+	}
+
+	Napi::Value SubfibLoad(const Napi::CallbackInfo &info);
+
+	// nhgSet(id, kind, adjs: Uint16Array, weights: Uint16Array)
+	Napi::Value NhgSet(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		Napi::Uint16Array adj = info[2].As<Napi::Uint16Array>(), w = info[3].As<Napi::Uint16Array>();
+		return Rc(info, dp_nhg_set(t_, U32(info[0]), static_cast<dp_nhg_kind>(U32(info[1])),
+		                           static_cast<unsigned>(adj.ElementLength()), adj.Data(), w.Data()));
+	}
+	Napi::Value NhgDelete(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		return Rc(info, dp_nhg_delete(t_, U32(info[0])));
+	}
+
+	// adjSet(id, {port, mtu, resolved, dst?: Uint8Array(6)}) — source MAC is the port's
+	Napi::Value AdjSet(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		Napi::Object o = info[1].As<Napi::Object>();
+		dp_adj a;
+		std::memset(&a, 0, sizeof a);
+		a.port = static_cast<uint16_t>(U32(o.Get("port")));
+		a.mtu = static_cast<uint16_t>(U32(o.Get("mtu")));
+		a.resolved = o.Get("resolved").ToBoolean().Value() ? 1 : 0;
+		CopyBytes(o, "dst", a.dst_mac, 6);
+		dp_loop_port_mac(loop_, a.port, a.src_mac);
+		return Rc(info, dp_adj_set(t_, static_cast<uint16_t>(U32(info[0])), &a));
+	}
+	Napi::Value AdjDelete(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		return Rc(info, dp_adj_delete(t_, static_cast<uint16_t>(U32(info[0]))));
+	}
+
+	// counters() -> {drop, port (DP_MAX_PORTS x PORT_FIELDS), fib, subfib, rule, adj (pkts, bytes pairs)}
+	// as Float64Arrays (exact to 2^53).
+	Napi::Value Counters(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!Alive(info))
+			return env.Undefined();
+		auto *c = static_cast<dp_counters *>(aligned_alloc(64, sizeof(dp_counters)));
+		if (!c) {
+			Napi::Error::New(env, "out of memory").ThrowAsJavaScriptException();
+			return env.Undefined();
+		}
+		dp_loop_counters(loop_, c);
+		auto arr = [&](const uint64_t *src, size_t n) {
+			Napi::Float64Array a = Napi::Float64Array::New(env, n);
+			for (size_t i = 0; i < n; i++)
+				a[i] = static_cast<double>(src[i]);
+			return a;
+		};
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("drop", arr(c->drop, DP_DROP_MAX));
+		o.Set("port", arr(reinterpret_cast<const uint64_t *>(c->port), sizeof c->port / 8));
+		o.Set("fib", arr(c->fib_pkts, DP_MAX_FIBS));
+		o.Set("subfib", arr(c->subfib_pkts, DP_MAX_SUBFIBS));
+		o.Set("rule", arr(c->rule_hits, DP_MAX_RULE_IDS));
+		o.Set("adj", arr(reinterpret_cast<const uint64_t *>(c->adj), sizeof c->adj / 8));
+		free(c);
+		return o;
+	}
+
+	Napi::Value TakeResolve(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!Alive(info))
+			return env.Undefined();
+		uint16_t ids[DP_MAX_ADJS];
+		unsigned n = dp_loop_take_resolve(loop_, ids, DP_MAX_ADJS);
+		Napi::Uint16Array a = Napi::Uint16Array::New(env, n);
+		std::memcpy(a.Data(), ids, n * sizeof(uint16_t));
+		return a;
+	}
+
+	Napi::Value Reclaim(const Napi::CallbackInfo &info)
+	{
+		if (t_)
+			dp_tables_reclaim(t_, false);
+		return info.Env().Undefined();
+	}
+
+public:
+	dp_tables *tables() { return t_; }
+
+private:
+	dp_loop *loop_ = nullptr;
+	dp_tables *t_ = nullptr;
+};
+
+// Builds a sub-FIB's table off the main thread; publishes it on the main thread.
+class SubfibLoadWorker : public Napi::AsyncWorker {
+public:
+	SubfibLoadWorker(Napi::Env env, DataplaneHandle *h, Napi::Object self, uint16_t subfib, int family,
+	                 Napi::Uint8Array addrs, Napi::Uint8Array lens, Napi::Uint32Array nhs)
+	    : Napi::AsyncWorker(env, "srcfib:subfib-load"), deferred_(Napi::Promise::Deferred::New(env)), h_(h),
+	      subfib_(subfib), family_(family), n_(lens.ByteLength()), addrs_(addrs.Data()), lens_(lens.Data()),
+	      nhs_(nhs.Data())
+	{
+		self_ = Napi::Persistent(self);
+		refs_[0] = Napi::Persistent(static_cast<Napi::Object>(addrs));
+		refs_[1] = Napi::Persistent(static_cast<Napi::Object>(lens));
+		refs_[2] = Napi::Persistent(static_cast<Napi::Object>(nhs));
+	}
+	Napi::Promise Promise() { return deferred_.Promise(); }
+
+	void Execute() override
+	{
+		built_ = lpm_table_create(family_, nullptr);
+		if (!built_) {
+			status_ = LPM_ERR_NOMEM;
+			return;
+		}
+		status_ = lpm_table_build(built_, n_, addrs_, lens_, nhs_);
+	}
+
+	void OnOK() override
+	{
+		int rc;
+		if (status_ != LPM_OK) {
+			lpm_table_destroy(built_);
+			rc = LpmCode(DP_ELPM, status_);
+		} else if (!h_->tables()) {
+			lpm_table_destroy(built_);
+			rc = DP_ENOENT;
+		} else {
+			int st = 0;
+			rc = LpmCode(dp_subfib_adopt(h_->tables(), subfib_, family_, built_, &st), st);
+		}
+		built_ = nullptr;
+		deferred_.Resolve(Napi::Number::New(Env(), rc));
+	}
+	void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+private:
+	Napi::Promise::Deferred deferred_;
+	DataplaneHandle *h_;
+	uint16_t subfib_;
+	int family_;
+	size_t n_;
+	const uint8_t *addrs_, *lens_;
+	const uint32_t *nhs_;
+	Napi::ObjectReference self_;
+	Napi::ObjectReference refs_[3];
+	lpm_t *built_ = nullptr;
+	int status_ = LPM_OK;
+};
+
+// subfibLoad(subfib, family, addrs, lens, nhgs) -> Promise<rc>
+Napi::Value DataplaneHandle::SubfibLoad(const Napi::CallbackInfo &info)
+{
+	if (!Alive(info))
+		return info.Env().Undefined();
+	auto *w = new SubfibLoadWorker(info.Env(), this, info.This().As<Napi::Object>(),
+	                               static_cast<uint16_t>(U32(info[0])), I32(info[1]), info[2].As<Napi::Uint8Array>(),
+	                               info[3].As<Napi::Uint8Array>(), info[4].As<Napi::Uint32Array>());
+	Napi::Promise p = w->Promise();
+	w->Queue();
+	return p;
+}
+
+class NeighHandle : public Napi::ObjectWrap<NeighHandle> {
+public:
+	static Napi::Function Define(Napi::Env env)
+	{
+		return DefineClass(env, "NativeNeigh",
+		                   {
+		                       InstanceMethod<&NeighHandle::Dump>("dump"),
+		                       InstanceMethod<&NeighHandle::Read>("read"),
+		                       InstanceMethod<&NeighHandle::Resolve>("resolve"),
+		                       InstanceMethod<&NeighHandle::Close>("close"),
+		                   });
+	}
+	explicit NeighHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NeighHandle>(info)
+	{
+		char err[kErrLen] = "";
+		n_ = dp_neigh_open(err, sizeof err);
+		if (!n_)
+			Napi::Error::New(info.Env(), err).ThrowAsJavaScriptException();
+	}
+	~NeighHandle() override { dp_neigh_close(n_); }
+
+private:
+	bool Alive(const Napi::CallbackInfo &info)
+	{
+		if (n_)
+			return true;
+		Napi::Error::New(info.Env(), "the neighbour socket is closed").ThrowAsJavaScriptException();
+		return false;
+	}
+	Napi::Value Dump(const Napi::CallbackInfo &info)
+	{
+		char err[kErrLen] = "";
+		if (Alive(info) && dp_neigh_dump(n_, err, sizeof err) != 0)
+			Napi::Error::New(info.Env(), err).ThrowAsJavaScriptException();
+		return info.Env().Undefined();
+	}
+	// read() -> array of {deleted, family, ifindex, state, flags, addr: Uint8Array, lladdr: Uint8Array|null},
+	// or the string "overrun"
+	Napi::Value Read(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!Alive(info))
+			return env.Undefined();
+		Napi::Array out = Napi::Array::New(env);
+		dp_neigh_event ev[256];
+		char err[kErrLen] = "";
+		uint32_t k = 0;
+		for (int rounds = 0; rounds < 64; rounds++) {
+			int n = dp_neigh_read(n_, ev, 256, err, sizeof err);
+			if (n == DP_NEIGH_OVERRUN)
+				return Napi::String::New(env, "overrun");
+			if (n < 0) {
+				Napi::Error::New(env, err).ThrowAsJavaScriptException();
+				return env.Undefined();
+			}
+			for (int i = 0; i < n; i++) {
+				Napi::Object o = Napi::Object::New(env);
+				o.Set("deleted", Napi::Boolean::New(env, ev[i].deleted));
+				o.Set("family", Napi::Number::New(env, ev[i].family));
+				o.Set("ifindex", Napi::Number::New(env, ev[i].ifindex));
+				o.Set("state", Napi::Number::New(env, ev[i].state));
+				o.Set("flags", Napi::Number::New(env, ev[i].flags));
+				Napi::Uint8Array a = Napi::Uint8Array::New(env, ev[i].family == 4 ? 4 : 16);
+				std::memcpy(a.Data(), ev[i].addr, a.ByteLength());
+				o.Set("addr", a);
+				if (ev[i].has_lladdr) {
+					Napi::Uint8Array m = Napi::Uint8Array::New(env, 6);
+					std::memcpy(m.Data(), ev[i].lladdr, 6);
+					o.Set("lladdr", m);
+				} else {
+					o.Set("lladdr", env.Null());
+				}
+				out.Set(k++, o);
+			}
+			if (n < 256)
+				break;
+		}
+		return out;
+	}
+	// resolve(family, ifindex, addr)
+	Napi::Value Resolve(const Napi::CallbackInfo &info)
+	{
+		char err[kErrLen] = "";
+		if (Alive(info) && dp_neigh_resolve(n_, I32(info[0]), U32(info[1]), Bytes(info[2]), err, sizeof err) != 0)
+			Napi::Error::New(info.Env(), err).ThrowAsJavaScriptException();
+		return info.Env().Undefined();
+	}
+	Napi::Value Close(const Napi::CallbackInfo &info)
+	{
+		dp_neigh_close(n_);
+		n_ = nullptr;
+		return info.Env().Undefined();
+	}
+	dp_neigh *n_ = nullptr;
+};
+
+} // namespace
+
+void DataplaneInit(Napi::Env env, Napi::Object exports)
+{
+	exports.Set("ealInit", Napi::Function::New<EalInit>(env, "ealInit"));
+	exports.Set("NativeDataplane", DataplaneHandle::Define(env));
+	exports.Set("NativeNeigh", NeighHandle::Define(env));
+	Napi::Array names = Napi::Array::New(env, DP_DROP_MAX), help = Napi::Array::New(env, DP_DROP_MAX);
+	for (uint32_t i = 0; i < DP_DROP_MAX; i++) {
+		names.Set(i, Napi::String::New(env, dp_drop_names[i]));
+		help.Set(i, Napi::String::New(env, dp_drop_help[i]));
+	}
+	exports.Set("dropNames", names);
+	exports.Set("dropHelp", help);
+	Napi::Object lim = Napi::Object::New(env);
+	lim.Set("ports", Napi::Number::New(env, DP_MAX_PORTS));
+	lim.Set("fibs", Napi::Number::New(env, DP_MAX_FIBS));
+	lim.Set("subfibs", Napi::Number::New(env, DP_MAX_SUBFIBS));
+	lim.Set("rulesPerFib", Napi::Number::New(env, DP_MAX_RULES));
+	lim.Set("ruleIds", Napi::Number::New(env, DP_MAX_RULE_IDS));
+	lim.Set("nhgs", Napi::Number::New(env, DP_MAX_NHGS));
+	lim.Set("adjs", Napi::Number::New(env, DP_MAX_ADJS));
+	lim.Set("workers", Napi::Number::New(env, DP_MAX_WORKERS));
+	lim.Set("portCounterFields", Napi::Number::New(env, sizeof(dp_port_counters) / 8));
+	exports.Set("dpLimits", lim);
+}
+
+} // namespace srcfib

@@ -1,0 +1,234 @@
+/**
+ * `srcfib run FILE`: the dataplane process.
+ *
+ * Start-up, in order: validate the file; initialise EAL; probe the ports and create their TAPs;
+ * give each TAP its port's addresses, MTU and the sysctls of a router interface; install the
+ * tables; start the workers; then mirror kernel neighbours and serve resolution requests from a
+ * timer on the main thread. Any failure before the workers start releases what was created and
+ * exits non-zero with the reason.
+ *
+ * While running:
+ *   SIGHUP           re-read the file and apply the difference live (a bad file is reported and
+ *                    changes nothing; ports cannot change without a restart);
+ *   SIGINT, SIGTERM  stop the workers, release every port and TAP, exit 0;
+ *   SIGUSR1          print the counters.
+ * With dataplane.status_file set, the status (ports, neighbours, counters) is written there as
+ * JSON every status_interval_ms (written to a temporary name and renamed, so readers never see
+ * half a file).
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { loadConfigFile, type Config } from "./config.js";
+import { DataplaneDriver, type DataplaneCounters, type DriverLog } from "../fib/dataplane.js";
+import { compilePlan } from "../fib/plan.js";
+import { loadNative, type NativeDataplane } from "../lookup/native.js";
+
+const POLL_MS = 20;
+
+export interface Status {
+  pid: number;
+  state: "starting" | "running" | "stopped";
+  started: string;
+  config: string;
+  reloads: number;
+  ports: { name: string; device: string; tap: string | null; mac: string }[];
+  neighbours: { port: string; address: string; mac: string }[];
+  counters: DataplaneCounters;
+}
+
+function log(level: "info" | "warn" | "error", msg: string): void {
+  process.stderr.write(`srcfib: ${level === "info" ? "" : `${level}: `}${msg}\n`);
+}
+
+const driverLog: DriverLog = { info: (m) => log("info", m), warn: (m) => log("warn", m) };
+
+function ip(args: string[]): void {
+  try {
+    execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err: unknown) {
+    const e = err as { stderr?: Buffer; message?: string };
+    throw new Error(`ip ${args.join(" ")}: ${e.stderr?.toString().trim() || e.message || String(err)}`);
+  }
+}
+
+function sysctl(path: string, value: string): void {
+  try {
+    writeFileSync(`/proc/sys/${path}`, value);
+  } catch (err: unknown) {
+    log("warn", `cannot set ${path.replace(/\//g, ".")} = ${value}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function hugepagesFree(): number {
+  try {
+    const m = /HugePages_Free:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** EAL arguments for a configuration (exported for tests and the README). */
+export function ealArgs(cfg: Config): string[] {
+  const d = cfg.dataplane;
+  const lcores = d.lcores ?? (d.workers === 0 ? "0" : `0-${d.workers}`);
+  const args = ["-l", lcores, "-m", String(d.memoryMb), "--no-telemetry", "--no-shconf"];
+  if (hugepagesFree() === 0) args.push("--no-huge");
+  else args.push(`--file-prefix=srcfib${process.pid}`);
+  // net_tap logs every secondary-process request it cannot send; with --no-shconf there are none.
+  args.push("--log-level=pmd.net.tap:critical", "--log-level=lib.eal:warning");
+  return [...args, ...d.ealArgs];
+}
+
+function macText(m: Uint8Array): string {
+  return [...m].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** Gives a TAP its port's addresses and makes the kernel behind it a router interface. */
+function setupTap(tap: string, cfg: Config["ports"][number]): void {
+  // The kernel forwards what the dataplane gleans (a connected host not resolved yet) and must
+  // not second-guess the dataplane's decisions.
+  sysctl(`net/ipv4/conf/${tap}/forwarding`, "1");
+  sysctl(`net/ipv4/conf/${tap}/send_redirects`, "0");
+  sysctl(`net/ipv4/conf/${tap}/rp_filter`, "0");
+  sysctl(`net/ipv6/conf/${tap}/forwarding`, "1");
+  // The configuration is authoritative for these addresses: no duplicate detection delay.
+  sysctl(`net/ipv6/conf/${tap}/accept_dad`, "0");
+  ip(["link", "set", "dev", tap, "mtu", String(cfg.mtu), "up"]);
+  for (const a of cfg.addresses) ip(["addr", "replace", a.text, "dev", tap]);
+}
+
+/**
+ * An af_packet port shares its interface with the kernel, which sees every frame the port
+ * receives. Keep the kernel off it: no ARP answers with the interface's own MAC, no IPv6, no
+ * forwarding (the kernel speaks for the port through its TAP instead).
+ */
+function quietKernelInterface(device: string): void {
+  const m = /^net_af_packet[^,]*,(?:.*,)?iface=([^,]+)/.exec(device);
+  if (!m) return;
+  const dev = m[1]!;
+  ip(["link", "set", "dev", dev, "arp", "off", "up"]);
+  sysctl(`net/ipv6/conf/${dev}/disable_ipv6`, "1");
+  sysctl(`net/ipv4/conf/${dev}/forwarding`, "0");
+}
+
+function ifindex(name: string): number {
+  return Number(readFileSync(`/sys/class/net/${name}/ifindex`, "utf8").trim());
+}
+
+export async function runDaemon(file: string): Promise<number> {
+  let cfg = loadConfigFile(file);
+  const native = loadNative();
+  native.ealInit(ealArgs(cfg));
+  let dp: NativeDataplane | null = new native.NativeDataplane({
+    ports: cfg.ports.map((p) => ({ devargs: p.device, tap: p.tap ?? "", mac: p.mac, mtu: p.mtu })),
+    workers: cfg.dataplane.workers,
+    mbufs: 0,
+  });
+  let driver: DataplaneDriver | null = null;
+  const release = (): void => {
+    driver?.close();
+    driver = null;
+    dp?.close();
+    dp = null;
+  };
+  process.on("exit", release);
+  const status: Status = {
+    pid: process.pid,
+    state: "starting",
+    started: new Date().toISOString(),
+    config: file,
+    reloads: 0,
+    ports: cfg.ports.map((p, i) => ({ name: p.name, device: p.device, tap: p.tap, mac: macText(dp!.portInfo(i).mac) })),
+    neighbours: [],
+    counters: { drops: {}, ports: {}, fibs: {}, subfibs: {}, rules: {}, adjacencies: [] },
+  };
+  try {
+    for (const p of cfg.ports) quietKernelInterface(p.device);
+    const taps = new Map<number, number>();
+    cfg.ports.forEach((p, i) => {
+      if (p.tap === null) return;
+      setupTap(p.tap, p);
+      taps.set(i, ifindex(p.tap));
+    });
+    driver = new DataplaneDriver(dp, driverLog);
+    await driver.apply(compilePlan(cfg));
+    driver.watchNeighbours(taps);
+    dp.start();
+  } catch (err: unknown) {
+    release();
+    throw err;
+  }
+  status.state = "running";
+  log("info", `running: ${cfg.ports.length} port(s) [${status.ports.map((p) => `${p.name}=${p.mac}`).join(", ")}], ${cfg.fibs.length} FIB(s), ${cfg.dataplane.workers} worker(s); pid ${process.pid}`);
+
+  const writeStatus = (): void => {
+    const f = cfg.dataplane.statusFile;
+    if (!f || !driver) return;
+    status.counters = driver.counters();
+    status.neighbours = driver.neighbours();
+    const tmp = `${f}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(status, null, 1));
+    renameSync(tmp, f);
+  };
+
+  let reloading = false;
+  const reload = async (): Promise<void> => {
+    if (reloading || !driver) return;
+    reloading = true;
+    try {
+      const next = loadConfigFile(file);
+      const changed = JSON.stringify(next.ports.map((p) => [p.name, p.device, p.tap, p.mac ? [...p.mac] : null])) !== JSON.stringify(cfg.ports.map((p) => [p.name, p.device, p.tap, p.mac ? [...p.mac] : null]));
+      if (changed) throw new Error("ports (name, device, tap, mac) cannot change while running; restart to change them");
+      for (const p of next.ports) {
+        if (p.tap === null) continue;
+        const old = cfg.ports.find((o) => o.name === p.name)!;
+        for (const a of old.addresses) if (!p.addresses.some((b) => b.text === a.text)) ip(["addr", "del", a.text, "dev", p.tap]);
+        setupTap(p.tap, p);
+      }
+      await driver.apply(compilePlan(next));
+      cfg = next;
+      status.reloads++;
+      log("info", `reloaded ${file}`);
+    } catch (err: unknown) {
+      log("error", `reload of ${file} refused, nothing changed: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      reloading = false;
+      writeStatus();
+    }
+  };
+
+  return await new Promise<number>((resolve) => {
+    const poll = setInterval(() => {
+      try {
+        driver?.poll();
+      } catch (err: unknown) {
+        log("error", `neighbour poll: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }, POLL_MS);
+    writeStatus();
+    const statusTimer = setInterval(writeStatus, cfg.dataplane.statusIntervalMs);
+    const stop = (sig: string): void => {
+      log("info", `${sig}: stopping`);
+      clearInterval(poll);
+      clearInterval(statusTimer);
+      try {
+        writeStatus(); // the last counters, read before the ports go
+      } catch {
+        /* the status file is a convenience */
+      }
+      status.state = "stopped";
+      release();
+      const f = cfg.dataplane.statusFile;
+      if (f) writeFileSync(f, JSON.stringify(status, null, 1));
+      log("info", "stopped; ports and TAPs released");
+      resolve(0);
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGHUP", () => void reload());
+    process.on("SIGUSR1", () => {
+      if (driver) process.stdout.write(`${JSON.stringify(driver.counters(), null, 1)}\n`);
+    });
+  });
+}

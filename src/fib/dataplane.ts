@@ -1,0 +1,561 @@
+/**
+ * The driver between a plan (plan.ts) and the native dataplane's tables.
+ *
+ * It owns the ids (FIB bases, sub-FIBs, nexthop groups, adjacencies: dense small integers the
+ * native tables index by) and a copy of everything it installed, so that applying a new plan
+ * changes only what differs, in make-before-break order: adjacencies and groups before the routes
+ * that use them, routes before the FIB bases and bindings that lead to them, and deletions last.
+ * Flows whose path did not change never see a missing object.
+ *
+ * Kernel neighbours (rtnetlink, on the ports' TAPs) resolve adjacencies, and a neighbour inside a
+ * connected subnet becomes a host route to its adjacency in every sub-FIB where that subnet is the
+ * best match (before it is known, such packets take the "glean" path: up to the kernel, which
+ * resolves and forwards). Adjacencies the workers found unresolved are handed to the kernel to
+ * resolve (ARP / ND through the TAP), at most once a second each.
+ */
+import { formatAddress, formatPrefix, type Family, type Prefix } from "../lookup/prefix.js";
+import { loadNative, type NativeDataplane, type NativeNeigh, type NativeNeighEvent, type NativeRule } from "../lookup/native.js";
+import { adjKey, fwdKey, type Plan, type PlanAdj, type PlanNhg, type PlanRoute } from "./plan.js";
+
+const DP_ERRORS: Record<number, string> = {
+  [-1]: "invalid argument",
+  [-2]: "no such object",
+  [-3]: "out of memory",
+  [-4]: "still in use",
+  [-5]: "route table error",
+  [-103]: "too many distinct nexthop groups in one sub-FIB",
+  [-102]: "out of memory",
+};
+
+const KIND_CODE: Record<PlanNhg["kind"], number> = { forward: 0, blackhole: 1, unreachable: 2, prohibit: 3, local: 4 };
+const ANY = 0xffff;
+
+// NUD states with a usable link-layer address (linux/neighbour.h).
+const NUD_INCOMPLETE = 0x01;
+const NUD_STALE = 0x04;
+const NUD_FAILED = 0x20;
+const NUD_NOARP = 0x40;
+const NUD_VALID = 0x02 | NUD_STALE | 0x08 | 0x10 | 0x80; // reachable, stale, delay, probe, permanent
+/** Bulk-load a sub-FIB off the event loop when it starts empty with at least this many routes. */
+const BULK_MIN = 4096;
+const RESOLVE_INTERVAL_MS = 1000;
+
+export class DataplaneError extends Error {
+  constructor(what: string, rc: number) {
+    super(`${what}: ${DP_ERRORS[rc] ?? `error ${rc}`}`);
+    this.name = "DataplaneError";
+  }
+}
+
+function ok(rc: number, what: () => string): void {
+  if (rc !== 0) throw new DataplaneError(what(), rc);
+}
+
+class Ids {
+  readonly #byKey = new Map<string, number>();
+  readonly #free: number[] = [];
+  #next = 0;
+  constructor(
+    readonly what: string,
+    readonly max: number,
+  ) {}
+  get(key: string): number | undefined {
+    return this.#byKey.get(key);
+  }
+  take(key: string): number {
+    const have = this.#byKey.get(key);
+    if (have !== undefined) return have;
+    const id = this.#free.pop() ?? this.#next++;
+    if (id >= this.max) throw new RangeError(`out of ${this.what} ids (at most ${this.max})`);
+    this.#byKey.set(key, id);
+    return id;
+  }
+  release(key: string): void {
+    const id = this.#byKey.get(key);
+    if (id === undefined) return;
+    this.#byKey.delete(key);
+    this.#free.push(id);
+  }
+  keys(): string[] {
+    return [...this.#byKey.keys()];
+  }
+}
+
+interface AdjState {
+  id: number;
+  spec: PlanAdj;
+  mac: Uint8Array | null;
+  refs: number;
+  lastResolve: number;
+}
+
+interface NhgState {
+  id: number;
+  spec: PlanNhg;
+  refs: number;
+}
+
+interface Neighbour {
+  port: number;
+  family: Family;
+  addr: Uint8Array;
+  mac: Uint8Array;
+}
+
+function maskedPrefix(family: Family, addr: Uint8Array, len: number): Prefix {
+  const a = addr.slice();
+  for (let i = 0; i < a.length; i++) {
+    const keep = Math.max(0, Math.min(8, len - i * 8));
+    a[i]! &= (0xff << (8 - keep)) & 0xff;
+  }
+  return { family, addr: a, len };
+}
+
+function macText(m: Uint8Array): string {
+  return [...m].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+export interface AdjacencyInfo {
+  id: number;
+  port: string;
+  via: string;
+  mac: string | null;
+  pkts: number;
+  bytes: number;
+}
+
+export interface DataplaneCounters {
+  drops: Record<string, number>;
+  ports: Record<string, Record<string, number>>;
+  fibs: Record<string, number>;
+  subfibs: Record<string, number>;
+  rules: Record<string, number>;
+  adjacencies: AdjacencyInfo[];
+}
+
+const PORT_FIELDS = ["rx_pkts", "rx_bytes", "tx_pkts", "tx_bytes", "punt_pkts", "inject_pkts", "icmp_sent", "icmp_ratelimited", "frag_pkts", "frag_created"];
+
+export interface DriverLog {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+export class DataplaneDriver {
+  readonly #dp: NativeDataplane;
+  readonly #log: DriverLog;
+  #plan: Plan | null = null;
+  readonly #fibIds: Ids;
+  readonly #subIds: Ids;
+  readonly #nhgIds: Ids;
+  readonly #adjIds: Ids;
+  readonly #adjs = new Map<string, AdjState>();
+  readonly #nhgs = new Map<string, NhgState>();
+  /** installed routes per sub-FIB key (plan routes and neighbour host routes) */
+  readonly #routes = new Map<string, Map<string, PlanRoute>>();
+  readonly #fibRules = new Map<string, string>();
+  readonly #bindings = new Map<string, { prefix: Prefix; fib: number }>();
+  #defaults: { 4: number; 6: number } = { 4: ANY, 6: ANY };
+  readonly #neigh = new Map<string, Neighbour>();
+  /** TAP ifindex -> port index */
+  readonly #tapPort = new Map<number, number>();
+  readonly #portTap = new Map<number, number>();
+  #nl: NativeNeigh | null = null;
+
+  constructor(dp: NativeDataplane, log: DriverLog) {
+    this.#dp = dp;
+    this.#log = log;
+    const lim = loadNative().dpLimits;
+    this.#fibIds = new Ids("FIB", lim.fibs);
+    this.#subIds = new Ids("sub-FIB", lim.subfibs);
+    this.#nhgIds = new Ids("nexthop group", lim.nhgs);
+    this.#adjIds = new Ids("adjacency", lim.adjs);
+  }
+
+  get plan(): Plan | null {
+    return this.#plan;
+  }
+
+  /** Starts mirroring the kernel's neighbours on the given TAPs (ifindex per port index). */
+  watchNeighbours(taps: Map<number, number>): void {
+    for (const [port, ifindex] of taps) {
+      this.#tapPort.set(ifindex, port);
+      this.#portTap.set(port, ifindex);
+    }
+    const N = loadNative().NativeNeigh;
+    this.#nl = new N();
+    this.#nl.dump();
+  }
+
+  close(): void {
+    this.#nl?.close();
+    this.#nl = null;
+  }
+
+  // ---- objects ---------------------------------------------------------------------------
+
+  #adjRef(key: string, spec: PlanAdj): AdjState {
+    let a = this.#adjs.get(key);
+    if (!a) {
+      const id = this.#adjIds.take(key);
+      const n = this.#neigh.get(key);
+      a = { id, spec, mac: n ? n.mac : null, refs: 0, lastResolve: 0 };
+      this.#adjPush(a);
+      this.#adjs.set(key, a);
+    }
+    a.refs++;
+    return a;
+  }
+
+  #adjPush(a: AdjState): void {
+    const mtu = this.#plan?.ports[a.spec.port]?.mtu ?? 1500;
+    ok(this.#dp.adjSet(a.id, { port: a.spec.port, mtu, resolved: a.mac !== null, dst: a.mac }), () => `adjacency ${formatAddress(a.spec.family, a.spec.addr)}`);
+  }
+
+  #adjUnref(key: string): void {
+    const a = this.#adjs.get(key);
+    if (!a || --a.refs > 0) return;
+    ok(this.#dp.adjDelete(a.id), () => `delete adjacency ${key}`);
+    this.#adjs.delete(key);
+    this.#adjIds.release(key);
+  }
+
+  #nhgRef(key: string, spec: PlanNhg): NhgState {
+    let g = this.#nhgs.get(key);
+    if (!g) {
+      const members = spec.members.map((m) => ({ m, a: this.#adjRef(m.adj, this.#adjSpec(m.adj)) }));
+      const id = this.#nhgIds.take(key);
+      const adjs = Uint16Array.from(members.map((x) => x.a.id));
+      const weights = Uint16Array.from(members.map((x) => x.m.weight));
+      const rc = this.#dp.nhgSet(id, KIND_CODE[spec.kind], adjs, weights);
+      if (rc !== 0) {
+        this.#nhgIds.release(key);
+        for (const x of members) this.#adjUnref(x.m.adj);
+        throw new DataplaneError(`nexthop group ${key}`, rc);
+      }
+      g = { id, spec, refs: 0 };
+      this.#nhgs.set(key, g);
+    }
+    g.refs++;
+    return g;
+  }
+
+  #nhgUnref(key: string): void {
+    const g = this.#nhgs.get(key);
+    if (!g || --g.refs > 0) return;
+    ok(this.#dp.nhgDelete(g.id), () => `delete nexthop group ${key}`);
+    this.#nhgs.delete(key);
+    this.#nhgIds.release(key);
+    for (const m of g.spec.members) this.#adjUnref(m.adj);
+  }
+
+  #adjSpec(key: string): PlanAdj {
+    const p = this.#plan?.adjs.get(key);
+    if (p) return p;
+    const n = this.#neigh.get(key);
+    if (n) return { port: n.port, family: n.family, addr: n.addr };
+    throw new Error(`internal: adjacency ${key} has no description`);
+  }
+
+  #nhgSpec(key: string): PlanNhg {
+    const p = this.#plan?.nhgs.get(key);
+    if (p) return p;
+    if (key.startsWith("fwd:")) {
+      const members = key
+        .slice(4)
+        .split(",")
+        .map((m) => {
+          const star = m.lastIndexOf("*");
+          return { adj: m.slice(0, star), weight: Number(m.slice(star + 1)) };
+        });
+      return { kind: "forward", members };
+    }
+    throw new Error(`internal: nexthop group ${key} has no description`);
+  }
+
+  #routeSet(sub: string, id: number, text: string, r: PlanRoute): void {
+    const table = this.#routes.get(sub)!;
+    const old = table.get(text);
+    if (old?.nhg === r.nhg) return;
+    const g = this.#nhgRef(r.nhg, this.#nhgSpec(r.nhg));
+    const rc = this.#dp.routeSet(id, r.prefix.family, r.prefix.addr, r.prefix.len, g.id);
+    if (rc !== 0) {
+      this.#nhgUnref(r.nhg);
+      throw new DataplaneError(`sub-FIB ${sub} route ${text}`, rc);
+    }
+    table.set(text, r);
+    if (old) this.#nhgUnref(old.nhg);
+  }
+
+  #routeDelete(sub: string, id: number, text: string): void {
+    const table = this.#routes.get(sub)!;
+    const old = table.get(text);
+    if (!old) return;
+    ok(this.#dp.routeDelete(id, old.prefix.family, old.prefix.addr, old.prefix.len), () => `sub-FIB ${sub} delete ${text}`);
+    table.delete(text);
+    this.#nhgUnref(old.nhg);
+  }
+
+  // ---- host routes from neighbours ---------------------------------------------------------
+
+  /** Whether a neighbour's host route belongs in a sub-FIB: its connected subnet on the
+   *  neighbour's port is the best configured match there. */
+  #hostEligible(plan: Plan, sub: string, n: Neighbour): boolean {
+    const routes = plan.subfibs.get(sub)?.routes;
+    if (!routes) return false;
+    for (let len = n.family === 4 ? 32 : 128; len >= 0; len--) {
+      const r = routes.get(formatPrefix(maskedPrefix(n.family, n.addr, len)));
+      if (r) return r.nhg === `glean:${n.port}`;
+    }
+    return false;
+  }
+
+  #hostRoutes(plan: Plan, sub: string): Map<string, PlanRoute> {
+    const out = new Map<string, PlanRoute>();
+    for (const [key, n] of this.#neigh) {
+      if (!this.#hostEligible(plan, sub, n)) continue;
+      const prefix = { family: n.family, addr: n.addr, len: n.family === 4 ? 32 : 128 };
+      out.set(formatPrefix(prefix), { prefix, nhg: fwdKey([{ adj: key, weight: 1 }]) });
+    }
+    return out;
+  }
+
+  // ---- applying a plan ---------------------------------------------------------------------
+
+  /** Installs a plan, changing only what differs from the installed one. */
+  async apply(plan: Plan): Promise<void> {
+    const prev = this.#plan;
+    this.#plan = plan;
+    for (const p of plan.ports) {
+      ok(this.#dp.portSet(p.index, { mtu: p.mtu, ip4: p.ip4, ip6: p.ip6 }), () => `port ${p.name}`);
+    }
+    // MTU changes reach existing adjacencies.
+    if (prev) for (const a of this.#adjs.values()) if (prev.ports[a.spec.port]?.mtu !== plan.ports[a.spec.port]?.mtu) this.#adjPush(a);
+
+    // Sub-FIB routes: desired = plan routes + neighbour host routes.
+    for (const [sub, s] of plan.subfibs) {
+      const id = this.#subIds.take(sub);
+      let table = this.#routes.get(sub);
+      if (!table) this.#routes.set(sub, (table = new Map()));
+      const desired = new Map(s.routes);
+      for (const [t, r] of this.#hostRoutes(plan, sub)) if (!desired.has(t)) desired.set(t, r);
+      if (table.size === 0 && desired.size >= BULK_MIN) await this.#bulkLoad(sub, id, desired);
+      else for (const [t, r] of desired) this.#routeSet(sub, id, t, r);
+      for (const t of [...table.keys()]) if (!desired.has(t)) this.#routeDelete(sub, id, t);
+    }
+    // FIB bases (they name sub-FIB ids, which exist now).
+    for (const [name, f] of plan.fibs) {
+      const id = this.#fibIds.take(name);
+      const rules: NativeRule[] = f.rules.map((r) => ({
+        id: r.id,
+        subfib: this.#subIds.get(r.subfib)!,
+        inPort: r.inPort ?? ANY,
+        family: r.family,
+        src: r.source ? padded(r.source.addr) : new Uint8Array(16),
+        srcLen: r.source ? r.source.len : 0,
+        dscp: r.dscp ?? 0xff,
+        proto: r.protocol ?? -1,
+        sport: r.sport,
+        dport: r.dport,
+      }));
+      const sig = JSON.stringify([f.subfibs.map((s) => this.#subIds.get(s)), rules.map((r) => ({ ...r, src: [...r.src] }))]);
+      if (this.#fibRules.get(name) === sig) continue;
+      ok(this.#dp.fibBaseSet(id, this.#subIds.get(f.subfibs[0]!)!, rules), () => `FIB ${name}`);
+      this.#fibRules.set(name, sig);
+    }
+    // Bindings and defaults.
+    for (const [t, b] of plan.bindings) {
+      const fib = this.#fibIds.get(b.fib)!;
+      if (this.#bindings.get(t)?.fib === fib) continue;
+      ok(this.#dp.bindingSet(b.prefix.family, b.prefix.addr, b.prefix.len, fib), () => `binding ${t}`);
+      this.#bindings.set(t, { prefix: b.prefix, fib });
+    }
+    for (const fam of [4, 6] as const) {
+      const name = plan.defaults[fam];
+      const fib = name === null ? ANY : this.#fibIds.get(name)!;
+      if (this.#defaults[fam] !== fib) ok(this.#dp.bindingDefault(fam, fib), () => `default binding IPv${fam}`);
+      this.#defaults[fam] = fib;
+    }
+    // Deletions, in reverse order of use.
+    for (const [t, b] of [...this.#bindings]) {
+      if (plan.bindings.has(t)) continue;
+      ok(this.#dp.bindingDelete(b.prefix.family, b.prefix.addr, b.prefix.len), () => `delete binding ${t}`);
+      this.#bindings.delete(t);
+    }
+    for (const name of this.#fibIds.keys()) {
+      if (plan.fibs.has(name)) continue;
+      ok(this.#dp.fibBaseDelete(this.#fibIds.get(name)!), () => `delete FIB ${name}`);
+      this.#fibIds.release(name);
+      this.#fibRules.delete(name);
+    }
+    for (const sub of this.#subIds.keys()) {
+      if (plan.subfibs.has(sub)) continue;
+      const id = this.#subIds.get(sub)!;
+      for (const t of [...this.#routes.get(sub)!.keys()]) this.#routeDelete(sub, id, t);
+      this.#routes.delete(sub);
+      this.#subIds.release(sub);
+    }
+    this.#dp.reclaim();
+  }
+
+  async #bulkLoad(sub: string, id: number, desired: Map<string, PlanRoute>): Promise<void> {
+    const table = this.#routes.get(sub)!;
+    for (const fam of [4, 6] as const) {
+      const list = [...desired].filter(([, r]) => r.prefix.family === fam);
+      if (list.length === 0) continue;
+      const w = fam === 4 ? 4 : 16;
+      const addrs = new Uint8Array(list.length * w);
+      const lens = new Uint8Array(list.length);
+      const nhgs = new Uint32Array(list.length);
+      const refs: string[] = [];
+      try {
+        list.forEach(([, r], i) => {
+          nhgs[i] = this.#nhgRef(r.nhg, this.#nhgSpec(r.nhg)).id;
+          refs.push(r.nhg);
+          addrs.set(r.prefix.addr, i * w);
+          lens[i] = r.prefix.len;
+        });
+        ok(await this.#dp.subfibLoad(id, fam, addrs, lens, nhgs), () => `sub-FIB ${sub} load of ${list.length} IPv${fam} routes`);
+      } catch (err: unknown) {
+        for (const k of refs) this.#nhgUnref(k);
+        throw err;
+      }
+      for (const [t, r] of list) table.set(t, r);
+    }
+  }
+
+  // ---- neighbours --------------------------------------------------------------------------
+
+  /** Reads the kernel's neighbour events and resolves what the workers asked for. */
+  poll(now = Date.now()): void {
+    if (this.#nl) {
+      const evs = this.#nl.read();
+      if (evs === "overrun") {
+        this.#log.warn("neighbour events were lost (socket overrun): reading the whole table again");
+        this.#nl.dump();
+      } else {
+        for (const e of evs) this.#neighbourEvent(e, now);
+      }
+    }
+    for (const id of this.#dp.takeResolve()) {
+      for (const [key, a] of this.#adjs) if (a.id === id) this.#resolve(key, a, now);
+    }
+    this.#dp.reclaim();
+  }
+
+  #resolve(key: string, a: AdjState, now: number): void {
+    if (now - a.lastResolve < RESOLVE_INTERVAL_MS || !this.#nl) return;
+    a.lastResolve = now;
+    const ifindex = this.#portTap.get(a.spec.port);
+    if (ifindex === undefined) {
+      this.#log.warn(`cannot resolve ${key}: port ${a.spec.port} has no TAP, so no kernel to ask`);
+      return;
+    }
+    try {
+      this.#nl.resolve(a.spec.family, ifindex, a.spec.addr);
+    } catch (err: unknown) {
+      this.#log.warn(`resolving ${formatAddress(a.spec.family, a.spec.addr)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  #neighbourEvent(e: NativeNeighEvent, now: number): void {
+    const port = this.#tapPort.get(e.ifindex);
+    if (port === undefined) return;
+    const key = adjKey(port, e.family, e.addr);
+    const valid = !e.deleted && e.lladdr !== null && (e.state & NUD_VALID) !== 0 && (e.state & NUD_NOARP) === 0;
+    const plan = this.#plan;
+    if (valid) {
+      const mac = e.lladdr!;
+      const old = this.#neigh.get(key);
+      const n: Neighbour = { port, family: e.family, addr: e.addr, mac };
+      this.#neigh.set(key, n);
+      const a = this.#adjs.get(key);
+      if (a && (a.mac === null || macText(a.mac) !== macText(mac))) {
+        a.mac = mac;
+        this.#adjPush(a);
+      }
+      if (!old && plan) {
+        for (const [sub] of plan.subfibs) {
+          if (!this.#hostEligible(plan, sub, n)) continue;
+          const prefix = { family: n.family, addr: n.addr, len: n.family === 4 ? 32 : 128 };
+          this.#routeSet(sub, this.#subIds.get(sub)!, formatPrefix(prefix), { prefix, nhg: fwdKey([{ adj: key, weight: 1 }]) });
+        }
+      }
+      // A stale entry is not re-verified by the kernel unless it sends to it; ask it to.
+      if ((e.state & NUD_STALE) !== 0 && a) this.#resolve(key, a, now);
+      return;
+    }
+    if (!e.deleted && (e.state & (NUD_INCOMPLETE | NUD_FAILED)) === 0) return; // e.g. NUD_NONE
+    if (!this.#neigh.has(key)) return;
+    this.#neigh.delete(key);
+    if (plan) {
+      const text = formatPrefix({ family: e.family, addr: e.addr, len: e.family === 4 ? 32 : 128 });
+      const hostNhg = fwdKey([{ adj: key, weight: 1 }]);
+      for (const [sub, table] of this.#routes) {
+        if (table.get(text)?.nhg === hostNhg && !plan.subfibs.get(sub)?.routes.has(text)) this.#routeDelete(sub, this.#subIds.get(sub)!, text);
+      }
+    }
+    const a = this.#adjs.get(key);
+    if (a && a.mac !== null) {
+      a.mac = null;
+      this.#adjPush(a);
+    }
+  }
+
+  // ---- reading -----------------------------------------------------------------------------
+
+  /** The nexthop group key the installed table of a sub-FIB picks for an address (tests, Explain). */
+  lookup(sub: string, family: Family, addr: Uint8Array): string | null {
+    const id = this.#subIds.get(sub);
+    if (id === undefined) throw new RangeError(`no sub-FIB ${sub}`);
+    const nh = this.#dp.subfibLookup(id, family, addr);
+    for (const [k, g] of this.#nhgs) if (g.id === nh) return k;
+    return null;
+  }
+
+  counters(): DataplaneCounters {
+    const c = this.#dp.counters();
+    const native = loadNative();
+    const plan = this.#plan;
+    const drops: Record<string, number> = {};
+    native.dropNames.forEach((n, i) => (drops[n] = c.drop[i]!));
+    const ports: Record<string, Record<string, number>> = {};
+    const nf = native.dpLimits.portCounterFields;
+    for (const p of plan?.ports ?? []) {
+      const o: Record<string, number> = {};
+      PORT_FIELDS.forEach((f, i) => (o[f] = c.port[p.index * nf + i]!));
+      ports[p.name] = o;
+    }
+    const fibs: Record<string, number> = {};
+    for (const name of this.#fibIds.keys()) fibs[name] = c.fib[this.#fibIds.get(name)!]!;
+    const subfibs: Record<string, number> = {};
+    for (const sub of this.#subIds.keys()) subfibs[sub] = c.subfib[this.#subIds.get(sub)!]!;
+    const rules: Record<string, number> = {};
+    (plan?.ruleNames ?? []).forEach((n, i) => (rules[n] = c.rule[i]!));
+    const adjacencies: AdjacencyInfo[] = [...this.#adjs.values()]
+      .map((a) => ({
+        id: a.id,
+        port: plan?.ports[a.spec.port]?.name ?? String(a.spec.port),
+        via: formatAddress(a.spec.family, a.spec.addr),
+        mac: a.mac ? macText(a.mac) : null,
+        pkts: c.adj[2 * a.id]!,
+        bytes: c.adj[2 * a.id + 1]!,
+      }))
+      .sort((x, y) => x.id - y.id);
+    return { drops, ports, fibs, subfibs, rules, adjacencies };
+  }
+
+  /** Neighbours known from the kernel, for status output. */
+  neighbours(): { port: string; address: string; mac: string }[] {
+    return [...this.#neigh.values()].map((n) => ({
+      port: this.#plan?.ports[n.port]?.name ?? String(n.port),
+      address: formatAddress(n.family, n.addr),
+      mac: macText(n.mac),
+    }));
+  }
+}
+
+function padded(a: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16);
+  out.set(a);
+  return out;
+}
