@@ -172,7 +172,7 @@ private:
 		return o;
 	}
 
-	// portSet(port, {mtu, ip4?: Uint8Array(4), ip6?: Uint8Array(16)}) — MAC and port ids from the loop
+	// portSet(port, {mtu, mru, ip4?: Uint8Array(4), ip6?: Uint8Array(16)}) — MAC and port ids from the loop
 	Napi::Value PortSet(const Napi::CallbackInfo &info)
 	{
 		if (!Alive(info))
@@ -184,6 +184,7 @@ private:
 		c.dpdk_port = dp_loop_dpdk_port(loop_, p);
 		c.tap_port = dp_loop_tap_port(loop_, p);
 		c.mtu = static_cast<uint16_t>(U32(o.Get("mtu")));
+		c.mru = static_cast<uint16_t>(U32(o.Get("mru")));
 		dp_loop_port_mac(loop_, p, c.mac);
 		if (o.Get("ip4").IsTypedArray()) {
 			const uint8_t *a = Bytes(o.Get("ip4"));

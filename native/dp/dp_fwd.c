@@ -188,7 +188,7 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 			p->drop = DP_DROP_HDR_SPLIT;
 		} else {
 			bool hw_ok = (mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
-			dp_pkt_parse(p, rte_pktmbuf_mtod(mb, const uint8_t *), mb->data_len, pc->mac, pc->mtu, hw_ok);
+			dp_pkt_parse(p, rte_pktmbuf_mtod(mb, const uint8_t *), mb->data_len, pc->mac, pc->mru ? pc->mru : pc->mtu, hw_ok);
 		}
 		p->in_port = port;
 		switch (p->cls) {

@@ -107,6 +107,7 @@ struct dp_port_conf {
 	uint16_t dpdk_port;  /* the DPDK port id of the port */
 	uint16_t tap_port;   /* the DPDK port id of its TAP, or DP_ID_NONE */
 	uint16_t mtu;
+	uint16_t mru;        /* largest IP datagram accepted on receive; 0: the MTU */
 	uint8_t mac[6];
 	uint8_t has_ip4, has_ip6;
 	uint32_t ip4;        /* host order: source of ICMP errors sent from this port */

@@ -45,6 +45,8 @@ export interface PortConfig {
   mac: Uint8Array | null;
   /** largest IP datagram on the link */
   mtu: number;
+  /** largest IP datagram accepted on receive (larger ones: drop reason rx_over_mtu) */
+  mru: number;
   addresses: InterfaceAddress[];
   /** FIB base for sources bound to this interface */
   fib: string | null;
@@ -55,6 +57,8 @@ export interface NexthopConfig {
   via: Address | null;
   port: string;
   weight: number;
+  /** static link-layer address of the gateway (like a static ARP/ND entry); null: ask the kernel */
+  mac: Uint8Array | null;
 }
 
 export type RouteKind = "forward" | "blackhole" | "unreachable" | "prohibit";
@@ -133,7 +137,8 @@ export class ConfigError extends Error {
 const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
 const PORTED = new Set([6, 17, 132]);
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
-const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
+// No "." in FIB and sub-FIB names: "<fib>.<sub>" names a sub-FIB (counters, plan keys).
+const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 
 type Obj = Record<string, unknown>;
 
@@ -184,6 +189,7 @@ class Checker {
 
 function kind(v: unknown): string {
   if (v === null) return "null";
+  if (v === undefined) return "nothing";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
   if (typeof v === "string") return `"${v}"`;
@@ -266,6 +272,7 @@ function checkDataplane(c: Checker, v: unknown): DataplaneConfig {
 
 function checkPorts(c: Checker, v: unknown): PortConfig[] {
   const out: PortConfig[] = [];
+  const fileIndex: number[] = []; // out[k] is ports[fileIndex[k]] in the file
   const list = c.list(v, "ports", false);
   if (!list) return out;
   if (list.length === 0) c.fail("ports", "at least one port is needed");
@@ -275,7 +282,7 @@ function checkPorts(c: Checker, v: unknown): PortConfig[] {
   const devices = new Set<string>();
   list.forEach((pv, i) => {
     const key = `ports[${i}]`;
-    const o = c.obj(pv, key, ["name", "device", "tap", "mac", "mtu", "addresses", "fib"]);
+    const o = c.obj(pv, key, ["name", "device", "tap", "mac", "mtu", "mru", "addresses", "fib"]);
     if (!o) return;
     const name = c.str(o.name, `${key}.name`, IFNAME, "an interface name (1-15 of A-Z a-z 0-9 _ . -)");
     if (name !== undefined) {
@@ -296,6 +303,12 @@ function checkPorts(c: Checker, v: unknown): PortConfig[] {
     }
     const mac = o.mac === undefined ? null : typeof o.mac === "string" ? (c.parse(`${key}.mac`, () => parseMac(o.mac as string)) ?? null) : (c.fail(`${key}.mac`, `must be a MAC address string, got ${kind(o.mac)}`) ?? null);
     const mtu = o.mtu === undefined ? 1500 : (c.int(o.mtu, `${key}.mtu`, 576, 9000) ?? 1500);
+    // DPDK 22.11's af_packet PMD joins a fanout group with PACKET_FANOUT_FLAG_DEFRAG: the kernel
+    // hands it IPv4 datagrams reassembled, larger than the link MTU. Accept them (they are
+    // fragmented again on egress) instead of dropping every fragmented datagram.
+    const afPacket = typeof o.device === "string" && o.device.startsWith("net_af_packet");
+    const mru = o.mru === undefined ? (afPacket ? 9000 : mtu) : (c.int(o.mru, `${key}.mru`, 576, 65535) ?? mtu);
+    if (mru < mtu) c.fail(`${key}.mru`, `${mru} is below the port's MTU ${mtu}`);
     const addresses: InterfaceAddress[] = [];
     const seen = new Set<string>();
     (c.list(o.addresses, `${key}.addresses`) ?? []).forEach((a, j) => {
@@ -309,15 +322,18 @@ function checkPorts(c: Checker, v: unknown): PortConfig[] {
       return undefined;
     });
     const fib = o.fib === undefined ? null : (c.str(o.fib, `${key}.fib`) ?? null);
-    if (name !== undefined && device !== undefined) out.push({ name, device, tap, mac, mtu, addresses, fib });
+    if (name !== undefined && device !== undefined) {
+      out.push({ name, device, tap, mac, mtu, mru, addresses, fib });
+      fileIndex.push(i);
+    }
   });
   // The same address on two ports is ambiguous for local delivery and for ICMP sources.
   const owner = new Map<string, string>();
-  out.forEach((p) =>
+  out.forEach((p, k) =>
     p.addresses.forEach((a, j) => {
       const addrText = formatAddress(a.family, a.addr);
       const prev = owner.get(addrText);
-      if (prev !== undefined) c.fail(`ports[${out.indexOf(p)}].addresses[${j}]`, `${addrText} is already an address of port ${prev}`);
+      if (prev !== undefined) c.fail(`ports[${fileIndex[k]!}].addresses[${j}]`, `${addrText} is already an address of port ${prev}`);
       owner.set(addrText, p.name);
     }),
   );
@@ -353,7 +369,7 @@ function checkRoutes(c: Checker, v: unknown, key: string, ports: Map<string, Por
       const dup = new Set<string>();
       (nl ?? []).forEach((nv, j) => {
         const nk = `${rk}.nexthops[${j}]`;
-        const n = c.obj(nv, nk, ["via", "port", "weight"]);
+        const n = c.obj(nv, nk, ["via", "port", "weight", "mac"]);
         if (!n) return;
         const port = c.str(n.port, `${nk}.port`);
         if (port !== undefined && !ports.has(port)) c.fail(`${nk}.port`, `no port named "${port}" (ports: ${[...ports.keys()].join(", ")})`);
@@ -365,10 +381,15 @@ function checkRoutes(c: Checker, v: unknown, key: string, ports: Map<string, Por
               : (c.fail(`${nk}.via`, `must be an address string, got ${kind(n.via)}`) ?? null);
         }
         const weight = n.weight === undefined ? 1 : c.int(n.weight, `${nk}.weight`, 1, LIMITS.weight);
+        let mac: Uint8Array | null = null;
+        if (n.mac !== undefined) {
+          if (via === null) c.fail(`${nk}.mac`, "a static MAC needs a gateway (via)");
+          mac = typeof n.mac === "string" ? (c.parse(`${nk}.mac`, () => parseMac(n.mac as string)) ?? null) : (c.fail(`${nk}.mac`, `must be a MAC address string, got ${kind(n.mac)}`) ?? null);
+        }
         const dk = `${via ? formatAddress(via.family, via.addr) : "-"}%${port ?? ""}`;
         if (dup.has(dk)) c.fail(nk, `the same next hop as an earlier one (${via ? formatAddress(via.family, via.addr) : "direct"} on ${port ?? "?"})`);
         dup.add(dk);
-        if (port !== undefined && weight !== undefined) nexthops.push({ via, port, weight });
+        if (port !== undefined && weight !== undefined) nexthops.push({ via, port, weight, mac });
       });
       if (nexthops.length > 1 && nexthops.some((n) => n.via === null)) {
         c.fail(`${rk}.nexthops`, "a direct next hop (no via: the destination is on the link) must be the route's only next hop");
@@ -427,7 +448,7 @@ function checkFibs(c: Checker, v: unknown, ports: Map<string, PortConfig>): FibC
     const key = `fibs[${i}]`;
     const o = c.obj(fv, key, ["name", "routes", "subfibs", "rules"]);
     if (!o) return;
-    const name = c.str(o.name, `${key}.name`, NAME, "a name (a letter, then letters, digits, _ . -)");
+    const name = c.str(o.name, `${key}.name`, NAME, "a name (a letter, then letters, digits, _ -)");
     if (name !== undefined) {
       if (names.has(name)) c.fail(`${key}.name`, `"${name}" is already the name of another FIB`);
       names.add(name);
@@ -438,7 +459,7 @@ function checkFibs(c: Checker, v: unknown, ports: Map<string, PortConfig>): FibC
       const sk = `${key}.subfibs[${j}]`;
       const so = c.obj(sv, sk, ["name", "routes"]);
       if (!so) return;
-      const sn = c.str(so.name, `${sk}.name`, NAME, "a name (a letter, then letters, digits, _ . -)");
+      const sn = c.str(so.name, `${sk}.name`, NAME, "a name (a letter, then letters, digits, _ -)");
       if (sn !== undefined && subNames.has(sn)) c.fail(`${sk}.name`, sn === "main" ? `"main" is the FIB's own routes (N.0)` : `"${sn}" is already a sub-FIB of this FIB`);
       if (sn !== undefined) subNames.add(sn);
       const routes = checkRoutes(c, so.routes, `${sk}.routes`, ports);
@@ -500,6 +521,23 @@ export function checkConfig(doc: unknown, source = "configuration"): Config {
     if (p.fib !== null && !fibNames.has(p.fib)) c.fail(`ports[${i}].fib`, `no FIB named "${p.fib}"`);
   });
   const bindings = checkBindings(c, o.bindings, fibNames, portMap);
+  // One gateway, one static MAC: two routes may not disagree about it.
+  const macs = new Map<string, { mac: string; where: string }>();
+  fibs.forEach((f, i) =>
+    f.subfibs.forEach((s) =>
+      s.routes.forEach((r) =>
+        r.nexthops.forEach((n) => {
+          if (!n.via || !n.mac) return;
+          const gw = `${formatAddress(n.via.family, n.via.addr)} on ${n.port}`;
+          const mac = [...n.mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
+          const where = `fibs[${i}]${s.name === "main" ? "" : ` sub-FIB ${s.name}`} route ${formatPrefix(r.prefix)}`;
+          const prev = macs.get(gw);
+          if (prev && prev.mac !== mac) c.fail(`fibs[${i}]`, `${where} gives gateway ${gw} MAC ${mac}, but ${prev.where} gives it ${prev.mac}`);
+          else if (!prev) macs.set(gw, { mac, where });
+        }),
+      ),
+    ),
+  );
   const defaultFib: Config["defaultFib"] = { 4: null, 6: null };
   if (o.default_fib !== undefined) {
     const one = (v: unknown, key: string): string | null => {
@@ -509,7 +547,9 @@ export function checkConfig(doc: unknown, source = "configuration"): Config {
       return n ?? null;
     };
     if (typeof o.default_fib === "string") defaultFib[4] = defaultFib[6] = one(o.default_fib, "default_fib");
-    else {
+    else if (typeof o.default_fib !== "object" || o.default_fib === null || Array.isArray(o.default_fib)) {
+      c.fail("default_fib", `must be a FIB name or a mapping {ipv4: NAME, ipv6: NAME}, got ${kind(o.default_fib)}`);
+    } else {
       const d = c.obj(o.default_fib, "default_fib", ["ipv4", "ipv6"]);
       if (d) {
         defaultFib[4] = one(d.ipv4, "default_fib.ipv4");
@@ -523,11 +563,14 @@ export function checkConfig(doc: unknown, source = "configuration"): Config {
 
 /** Parses YAML or JSON text; syntax errors become a ConfigError with the line. */
 export function parseConfigText(text: string, source = "configuration"): Config {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
-      doc.errors.map((e) => ({ key: "", message: `${e.linePos?.[0] ? `line ${e.linePos[0].line}: ` : ""}${e.message.split("\n")[0] ?? e.code}` })),
+      doc.errors.map((e) => {
+        const first = (e.message.split("\n")[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, "");
+        return { key: "", message: `${e.linePos?.[0] ? `line ${e.linePos[0].line}: ` : ""}${first}` };
+      }),
     );
   }
   return checkConfig(doc.toJS({ maxAliasCount: 100 }) as unknown, source);

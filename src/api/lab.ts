@@ -30,6 +30,7 @@ export const ADDR = {
   a4: "198.51.100.10",
   b4: "203.0.113.10",
   c4: "198.18.0.10",
+  c6: "2001:db8:ff::10",
   a6: "2001:db8:a::10",
   b6: "2001:db8:b::10",
   cli4: "192.0.2.100",
@@ -49,7 +50,18 @@ export interface ExecResult {
 export class LabError extends Error {}
 
 /** The router's configuration in the lab (YAML); `variant` tweaks it for demonstrations. */
-export function labConfig(statusFile: string, variant: { sourceSelection?: boolean; extra?: string } = {}): string {
+export interface LabVariant {
+  /** false: no source bindings (everything uses FIB main, the seed's failure) */
+  sourceSelection?: boolean;
+  /** YAML lines (4-space indent) added to FIB via-a, e.g. subfibs and rules */
+  viaA?: string;
+  /** YAML route lines (6-space indent list items) added to FIB isolated */
+  isolatedRoutes?: string;
+  /** YAML lines (2-space indent list items) added to fibs */
+  extraFibs?: string;
+}
+
+export function labConfig(statusFile: string, variant: LabVariant = {}): string {
   const sel = variant.sourceSelection ?? true;
   return `# srcfib lab: seed 003's multihomed server behind a source-aware router
 dataplane:
@@ -62,7 +74,7 @@ ports:
     device: net_af_packet0,iface=lan
     tap: t-lan
     mac: "02:5f:00:00:00:01"
-    addresses: [198.51.100.1/24, 203.0.113.1/24, 198.18.0.1/24, 2001:db8:a::1/64, 2001:db8:b::1/64]
+    addresses: [198.51.100.1/24, 203.0.113.1/24, 198.18.0.1/24, 2001:db8:a::1/64, 2001:db8:b::1/64, 2001:db8:ff::1/64]
   - name: ispa
     device: net_af_packet1,iface=ispa
     tap: t-ispa
@@ -86,23 +98,26 @@ fibs:
       - { prefix: 0.0.0.0/0, nexthops: [{ via: ${ADDR.ispa4}, port: ispa }] }
       - { prefix: "::/0", nexthops: [{ via: "${ADDR.ispa6}", port: ispa }] }
       - { prefix: 10.250.0.0/16, type: prohibit }
-  - name: via-b
+      - { prefix: "2001:db8:250::/48", type: prohibit }
+${variant.viaA ?? ""}  - name: via-b
     routes:
       - { prefix: 0.0.0.0/0, nexthops: [{ via: ${ADDR.ispb4}, port: ispb }] }
       - { prefix: "::/0", nexthops: [{ via: "${ADDR.ispb6}", port: ispb }] }
   - name: isolated      # no default route: what is bound here and not connected is unreachable
-${sel ? "" : "    # (source selection off: every source uses main)\n"}bindings:
+    routes:${variant.isolatedRoutes ? `\n${variant.isolatedRoutes}` : " []"}
+${variant.extraFibs ?? ""}${sel ? "" : "# (source selection off: every source uses main)\n"}bindings:
 ${
   sel
     ? `  - { source: 198.51.100.0/24, interface: ispa }
   - { source: "2001:db8:a::/64", interface: ispa }
   - { source: 203.0.113.0/24, interface: ispb }
   - { source: "2001:db8:b::/64", interface: ispb }
-  - { source: 198.18.0.0/24, fib: isolated }`
+  - { source: 198.18.0.0/24, fib: isolated }
+  - { source: "2001:db8:ff::/64", fib: isolated }`
     : "  []"
 }
 default_fib: main
-${variant.extra ?? ""}`;
+`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -164,6 +179,9 @@ export class Lab {
     const { srv, rtr, ispa, ispb, cli } = this.ns;
     this.#veth(srv, "eth0", rtr, "lan");
     this.#veth(ispa, "rtr", rtr, "ispa");
+    // ISP-A's link is the narrow one (MTU 1400 on both ends): PMTU discovery and fragmentation.
+    this.run(ispa, "ip", "link", "set", "dev", "rtr", "mtu", "1400");
+    this.run(rtr, "ip", "link", "set", "dev", "ispa", "mtu", "1400");
     this.#veth(ispb, "rtr", rtr, "ispb");
     this.#veth(ispa, "net", cli, "a");
     this.#veth(ispb, "net", cli, "b");
@@ -172,7 +190,7 @@ export class Lab {
     this.run(rtr, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1");
     this.run(rtr, "sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0");
     // server
-    for (const a of [`${ADDR.a4}/24`, `${ADDR.b4}/24`, `${ADDR.c4}/24`, `${ADDR.a6}/64`, `${ADDR.b6}/64`]) this.run(srv, "ip", "addr", "add", a, "dev", "eth0", "nodad");
+    for (const a of [`${ADDR.a4}/24`, `${ADDR.b4}/24`, `${ADDR.c4}/24`, `${ADDR.a6}/64`, `${ADDR.b6}/64`, `${ADDR.c6}/64`]) this.run(srv, "ip", "addr", "add", a, "dev", "eth0", "nodad");
     this.run(srv, "ip", "route", "add", "default", "via", "198.51.100.1", "src", ADDR.a4);
     this.run(srv, "ip", "-6", "route", "add", "default", "via", "2001:db8:a::1", "src", ADDR.a6);
     // ISPs
@@ -194,7 +212,8 @@ export class Lab {
       this.run(ns, "ip", "rule", "add", "iif", "rtr", "from", other4, "blackhole");
       this.run(ns, "ip", "-6", "rule", "add", "iif", "rtr", "from", other6, "blackhole");
     }
-    // client
+    // client: its echo replies go without DF, so that ISP-A may fragment them onto the narrow link
+    this.run(cli, "sysctl", "-qw", "net.ipv4.ip_no_pmtu_disc=1");
     this.run(cli, "ip", "addr", "add", `${ADDR.cli4}/32`, "dev", "lo");
     this.run(cli, "ip", "addr", "add", `${ADDR.cli6}/128`, "dev", "lo");
     this.run(cli, "ip", "addr", "add", "10.10.0.2/24", "dev", "a");

@@ -198,7 +198,7 @@ export class DataplaneDriver {
     if (!a) {
       const id = this.#adjIds.take(key);
       const n = this.#neigh.get(key);
-      a = { id, spec, mac: n ? n.mac : null, refs: 0, lastResolve: 0 };
+      a = { id, spec, mac: spec.mac ?? (n ? n.mac : null), refs: 0, lastResolve: 0 };
       this.#adjPush(a);
       this.#adjs.set(key, a);
     }
@@ -252,7 +252,7 @@ export class DataplaneDriver {
     const p = this.#plan?.adjs.get(key);
     if (p) return p;
     const n = this.#neigh.get(key);
-    if (n) return { port: n.port, family: n.family, addr: n.addr };
+    if (n) return { port: n.port, family: n.family, addr: n.addr, mac: null };
     throw new Error(`internal: adjacency ${key} has no description`);
   }
 
@@ -326,10 +326,20 @@ export class DataplaneDriver {
     const prev = this.#plan;
     this.#plan = plan;
     for (const p of plan.ports) {
-      ok(this.#dp.portSet(p.index, { mtu: p.mtu, ip4: p.ip4, ip6: p.ip6 }), () => `port ${p.name}`);
+      ok(this.#dp.portSet(p.index, { mtu: p.mtu, mru: p.mru, ip4: p.ip4, ip6: p.ip6 }), () => `port ${p.name}`);
     }
     // MTU changes reach existing adjacencies.
     if (prev) for (const a of this.#adjs.values()) if (prev.ports[a.spec.port]?.mtu !== plan.ports[a.spec.port]?.mtu) this.#adjPush(a);
+    // A static MAC added, changed or removed on an existing adjacency.
+    for (const [key, a] of this.#adjs) {
+      const want = plan.adjs.get(key)?.mac ?? null;
+      const have = a.spec.mac;
+      if ((want === null) === (have === null) && (want === null || macText(want) === macText(have!))) continue;
+      a.spec = { ...a.spec, mac: want };
+      const n = this.#neigh.get(key);
+      a.mac = want ?? (n ? n.mac : null);
+      this.#adjPush(a);
+    }
 
     // Sub-FIB routes: desired = plan routes + neighbour host routes.
     for (const [sub, s] of plan.subfibs) {
@@ -469,7 +479,7 @@ export class DataplaneDriver {
       const n: Neighbour = { port, family: e.family, addr: e.addr, mac };
       this.#neigh.set(key, n);
       const a = this.#adjs.get(key);
-      if (a && (a.mac === null || macText(a.mac) !== macText(mac))) {
+      if (a && !a.spec.mac && (a.mac === null || macText(a.mac) !== macText(mac))) {
         a.mac = mac;
         this.#adjPush(a);
       }
@@ -495,7 +505,7 @@ export class DataplaneDriver {
       }
     }
     const a = this.#adjs.get(key);
-    if (a && a.mac !== null) {
+    if (a && a.mac !== null && !a.spec.mac) {
       a.mac = null;
       this.#adjPush(a);
     }

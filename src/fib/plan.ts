@@ -28,6 +28,8 @@ export interface PlanAdj {
   port: number;
   family: Family;
   addr: Uint8Array;
+  /** static link-layer address (the kernel is not asked), or null */
+  mac: Uint8Array | null;
 }
 
 export interface PlanRule {
@@ -68,6 +70,7 @@ export interface PlanPort {
   name: string;
   tap: string | null;
   mtu: number;
+  mru: number;
   /** first address of each family: the source of ICMP errors sent from the port */
   ip4: Uint8Array | null;
   ip6: Uint8Array | null;
@@ -120,6 +123,7 @@ export function compilePlan(cfg: Config): Plan {
       name: p.name,
       tap: p.tap,
       mtu: p.mtu,
+      mru: p.mru,
       ip4: v4 ? v4.addr : null,
       ip6: v6 ? v6.addr : null,
       subnets: p.addresses.filter((a) => a.len < (a.family === 4 ? 32 : 128)).map((a) => a.subnet),
@@ -147,7 +151,8 @@ export function compilePlan(cfg: Config): Plan {
     const members = r.nexthops.map((n) => {
       const port = portIndex.get(n.port)!;
       const key = adjKey(port, n.via!.family, n.via!.addr);
-      adjs.set(key, { port, family: n.via!.family, addr: n.via!.addr });
+      const prev = adjs.get(key);
+      if (!prev?.mac) adjs.set(key, { port, family: n.via!.family, addr: n.via!.addr, mac: n.mac });
       return { adj: key, weight: n.weight };
     });
     const key = fwdKey(members);

@@ -42,7 +42,7 @@ export interface NativeDataplane {
   stop(): void;
   close(): void;
   portInfo(port: number): { dpdkPort: number; tapPort: number; mac: Uint8Array };
-  portSet(port: number, conf: { mtu: number; ip4: Uint8Array | null; ip6: Uint8Array | null }): number;
+  portSet(port: number, conf: { mtu: number; mru: number; ip4: Uint8Array | null; ip6: Uint8Array | null }): number;
   bindingSet(family: 4 | 6, addr: Uint8Array, len: number, fib: number): number;
   bindingDelete(family: 4 | 6, addr: Uint8Array, len: number): number;
   bindingDefault(family: 4 | 6, fib: number): number;

@@ -1,0 +1,297 @@
+/**
+ * End to end through real hosts: seed 003's site in network namespaces (src/api/lab.ts), srcfib
+ * running as its router on af_packet ports with TAPs, real kernels on every other box.
+ *
+ * Needs root (namespaces, DPDK). Without root every test fails with the reason: nothing is
+ * skipped silently.
+ */
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADDR, Lab, labConfig, type LabVariant } from "../../src/api/lab.js";
+import type { Status } from "../../src/api/daemon.js";
+
+const isRoot = process.getuid?.() === 0;
+let lab: Lab;
+
+function fibPkts(s: Status, fib: string): number {
+  return s.counters.fibs[fib] ?? 0;
+}
+function txPkts(s: Status, port: string): number {
+  return s.counters.ports[port]?.tx_pkts ?? 0;
+}
+function adjPkts(s: Status, via: string): number {
+  return s.counters.adjacencies.find((a) => a.via === via)?.pkts ?? 0;
+}
+function drop(s: Status, reason: string): number {
+  return s.counters.drops[reason] ?? 0;
+}
+
+/** Runs a node script in a namespace in the background; resolves when it prints `ready`. */
+function background(ns: string, script: string, args: string[]): Promise<{ done: Promise<string>; kill: () => void }> {
+  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const done = new Promise<string>((resolve) => child.once("exit", () => resolve(out)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${ns}: background script not ready: ${out}`)), 10000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("ready")) {
+        clearTimeout(timer);
+        resolve({ done, kill: () => child.kill("SIGKILL") });
+      }
+    });
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  });
+}
+
+const TCP_SERVER = `
+const net = require("net"), crypto = require("crypto");
+const [host, port] = process.argv.slice(1);
+const srv = net.createServer((s) => {
+  const h = crypto.createHash("sha256"); let n = 0;
+  s.on("data", (d) => { h.update(d); n += d.length; });
+  s.on("end", () => s.end(JSON.stringify({ n, sha: h.digest("hex") })));
+});
+srv.listen(Number(port), host, () => console.log("ready"));
+setTimeout(() => process.exit(3), 60000).unref();
+`;
+
+const TCP_CLIENT = `
+const net = require("net"), crypto = require("crypto");
+const [host, port, size] = process.argv.slice(1);
+const buf = crypto.randomBytes(Number(size));
+const sha = crypto.createHash("sha256").update(buf).digest("hex");
+const s = net.connect({ host, port: Number(port) }, () => s.end(buf));
+let reply = ""; s.on("data", (d) => (reply += d));
+s.on("end", () => { console.log(JSON.stringify({ sha, reply: JSON.parse(reply) })); process.exit(0); });
+s.on("error", (e) => { console.log(JSON.stringify({ error: e.message })); process.exit(1); });
+setTimeout(() => { console.log(JSON.stringify({ error: "timeout" })); process.exit(2); }, 45000);
+`;
+
+async function tcpTransfer(serverAddr: string, port: number, size: number): Promise<{ sha: string; reply?: { n: number; sha: string }; error?: string }> {
+  const srv = await background(lab.ns.srv, TCP_SERVER, [serverAddr, String(port)]);
+  try {
+    const r = lab.exec(lab.ns.cli, [process.execPath, "-e", TCP_CLIENT, serverAddr, String(port), String(size)], 60000);
+    return JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { sha: string; reply?: { n: number; sha: string }; error?: string };
+  } finally {
+    srv.kill();
+  }
+}
+
+/** Sends one UDP datagram from each of n source ports (a distinct flow each). */
+function udpFlows(ns: string, src: string, dst: string, dport: number, n: number, sportBase = 20000): void {
+  const py = `
+import socket, sys
+src, dst, dport, n, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+for i in range(n):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((src, base + i))
+    s.sendto(b"srcfib-flow", (dst, dport))
+    s.close()
+`;
+  lab.run(ns, "/usr/bin/python3", "-c", py, src, dst, String(dport), String(n), String(sportBase));
+}
+
+async function settle(): Promise<Status> {
+  // Two status periods with no change in the counters: nothing in flight.
+  let prev = await lab.freshStatus(1500);
+  for (let i = 0; i < 20; i++) {
+    const s = await lab.freshStatus(1500);
+    if (JSON.stringify(s.counters) === JSON.stringify(prev.counters)) return s;
+    prev = s;
+  }
+  return prev;
+}
+
+beforeAll(async () => {
+  if (!isRoot) throw new Error("the integration tests build network namespaces and run DPDK: run them as root (CI does)");
+  lab = new Lab(`sft${process.pid % 10000}`);
+  lab.build();
+  await lab.startDaemon();
+  // Resolve the ISPs and the server (the first packets of each take the glean / resolve path).
+  for (const dst of [ADDR.a4, ADDR.b4, ADDR.a6, ADDR.b6]) lab.ping(lab.ns.cli, dst, { count: 3, interval: 0.2 });
+}, 120000);
+
+afterAll(async () => {
+  if (!lab) return;
+  try {
+    await lab.stopDaemon();
+  } finally {
+    lab.destroy();
+  }
+});
+
+describe("seed 003 site through srcfib", () => {
+  it("answers ping to both server addresses, IPv4 and IPv6", () => {
+    for (const dst of [ADDR.a4, ADDR.b4, ADDR.a6, ADDR.b6]) {
+      const r = lab.ping(lab.ns.cli, dst, { count: 10, interval: 0.02 });
+      expect(r.received, `${dst}: ${r.out}`).toBe(10);
+      expect(r.out).not.toMatch(/duplicates/);
+    }
+  });
+
+  it("routes replies by source: addr(A) via ISP-A, addr(B) via ISP-B", async () => {
+    for (const [dst, fib, port, other] of [
+      [ADDR.a4, "via-a", "ispa", "ispb"],
+      [ADDR.b4, "via-b", "ispb", "ispa"],
+      [ADDR.a6, "via-a", "ispa", "ispb"],
+      [ADDR.b6, "via-b", "ispb", "ispa"],
+    ] as const) {
+      const before = await settle();
+      const r = lab.ping(lab.ns.cli, dst, { count: 50, interval: 0.01 });
+      expect(r.received, r.out).toBe(50);
+      const after = await settle();
+      expect(fibPkts(after, fib) - fibPkts(before, fib), `${dst} replies in ${fib}`).toBeGreaterThanOrEqual(50);
+      expect(txPkts(after, port) - txPkts(before, port), `${dst} replies out of ${port}`).toBeGreaterThanOrEqual(50);
+      expect(txPkts(after, other) - txPkts(before, other), `${dst} nothing of it out of ${other}`).toBeLessThan(5);
+    }
+  });
+
+  it("carries a TCP transfer intact, IPv4 and IPv6 (PMTU discovery over ISP-A's 1400-byte link)", async () => {
+    for (const [addr, port] of [
+      [ADDR.a4, 5101],
+      [ADDR.b4, 5102],
+      [ADDR.a6, 5103],
+      [ADDR.b6, 5104],
+    ] as const) {
+      const r = await tcpTransfer(addr, port, 4 << 20);
+      expect(r.error, `${addr}`).toBeUndefined();
+      expect(r.reply?.n).toBe(4 << 20);
+      expect(r.reply?.sha).toBe(r.sha);
+    }
+  });
+
+  it("sends ICMP time exceeded when the TTL / hop limit runs out", () => {
+    const v4 = lab.ping(lab.ns.srv, ADDR.cli4, { count: 1, ttl: 1 });
+    expect(v4.out).toMatch(/From 198\.51\.100\.1 .*Time to live exceeded/);
+    const v6 = lab.ping(lab.ns.srv, ADDR.cli6, { count: 1, ttl: 1 });
+    expect(v6.out).toMatch(/From 2001:db8:a::1 .*Time exceeded: Hop limit/);
+  });
+
+  it("sends destination unreachable for no route and for prohibit routes", async () => {
+    const before = await settle();
+    const v4 = lab.ping(lab.ns.srv, ADDR.cli4, { count: 1, src: ADDR.c4 });
+    expect(v4.out).toMatch(/From 198\.51\.100\.1 .*Destination Net Unreachable/);
+    const v6 = lab.ping(lab.ns.srv, ADDR.cli6, { count: 1, src: ADDR.c6 });
+    expect(v6.out).toMatch(/From 2001:db8:a::1 .*Destination unreachable: No route/);
+    const p4 = lab.ping(lab.ns.srv, "10.250.0.1", { count: 1, src: ADDR.a4 });
+    expect(p4.out).toMatch(/From 198\.51\.100\.1 .*(Packet filtered|Communication administratively prohibited)/);
+    const p6 = lab.ping(lab.ns.srv, "2001:db8:250::1", { count: 1, src: ADDR.a6 });
+    expect(p6.out).toMatch(/From 2001:db8:a::1 .*Destination unreachable: Administratively prohibited/);
+    const after = await settle();
+    expect(drop(after, "no_route") - drop(before, "no_route")).toBe(2);
+    expect(drop(after, "prohibit") - drop(before, "prohibit")).toBe(2);
+  });
+
+  it("sends fragmentation needed / packet too big over the egress MTU, and fragments without DF", async () => {
+    const v4 = lab.ping(lab.ns.srv, ADDR.cli4, { count: 1, size: 1450, dontFrag: true });
+    expect(v4.out).toMatch(/mtu ?= ?1400/i);
+    const v6 = lab.ping(lab.ns.srv, ADDR.cli6, { count: 1, size: 1450 });
+    expect(v6.out).toMatch(/(Packet too big: mtu=1400|mtu ?= ?1400)/i);
+    // Linux caches the PMTU learned above and would fragment itself; clear it so the router must.
+    lab.run(lab.ns.srv, "ip", "route", "flush", "cache");
+    const before = await settle();
+    const nodf = lab.exec(lab.ns.srv, ["ping", "-n", "-c", "3", "-i", "0.1", "-W", "1", "-M", "dont", "-s", "1450", ADDR.cli4]);
+    expect(nodf.stdout).toMatch(/3 received/);
+    const after = await settle();
+    const ispa = (s: Status): Record<string, number> => s.counters.ports.ispa ?? {};
+    expect((ispa(after).frag_pkts ?? 0) - (ispa(before).frag_pkts ?? 0)).toBeGreaterThanOrEqual(3);
+    expect((ispa(after).frag_created ?? 0) - (ispa(before).frag_created ?? 0)).toBeGreaterThanOrEqual(6);
+  });
+
+  it("lets sub-FIB rules pick different next hops for the same destination", async () => {
+    // A second gateway address on ISP-A's router; UDP to ports 7000-7010 from addr(A) takes it.
+    lab.run(lab.ns.ispa, "ip", "addr", "add", "10.1.0.3/24", "dev", "rtr");
+    const variant: LabVariant = {
+      viaA: [
+        "    subfibs:",
+        "      - name: alt",
+        "        routes:",
+        "          - { prefix: 0.0.0.0/0, nexthops: [{ via: 10.1.0.3, port: ispa }] }",
+        "    rules:",
+        "      - { subfib: alt, protocol: udp, dport: 7000-7010, source: 198.51.100.0/24 }",
+      ].join("\n") + "\n",
+    };
+    await lab.reload(labConfig(lab.statusFile, variant));
+    // first packet resolves 10.1.0.3; then measure
+    udpFlows(lab.ns.srv, ADDR.a4, ADDR.cli4, 7005, 3);
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = await settle();
+    udpFlows(lab.ns.srv, ADDR.a4, ADDR.cli4, 7005, 100, 30000);
+    const ping = lab.ping(lab.ns.srv, ADDR.cli4, { count: 20, src: ADDR.a4, interval: 0.01 });
+    expect(ping.received).toBe(20);
+    const after = await settle();
+    expect(adjPkts(after, "10.1.0.3") - adjPkts(before, "10.1.0.3")).toBe(100);
+    expect(adjPkts(after, "10.1.0.2") - adjPkts(before, "10.1.0.2")).toBeGreaterThanOrEqual(20);
+    expect(adjPkts(after, "10.1.0.2") - adjPkts(before, "10.1.0.2")).toBeLessThan(40);
+    expect((after.counters.rules["via-a#0"] ?? 0) - (before.counters.rules["via-a#0"] ?? 0)).toBe(100);
+    expect((after.counters.subfibs["via-a.alt"] ?? 0) - (before.counters.subfibs["via-a.alt"] ?? 0)).toBe(100);
+    await lab.reload(labConfig(lab.statusFile));
+  });
+
+  it("splits 4000 flows over weighted ECMP next hops within 5% of the weights (1:3)", async () => {
+    await lab.reload(
+      labConfig(lab.statusFile, {
+        isolatedRoutes: `      - { prefix: ${ADDR.cli4}/32, nexthops: [{ via: ${ADDR.ispa4}, port: ispa, weight: 1 }, { via: ${ADDR.ispb4}, port: ispb, weight: 3 }] }`,
+      }),
+    );
+    const before = await settle();
+    udpFlows(lab.ns.srv, ADDR.c4, ADDR.cli4, 9, 4000);
+    const after = await settle();
+    const a = adjPkts(after, ADDR.ispa4) - adjPkts(before, ADDR.ispa4);
+    const b = adjPkts(after, ADDR.ispb4) - adjPkts(before, ADDR.ispb4);
+    const drops = Object.entries(after.counters.drops).filter(([k, v]) => v !== (before.counters.drops[k] ?? 0));
+    expect(a + b, `drops that changed: ${JSON.stringify(drops)}; lan rx ${(after.counters.ports.lan?.rx_pkts ?? 0) - (before.counters.ports.lan?.rx_pkts ?? 0)}`).toBe(4000);
+    const shareA = a / (a + b);
+    expect(Math.abs(shareA - 0.25) / 0.25, `ISP-A got ${a}, ISP-B ${b}`).toBeLessThanOrEqual(0.05);
+    expect(Math.abs(1 - shareA - 0.75) / 0.75).toBeLessThanOrEqual(0.05);
+    await lab.reload(labConfig(lab.statusFile));
+  });
+
+  it("changes FIBs, routes, bindings and rules live with no loss on unaffected flows", async () => {
+    const flood = background(
+      lab.ns.cli,
+      `const { spawnSync } = require("child_process"); console.log("ready");
+       const r = spawnSync("ping", ["-n", "-c", "400", "-i", "0.01", "-W", "2", process.argv[1]], { encoding: "utf8" });
+       console.log(r.stdout);`,
+      [ADDR.a4],
+    );
+    const f = await flood;
+    const variants: LabVariant[] = [
+      { extraFibs: "  - name: extra\n    routes:\n      - { prefix: 10.77.0.0/16, type: blackhole }\n" },
+      { isolatedRoutes: "      - { prefix: 10.66.0.0/16, nexthops: [{ via: 10.2.0.2, port: ispb }] }" },
+      { viaA: "    subfibs:\n      - name: alt\n        routes: []\n    rules:\n      - { subfib: alt, protocol: udp, dport: 9999 }\n" },
+      {},
+    ];
+    for (const v of variants) {
+      await lab.reload(labConfig(lab.statusFile, v));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const out = await f.done;
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+    expect(m, out).not.toBeNull();
+    expect(Number(m![1])).toBe(400);
+    expect(Number(m![2]), out).toBe(400);
+    expect(lab.status()!.reloads).toBeGreaterThanOrEqual(4);
+  });
+
+  it("refuses a bad configuration on reload and keeps forwarding", async () => {
+    const before = lab.status()!.reloads;
+    lab.exec(null, ["sh", "-c", `printf 'ports: 7\\n' > ${lab.configFile}`]);
+    lab.exec(null, ["kill", "-HUP", String(lab.daemonPid)]);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(lab.daemonLog).toMatch(/reload of .* refused, nothing changed: .*ports: must be a list/s);
+    expect(lab.status()!.reloads).toBe(before);
+    const r = lab.ping(lab.ns.cli, ADDR.a4, { count: 5, interval: 0.02 });
+    expect(r.received).toBe(5);
+  });
+
+  it("stops cleanly on SIGTERM and releases every TAP", async () => {
+    expect(lab.exec(lab.ns.rtr, ["ip", "link", "show", "t-lan"]).status).toBe(0);
+    const code = await lab.stopDaemon("SIGTERM");
+    expect(code).toBe(0);
+    for (const t of ["t-lan", "t-ispa", "t-ispb"]) expect(lab.exec(lab.ns.rtr, ["ip", "link", "show", t]).status).not.toBe(0);
+    expect(lab.status()!.state).toBe("stopped");
+  });
+});
