@@ -81,7 +81,7 @@ async function tcpTransfer(serverAddr: string, port: number, size: number): Prom
 /** Sends one UDP datagram from each of n source ports (a distinct flow each). */
 function udpFlows(ns: string, src: string, dst: string, dport: number, n: number, sportBase = 20000): void {
   const py = `
-import socket, sys
+import socket, sys, time
 src, dst, dport, n, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
 for i in range(n):
@@ -89,6 +89,7 @@ for i in range(n):
     s.bind((src, base + i))
     s.sendto(b"srcfib-flow", (dst, dport))
     s.close()
+    time.sleep(0.0002)  # about 3000 flows/s: the point is the split, not the af_packet ring
 `;
   lab.run(ns, "/usr/bin/python3", "-c", py, src, dst, String(dport), String(n), String(sportBase));
 }
