@@ -10,7 +10,7 @@ DEB_PACKAGES=(
   # C tests (valgrind as the second checker beside ASan)
   valgrind
   # network tests and peers used by the integration suites
-  iproute2 iputils-ping python3-scapy tshark
+  iproute2 iputils-ping ethtool procps python3-scapy tshark
 )
 
 need_apt=0

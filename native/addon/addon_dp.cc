@@ -358,6 +358,10 @@ private:
 		o.Set("subfib", arr(c->subfib_pkts, DP_MAX_SUBFIBS));
 		o.Set("rule", arr(c->rule_hits, DP_MAX_RULE_IDS));
 		o.Set("adj", arr(reinterpret_cast<const uint64_t *>(c->adj), sizeof c->adj / 8));
+		std::vector<uint64_t> wrx(dp_loop_nworkers(loop_));
+		for (unsigned w = 0; w < wrx.size(); w++)
+			wrx[w] = dp_loop_worker_rx(loop_, w);
+		o.Set("workerRx", arr(wrx.data(), wrx.size()));
 		free(c);
 		return o;
 	}

@@ -271,11 +271,14 @@ struct dp_loop *dp_loop_create(const struct dp_loop_config *c, char *err, size_t
 			snprintf(what, sizeof what, "TAP %s of port %u", ps->tap_name, p);
 			if (probe(targs, &l->tap_port[p], &l->tap_dev[p], err, errlen) != 0)
 				goto fail;
-			if (port_setup(l, l->tap_port[p], 1, (uint16_t)l->nworkers, ps->mtu ? ps->mtu : 1500, NULL, false,
-			               err, errlen, what) != 0)
+			/* net_tap wants as many rx as tx queues (one kernel queue fd each);
+			 * the kernel spreads what it writes over them, so every worker
+			 * polls its own. */
+			if (port_setup(l, l->tap_port[p], (uint16_t)l->nworkers, (uint16_t)l->nworkers, ps->mtu ? ps->mtu : 1500,
+			               NULL, false, err, errlen, what) != 0)
 				goto fail;
-			unsigned w = p % l->nworkers;
-			l->rx[w][l->nrx[w]++] = (struct rx_assign){l->tap_port[p], 0, (uint16_t)p, true};
+			for (unsigned w = 0; w < l->nworkers; w++)
+				l->rx[w][l->nrx[w]++] = (struct rx_assign){l->tap_port[p], (uint16_t)w, (uint16_t)p, true};
 		}
 	}
 	for (unsigned w = 0; w < l->nworkers; w++) {
@@ -440,6 +443,19 @@ void dp_loop_counters(const struct dp_loop *l, struct dp_counters *out)
 		for (size_t i = 0; i < n; i++)
 			o[i] += s[i];
 	}
+}
+
+unsigned dp_loop_nworkers(const struct dp_loop *l) { return l->nworkers; }
+
+uint64_t dp_loop_worker_rx(const struct dp_loop *l, unsigned worker)
+{
+	if (worker >= l->nworkers || !l->c[worker])
+		return 0;
+	const volatile struct dp_counters *c = l->c[worker];
+	uint64_t n = 0;
+	for (unsigned p = 0; p < DP_MAX_PORTS; p++)
+		n += c->port[p].rx_pkts + c->port[p].inject_pkts;
+	return n;
 }
 
 unsigned dp_loop_take_resolve(struct dp_loop *l, uint16_t *ids, unsigned max)

@@ -68,6 +68,9 @@ uint16_t dp_loop_tap_port(const struct dp_loop *l, unsigned port);
 void dp_loop_port_mac(const struct dp_loop *l, unsigned port, uint8_t mac[6]);
 /* Sums the workers' counters into out (readable while running). */
 void dp_loop_counters(const struct dp_loop *l, struct dp_counters *out);
+/* Worker lcores, and the packets each has received (all ports and TAPs). */
+unsigned dp_loop_nworkers(const struct dp_loop *l);
+uint64_t dp_loop_worker_rx(const struct dp_loop *l, unsigned worker);
 /* Collects and clears the adjacencies workers want resolved; returns how many
  * ids were written to ids (at most max). */
 unsigned dp_loop_take_resolve(struct dp_loop *l, uint16_t *ids, unsigned max);

@@ -72,7 +72,13 @@ function hugepagesFree(): number {
 export function ealArgs(cfg: Config): string[] {
   const d = cfg.dataplane;
   const lcores = d.lcores ?? (d.workers === 0 ? "0" : `0-${d.workers}`);
-  const args = ["-l", lcores, "-m", String(d.memoryMb), "--no-telemetry", "--no-shconf"];
+  // "0-2" / "0,1,2" is an lcore list (-l); "0@0,1@1,2@1" maps lcores to CPUs (--lcores).
+  const args = [d.lcores?.includes("@") ? "--lcores" : "-l", lcores, "-m", String(d.memoryMb), "--no-telemetry", "--no-shconf"];
+  // Probe only the PCI devices the configuration names (every other NIC stays with its kernel
+  // driver); no PCI scan at all when every port is a virtual device.
+  const pci = cfg.ports.map((p) => p.device).filter((dev) => /^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]/.test(dev));
+  if (pci.length === 0) args.push("--no-pci");
+  else for (const dev of pci) args.push("-a", dev);
   if (hugepagesFree() === 0) args.push("--no-huge");
   else args.push(`--file-prefix=srcfib${process.pid}`);
   // net_tap logs every secondary-process request it cannot send; with --no-shconf there are none.
@@ -141,7 +147,7 @@ export async function runDaemon(file: string): Promise<number> {
     reloads: 0,
     ports: cfg.ports.map((p, i) => ({ name: p.name, device: p.device, tap: p.tap, mac: macText(dp!.portInfo(i).mac) })),
     neighbours: [],
-    counters: { drops: {}, ports: {}, fibs: {}, subfibs: {}, rules: {}, adjacencies: [] },
+    counters: { drops: {}, ports: {}, fibs: {}, subfibs: {}, rules: {}, adjacencies: [], workers: [] },
   };
   try {
     for (const p of cfg.ports) quietKernelInterface(p.device);

@@ -131,6 +131,8 @@ export interface DataplaneCounters {
   subfibs: Record<string, number>;
   rules: Record<string, number>;
   adjacencies: AdjacencyInfo[];
+  /** packets received by each worker lcore */
+  workers: number[];
 }
 
 const PORT_FIELDS = ["rx_pkts", "rx_bytes", "tx_pkts", "tx_bytes", "punt_pkts", "inject_pkts", "icmp_sent", "icmp_ratelimited", "frag_pkts", "frag_created"];
@@ -551,7 +553,7 @@ export class DataplaneDriver {
         bytes: c.adj[2 * a.id + 1]!,
       }))
       .sort((x, y) => x.id - y.id);
-    return { drops, ports, fibs, subfibs, rules, adjacencies };
+    return { drops, ports, fibs, subfibs, rules, adjacencies, workers: [...c.workerRx] };
   }
 
   /** Neighbours known from the kernel, for status output. */

@@ -83,6 +83,8 @@ export interface NativeCounters {
   rule: Float64Array;
   /** (packets, bytes) per adjacency */
   adj: Float64Array;
+  /** packets received by each worker lcore (ports and TAPs) */
+  workerRx: Float64Array;
 }
 
 export interface NativeNeighEvent {
