@@ -151,6 +151,18 @@ export async function runDaemon(file: string): Promise<number> {
   };
   try {
     for (const p of cfg.ports) quietKernelInterface(p.device);
+    // IPv4 forwarding is per input interface (set on each TAP below); IPv6 forwarding is not.
+    if (cfg.ports.some((p) => p.tap !== null && p.addresses.some((a) => a.family === 6))) {
+      let v6fwd = "1";
+      try {
+        v6fwd = readFileSync("/proc/sys/net/ipv6/conf/all/forwarding", "utf8").trim();
+      } catch {
+        /* no IPv6 in this kernel: nothing to warn about */
+      }
+      if (v6fwd === "0") {
+        log("warn", "net.ipv6.conf.all.forwarding is 0 in this namespace: the kernel will not forward the first packets to IPv6 hosts on connected subnets (glean) until they are resolved; set it to 1");
+      }
+    }
     const taps = new Map<number, number>();
     cfg.ports.forEach((p, i) => {
       if (p.tap === null) return;

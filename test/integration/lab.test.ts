@@ -215,10 +215,15 @@ describe("seed 003 site through srcfib", () => {
       ].join("\n") + "\n",
     };
     await lab.reload(labConfig(lab.statusFile, variant));
-    // first packet resolves 10.1.0.3; then measure
+    // Nothing has talked to 10.1.0.3 yet: the first packets find its adjacency unresolved, are
+    // counted as such, and make the daemon ask the kernel to resolve it (ARP out of the TAP).
+    const fresh = await settle();
+    expect(fresh.neighbours.some((n) => n.address === "10.1.0.3")).toBe(false);
     udpFlows(lab.ns.srv, ADDR.a4, ADDR.cli4, 7005, 3);
     await new Promise((r) => setTimeout(r, 1500));
     const before = await settle();
+    expect(drop(before, "adj_unresolved") - drop(fresh, "adj_unresolved")).toBeGreaterThanOrEqual(1);
+    expect(before.neighbours).toContainEqual(expect.objectContaining({ address: "10.1.0.3", port: "ispa" }));
     udpFlows(lab.ns.srv, ADDR.a4, ADDR.cli4, 7005, 100, 30000);
     const ping = lab.ping(lab.ns.srv, ADDR.cli4, { count: 20, src: ADDR.a4, interval: 0.01 });
     expect(ping.received).toBe(20);
