@@ -393,62 +393,31 @@ private:
 	dp_tables *t_ = nullptr;
 };
 
-// Builds a sub-FIB's table off the main thread; publishes it on the main thread.
-class SubfibLoadWorker : public Napi::AsyncWorker {
+// Publishes a sub-FIB's table built off the main thread.
+class SubfibLoadWorker : public LpmBuildWorker {
 public:
 	SubfibLoadWorker(Napi::Env env, DataplaneHandle *h, Napi::Object self, uint16_t subfib, int family,
 	                 Napi::Uint8Array addrs, Napi::Uint8Array lens, Napi::Uint32Array nhs)
-	    : Napi::AsyncWorker(env, "srcfib:subfib-load"), deferred_(Napi::Promise::Deferred::New(env)), h_(h),
-	      subfib_(subfib), family_(family), n_(lens.ByteLength()), addrs_(addrs.Data()), lens_(lens.Data()),
-	      nhs_(nhs.Data())
+	    : LpmBuildWorker(env, "srcfib:subfib-load", family, self, addrs, lens, nhs), h_(h), subfib_(subfib),
+	      family_(family)
 	{
-		self_ = Napi::Persistent(self);
-		refs_[0] = Napi::Persistent(static_cast<Napi::Object>(addrs));
-		refs_[1] = Napi::Persistent(static_cast<Napi::Object>(lens));
-		refs_[2] = Napi::Persistent(static_cast<Napi::Object>(nhs));
 	}
-	Napi::Promise Promise() { return deferred_.Promise(); }
-
-	void Execute() override
-	{
-		built_ = lpm_table_create(family_, nullptr);
-		if (!built_) {
-			status_ = LPM_ERR_NOMEM;
-			return;
-		}
-		status_ = lpm_table_build(built_, n_, addrs_, lens_, nhs_);
-	}
-
-	void OnOK() override
-	{
-		int rc;
-		if (status_ != LPM_OK) {
-			lpm_table_destroy(built_);
-			rc = LpmCode(DP_ELPM, status_);
-		} else if (!h_->tables()) {
-			lpm_table_destroy(built_);
-			rc = DP_ENOENT;
-		} else {
-			int st = 0;
-			rc = LpmCode(dp_subfib_adopt(h_->tables(), subfib_, family_, built_, &st), st);
-		}
-		built_ = nullptr;
-		deferred_.Resolve(Napi::Number::New(Env(), rc));
-	}
-	void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
 private:
-	Napi::Promise::Deferred deferred_;
+	int Publish(lpm_t *built, int status) override
+	{
+		if (status != LPM_OK)
+			return LpmCode(DP_ELPM, status);
+		if (!h_->tables()) { // closed while the build ran
+			lpm_table_destroy(built);
+			return DP_ENOENT;
+		}
+		int st = 0;
+		return LpmCode(dp_subfib_adopt(h_->tables(), subfib_, family_, built, &st), st);
+	}
 	DataplaneHandle *h_;
 	uint16_t subfib_;
 	int family_;
-	size_t n_;
-	const uint8_t *addrs_, *lens_;
-	const uint32_t *nhs_;
-	Napi::ObjectReference self_;
-	Napi::ObjectReference refs_[3];
-	lpm_t *built_ = nullptr;
-	int status_ = LPM_OK;
 };
 
 // subfibLoad(subfib, family, addrs, lens, nhgs) -> Promise<rc>

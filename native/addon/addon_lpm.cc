@@ -11,9 +11,6 @@
 #include <vector>
 
 #include "addon.h"
-extern "C" {
-#include "lpm.h"
-}
 
 namespace srcfib {
 namespace {
@@ -172,58 +169,21 @@ private:
 	int family_ = 4;
 };
 
-// The baton: plain pointers into buffers kept alive by references for the
-// worker's lifetime; Execute touches nothing else.
-class BuildWorker : public Napi::AsyncWorker {
+// Publishes a full build into the handle's table.
+class BuildWorker : public LpmBuildWorker {
 public:
 	BuildWorker(Napi::Env env, LpmHandle *handle, Napi::Object self, Napi::Uint8Array addrs,
 	            Napi::Uint8Array lens, Napi::Uint32Array nhs)
-	    : Napi::AsyncWorker(env, "srcfib:lpm-build"), deferred_(Napi::Promise::Deferred::New(env)),
-	      handle_(handle), family_(handle->family()), n_(lens.ByteLength()), addrs_(addrs.Data()),
-	      lens_(lens.Data()), nhs_(nhs.Data())
+	    : LpmBuildWorker(env, "srcfib:lpm-build", handle->family(), self, addrs, lens, nhs), handle_(handle)
 	{
-		self_ = Napi::Persistent(self);
-		refs_[0] = Napi::Persistent(static_cast<Napi::Object>(addrs));
-		refs_[1] = Napi::Persistent(static_cast<Napi::Object>(lens));
-		refs_[2] = Napi::Persistent(static_cast<Napi::Object>(nhs));
 	}
-
-	Napi::Promise Promise() { return deferred_.Promise(); }
-
-	void Execute() override
-	{
-		built_ = lpm_table_create(family_, nullptr);
-		if (built_ == nullptr) {
-			status_ = LPM_ERR_NOMEM;
-			return;
-		}
-		status_ = lpm_table_build(built_, n_, addrs_, lens_, nhs_);
-	}
-
-	void OnOK() override
-	{
-		Napi::Env env = Env();
-		if (status_ == LPM_OK)
-			status_ = lpm_table_adopt(handle_->table(), built_);
-		else
-			lpm_table_destroy(built_);
-		built_ = nullptr;
-		deferred_.Resolve(Napi::Number::New(env, status_));
-	}
-
-	void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
 private:
-	Napi::Promise::Deferred deferred_;
+	int Publish(lpm_t *built, int status) override
+	{
+		return status == LPM_OK ? lpm_table_adopt(handle_->table(), built) : status;
+	}
 	LpmHandle *handle_;
-	int family_;
-	size_t n_;
-	const uint8_t *addrs_, *lens_;
-	const uint32_t *nhs_;
-	Napi::ObjectReference self_;
-	Napi::ObjectReference refs_[3];
-	lpm_t *built_ = nullptr;
-	int status_ = LPM_OK;
 };
 
 Napi::Value LpmHandle::Build(const Napi::CallbackInfo &info)
@@ -236,6 +196,38 @@ Napi::Value LpmHandle::Build(const Napi::CallbackInfo &info)
 }
 
 } // namespace
+
+LpmBuildWorker::LpmBuildWorker(Napi::Env env, const char *name, int family, Napi::Object self,
+                               Napi::Uint8Array addrs, Napi::Uint8Array lens, Napi::Uint32Array nhs)
+    : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), family_(family),
+      n_(lens.ByteLength()), addrs_(addrs.Data()), lens_(lens.Data()), nhs_(nhs.Data())
+{
+	self_ = Napi::Persistent(self);
+	refs_[0] = Napi::Persistent(static_cast<Napi::Object>(addrs));
+	refs_[1] = Napi::Persistent(static_cast<Napi::Object>(lens));
+	refs_[2] = Napi::Persistent(static_cast<Napi::Object>(nhs));
+}
+
+void LpmBuildWorker::Execute()
+{
+	built_ = lpm_table_create(family_, nullptr);
+	if (built_ == nullptr) {
+		status_ = LPM_ERR_NOMEM;
+		return;
+	}
+	status_ = lpm_table_build(built_, n_, addrs_, lens_, nhs_);
+	if (status_ != LPM_OK) {
+		lpm_table_destroy(built_);
+		built_ = nullptr;
+	}
+}
+
+void LpmBuildWorker::OnOK()
+{
+	lpm_t *b = built_;
+	built_ = nullptr;
+	deferred_.Resolve(Napi::Number::New(Env(), Publish(b, status_)));
+}
 
 void LpmInit(Napi::Env env, Napi::Object exports)
 {

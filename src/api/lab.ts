@@ -315,6 +315,12 @@ export class Lab {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** Resolves the ISPs and the server from both sides (the first packets of each take the glean
+   *  or resolve path, so measurements start after this). */
+  warmUp(count = 3): void {
+    for (const dst of [ADDR.a4, ADDR.b4, ADDR.a6, ADDR.b6]) this.ping(this.ns.cli, dst, { count, interval: 0.2 });
+  }
+
   /** ping from a namespace; returns packets sent and received. */
   ping(ns: string, dst: string, opts: { count?: number; src?: string; ttl?: number; size?: number; dontFrag?: boolean; interval?: number } = {}): { sent: number; received: number; out: string } {
     const count = opts.count ?? 5;
@@ -369,8 +375,7 @@ export async function runLab(opts: { keep?: boolean; json?: string } = {}): Prom
     out("srcfib lab: starting the dataplane (3 af_packet ports + TAPs) in the router namespace\n");
     const st0 = await lab.startDaemon();
     out(`  ports: ${st0.ports.map((p) => `${p.name} (${p.device}, TAP ${p.tap}, ${p.mac})`).join("; ")}\n`);
-    // Warm up: resolve the ISPs' and the server's addresses (the first packets glean).
-    for (const dst of [ADDR.a4, ADDR.b4, ADDR.a6, ADDR.b6]) lab.ping(lab.ns.cli, dst, { count: 3, interval: 0.2 });
+    lab.warmUp();
 
     const probes: Probe[] = [];
     const measure = async (what: string, to: string, viaExpected: "ispa" | "ispb", fib: string): Promise<void> => {

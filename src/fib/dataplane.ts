@@ -53,6 +53,7 @@ function ok(rc: number, what: () => string): void {
 
 class Ids {
   readonly #byKey = new Map<string, number>();
+  readonly #byId = new Map<number, string>();
   readonly #free: number[] = [];
   #next = 0;
   constructor(
@@ -68,12 +69,17 @@ class Ids {
     const id = this.#free.pop() ?? this.#next++;
     if (id >= this.max) throw new RangeError(`out of ${this.what} ids (at most ${this.max})`);
     this.#byKey.set(key, id);
+    this.#byId.set(id, key);
     return id;
+  }
+  keyOf(id: number): string | undefined {
+    return this.#byId.get(id);
   }
   release(key: string): void {
     const id = this.#byKey.get(key);
     if (id === undefined) return;
     this.#byKey.delete(key);
+    this.#byId.delete(id);
     this.#free.push(id);
   }
   keys(): string[] {
@@ -449,7 +455,9 @@ export class DataplaneDriver {
       }
     }
     for (const id of this.#dp.takeResolve()) {
-      for (const [key, a] of this.#adjs) if (a.id === id) this.#resolve(key, a, now);
+      const key = this.#adjIds.keyOf(id);
+      const a = key === undefined ? undefined : this.#adjs.get(key);
+      if (a) this.#resolve(key!, a, now);
     }
     this.#dp.reclaim();
   }
@@ -520,8 +528,7 @@ export class DataplaneDriver {
     const id = this.#subIds.get(sub);
     if (id === undefined) throw new RangeError(`no sub-FIB ${sub}`);
     const nh = this.#dp.subfibLookup(id, family, addr);
-    for (const [k, g] of this.#nhgs) if (g.id === nh) return k;
-    return null;
+    return this.#nhgIds.keyOf(nh) ?? null;
   }
 
   counters(): DataplaneCounters {

@@ -110,8 +110,7 @@ beforeAll(async () => {
   lab = new Lab(`sft${process.pid % 10000}`);
   lab.build();
   await lab.startDaemon();
-  // Resolve the ISPs and the server (the first packets of each take the glean / resolve path).
-  for (const dst of [ADDR.a4, ADDR.b4, ADDR.a6, ADDR.b6]) lab.ping(lab.ns.cli, dst, { count: 3, interval: 0.2 });
+  lab.warmUp();
 }, 120000);
 
 afterAll(async () => {

@@ -20,7 +20,7 @@ beforeAll(async () => {
     .replace("workers: 1", 'workers: 2\n  lcores: "0@0,1@1,2@1"')
     .replace(/iface=(lan|ispa|ispb)/g, "iface=$1,qpairs=2");
   await lab.startDaemon(cfg);
-  for (const dst of [ADDR.a4, ADDR.b4, ADDR.a6, ADDR.b6]) lab.ping(lab.ns.cli, dst, { count: 5, interval: 0.2 });
+  lab.warmUp(5);
 }, 120000);
 
 afterAll(async () => {
