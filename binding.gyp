@@ -11,6 +11,7 @@
         "native/dp/dp_loop.c",
         "native/dp/dp_neigh.c",
         "native/dp/dp_parse.c",
+        "native/dp/dp_explain.c",
         "native/dp/dp_tables.c",
         "native/lookup/lpm.c",
         "native/lookup/lpm_rib.c",

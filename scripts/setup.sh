@@ -43,5 +43,5 @@ npx node-gyp rebuild
 make -C native -j"$(nproc)"
 
 echo "setup: TypeScript build"
-npx tsc -p tsconfig.json
+npm run build:ts
 echo "setup: done"

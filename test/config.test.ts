@@ -268,6 +268,7 @@ describe("a complete configuration", () => {
     expect(a.subfibs[1]?.routes[0]?.nexthops[0]).toMatchObject({ port: "lan", via: { family: 4, addr: bytes(198, 51, 100, 254) } });
     expect(a.rules).toEqual([
       {
+        priority: 0,
         subfib: "voice",
         family: 4,
         source: { family: 4, addr: bytes(192, 0, 2, 128), len: 25 },
@@ -337,6 +338,7 @@ describe("defaults", () => {
     const cfg = parseConfigText("ports: [{ name: eth0, device: dev0 }]\nfibs: [{ name: main }]\n");
     expect(cfg).toEqual({
       dataplane: { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000 },
+      api: { socket: "/run/srcfib/api.sock", tcpListen: null, tlsCert: null, tlsKey: null, tlsCa: null, insecure: false, staleTimeS: 120, batchMax: 100000 },
       ports: [{ name: "eth0", device: "dev0", tap: "eth0", mac: null, mtu: 1500, mru: 1500, addresses: [], fib: null }],
       fibs: [{ name: "main", subfibs: [{ name: "main", routes: [] }], rules: [] }],
       bindings: [],
@@ -358,7 +360,7 @@ describe("defaults", () => {
       d.fibs[0].rules = [{ subfib: "voice" }, { subfib: "voice", source: "2001:db8::/32" }, { subfib: "main", family: 4 }];
     });
     expect(cfg.fibs[0]?.rules).toEqual([
-      { subfib: "voice", family: 0, source: null, inPort: null, dscp: null, protocol: null, sport: null, dport: null },
+      { priority: 0, subfib: "voice", family: 0, source: null, inPort: null, dscp: null, protocol: null, sport: null, dport: null },
       expect.objectContaining({ subfib: "voice", family: 6, source: { family: 6, addr: expect.any(Uint8Array) as unknown, len: 32 } }),
       expect.objectContaining({ subfib: "main", family: 4, source: null }),
     ]);
@@ -380,7 +382,7 @@ describe("validation: unknown keys and types", () => {
     expectOnly(
       check((d) => (d.routes = [])),
       "routes",
-      /^unknown key \(allowed here: dataplane, ports, fibs, bindings, default_fib\)$/,
+      /^unknown key \(allowed here: dataplane, api, ports, fibs, bindings, default_fib\)$/,
     );
   });
 
@@ -1161,7 +1163,7 @@ describe("validation: rules", () => {
     expectOnly(
       check(rule({ subfib: "voice", dst: "10.0.0.0/8" })),
       "fibs[0].rules[0].dst",
-      /unknown key \(allowed here: subfib, family, source, in_port, dscp, protocol, sport, dport\)/,
+      /unknown key \(allowed here: priority, subfib, family, source, in_port, dscp, protocol, sport, dport\)/,
     );
   });
 

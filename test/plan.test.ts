@@ -26,10 +26,12 @@ function plan(fibsYaml: string, extra = ""): Plan {
   return compilePlan(parseConfigText(`${BASE}${fibsYaml}${extra}`));
 }
 
+/** A sub-FIB with what it forwards by: the implicit routes, overridden by its configured ones
+ *  (what the RIB makes of them: configured routes have the stronger distance). */
 function sub(p: Plan, key: string): PlanSubfib {
   const s = p.subfibs.get(key);
   if (!s) throw new Error(`no sub-FIB ${key} (have ${[...p.subfibs.keys()].join(", ")})`);
-  return s;
+  return { ...s, routes: new Map([...p.implicit, ...s.routes]) };
 }
 
 /** nexthop group of each route, by formatted prefix */
@@ -68,9 +70,9 @@ describe("implicit routes", () => {
   it("every sub-FIB has each port address as a host route to local and each connected subnet to glean:<port>", () => {
     const p = plan(TWO_FIBS);
     expect([...p.subfibs.keys()]).toEqual(["a.main", "a.voice", "a.video", "b.main"]);
-    for (const s of p.subfibs.values()) {
-      const got = nhgs(s);
-      for (const [prefix, nhg] of Object.entries(IMPLICIT)) expect(got[prefix], `${s.key} ${prefix}`).toBe(nhg);
+    for (const k of p.subfibs.keys()) {
+      const got = nhgs(sub(p, k));
+      for (const [prefix, nhg] of Object.entries(IMPLICIT)) expect(got[prefix], `${k} ${prefix}`).toBe(nhg);
     }
     expect(nhgs(sub(p, "a.voice"))).toEqual(IMPLICIT);
     expect(nhgs(sub(p, "b.main"))).toEqual(IMPLICIT);
@@ -308,12 +310,12 @@ fibs:
     for (const f of p.fibs.values()) for (const k of f.subfibs) expect(sub(p, k).fib).toBe(f.name);
   });
 
-  it("rules get dense global ids in file order and counter names <fib>#<index>", () => {
+  it("rules get dense global ids in file order and counter names <fib>#<priority>", () => {
     const p = plan(RULES);
-    expect(p.ruleNames).toEqual(["a#0", "a#1", "c#0", "c#1"]);
+    expect(p.ruleNames).toEqual(["a#0", "a#10", "c#0", "c#10"]);
     expect(p.fibs.get("a")?.rules.map((r) => r.id)).toEqual([0, 1]);
     expect(p.fibs.get("c")?.rules.map((r) => r.id)).toEqual([2, 3]);
-    for (const f of p.fibs.values()) f.rules.forEach((r, j) => expect(p.ruleNames[r.id]).toBe(`${f.name}#${j}`));
+    for (const f of p.fibs.values()) f.rules.forEach((r, j) => expect(p.ruleNames[r.id]).toBe(`${f.name}#${j * 10}`));
   });
 
   it("rules name sub-FIBs by key, default port ranges to 0-65535, resolve in_port to the port index", () => {

@@ -15,7 +15,9 @@
 
 #include "addon.h"
 extern "C" {
+#include "dp_explain.h"
 #include "dp_loop.h"
+#include <rte_ethdev.h>
 #include "dp_neigh.h"
 #include "lpm.h"
 }
@@ -85,6 +87,8 @@ public:
 		                       InstanceMethod<&DataplaneHandle::Counters>("counters"),
 		                       InstanceMethod<&DataplaneHandle::TakeResolve>("takeResolve"),
 		                       InstanceMethod<&DataplaneHandle::Reclaim>("reclaim"),
+		                       InstanceMethod<&DataplaneHandle::Explain>("explain"),
+		                       InstanceMethod<&DataplaneHandle::PortLink>("portLink"),
 		                   });
 	}
 
@@ -293,6 +297,65 @@ private:
 	}
 
 	Napi::Value SubfibLoad(const Napi::CallbackInfo &info);
+
+	// explain({family, src, dst, inPort, proto, dscp, sport, dport, hasPorts}) -> decision ids
+	Napi::Value Explain(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!Alive(info))
+			return env.Undefined();
+		Napi::Object q = info[0].As<Napi::Object>();
+		dp_explain_in in;
+		std::memset(&in, 0, sizeof in);
+		in.family = I32(q.Get("family"));
+		Napi::Uint8Array src = q.Get("src").As<Napi::Uint8Array>(), dst = q.Get("dst").As<Napi::Uint8Array>();
+		size_t w = in.family == 4 ? 4 : 16;
+		if ((in.family != 4 && in.family != 6) || src.ByteLength() != w || dst.ByteLength() != w) {
+			Napi::TypeError::New(env, "explain: family 4 or 6 with 4- or 16-byte addresses").ThrowAsJavaScriptException();
+			return env.Undefined();
+		}
+		std::memcpy(in.src, src.Data(), w);
+		std::memcpy(in.dst, dst.Data(), w);
+		in.in_port = static_cast<uint16_t>(U32(q.Get("inPort")));
+		in.proto = static_cast<uint8_t>(U32(q.Get("proto")));
+		in.dscp = static_cast<uint8_t>(U32(q.Get("dscp")));
+		in.has_ports = q.Get("hasPorts").ToBoolean();
+		in.sport = static_cast<uint16_t>(U32(q.Get("sport")));
+		in.dport = static_cast<uint16_t>(U32(q.Get("dport")));
+		dp_explain_out o;
+		dp_explain(t_, &in, &o);
+		Napi::Object r = Napi::Object::New(env);
+		r.Set("fib", Napi::Number::New(env, o.fib));
+		r.Set("byDefault", Napi::Boolean::New(env, o.by_default));
+		r.Set("rule", Napi::Number::New(env, static_cast<double>(o.rule)));
+		r.Set("subfib", Napi::Number::New(env, o.subfib));
+		r.Set("nhg", Napi::Number::New(env, o.nhg));
+		r.Set("kind", Napi::Number::New(env, o.kind));
+		r.Set("adj", Napi::Number::New(env, static_cast<double>(o.adj)));
+		r.Set("resolved", Napi::Boolean::New(env, o.resolved));
+		r.Set("outPort", Napi::Number::New(env, o.out_port));
+		Napi::Uint8Array m = Napi::Uint8Array::New(env, 6);
+		std::memcpy(m.Data(), o.mac, 6);
+		r.Set("mac", m);
+		r.Set("drop", Napi::Number::New(env, o.drop));
+		return r;
+	}
+
+	// portLink(port) -> {up, speedMbps}
+	Napi::Value PortLink(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!Alive(info))
+			return env.Undefined();
+		struct rte_eth_link link;
+		std::memset(&link, 0, sizeof link);
+		uint16_t port = dp_loop_dpdk_port(loop_, U32(info[0]));
+		int rc = rte_eth_link_get_nowait(port, &link);
+		Napi::Object r = Napi::Object::New(env);
+		r.Set("up", Napi::Boolean::New(env, rc == 0 && link.link_status == RTE_ETH_LINK_UP));
+		r.Set("speedMbps", Napi::Number::New(env, rc == 0 && link.link_speed != RTE_ETH_SPEED_NUM_UNKNOWN ? link.link_speed : 0));
+		return r;
+	}
 
 	// nhgSet(id, kind, adjs: Uint16Array, weights: Uint16Array)
 	Napi::Value NhgSet(const Napi::CallbackInfo &info)

@@ -72,40 +72,6 @@ uint32_t dp_flow_hash(const struct dp_pkt *p)
 	return h ^ (h >> 16) * 0x45d9f3bu;
 }
 
-static inline bool rule_match(const struct dp_rule *r, const struct dp_pkt *p, int family)
-{
-	if (r->family && r->family != family)
-		return false;
-	if (r->in_port != DP_ANY_PORT && r->in_port != p->in_port)
-		return false;
-	if (r->dscp != DP_ANY_DSCP && r->dscp != p->dscp)
-		return false;
-	if (!r->proto_any && r->proto != p->proto)
-		return false;
-	if (r->sport_lo != 0 || r->sport_hi != 0xFFFF || r->dport_lo != 0 || r->dport_hi != 0xFFFF) {
-		if (!(p->flags & DP_PKT_F_PORTS))
-			return false;
-		if (p->sport < r->sport_lo || p->sport > r->sport_hi || p->dport < r->dport_lo || p->dport > r->dport_hi)
-			return false;
-	}
-	if (r->src_len) {
-		if (family == 4) {
-			uint32_t rs = (uint32_t)r->src[0] << 24 | (uint32_t)r->src[1] << 16 | (uint32_t)r->src[2] << 8 |
-			              r->src[3];
-			uint32_t mask = r->src_len == 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> r->src_len);
-			if ((p->src4 & mask) != rs)
-				return false;
-		} else {
-			unsigned full = r->src_len / 8, rest = r->src_len % 8;
-			if (memcmp(p->src6, r->src, full) != 0)
-				return false;
-			if (rest && ((p->src6[full] ^ r->src[full]) & (uint8_t)(0xFF00u >> rest)))
-				return false;
-		}
-	}
-	return true;
-}
-
 /* RFC 1624 incremental update for a TTL decrement (the TTL is the high byte
  * of its 16-bit word). */
 static inline void ip4_ttl_dec(uint8_t *ip)
@@ -250,7 +216,7 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 		int family = p->cls == DP_PKT_IP4 ? 4 : 6;
 		uint16_t sub = b->default_subfib;
 		for (uint16_t r = 0; r < b->nrules; r++) {
-			if (rule_match(&b->rules[r], p, family)) {
+			if (dp_rule_match(&b->rules[r], p, family)) {
 				sub = b->rules[r].subfib;
 				c->rule_hits[b->rules[r].id]++;
 				break;

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_mbuf.h>
 
@@ -69,5 +70,40 @@ bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt 
 
 /* 5-tuple flow hash used for ECMP (symmetric in nothing: a flow is one direction). */
 uint32_t dp_flow_hash(const struct dp_pkt *p);
+
+/* Whether a sub-FIB rule matches a parsed packet (shared by the loop and Explain). */
+static inline bool dp_rule_match(const struct dp_rule *r, const struct dp_pkt *p, int family)
+{
+	if (r->family && r->family != family)
+		return false;
+	if (r->in_port != DP_ANY_PORT && r->in_port != p->in_port)
+		return false;
+	if (r->dscp != DP_ANY_DSCP && r->dscp != p->dscp)
+		return false;
+	if (!r->proto_any && r->proto != p->proto)
+		return false;
+	if (r->sport_lo != 0 || r->sport_hi != 0xFFFF || r->dport_lo != 0 || r->dport_hi != 0xFFFF) {
+		if (!(p->flags & DP_PKT_F_PORTS))
+			return false;
+		if (p->sport < r->sport_lo || p->sport > r->sport_hi || p->dport < r->dport_lo || p->dport > r->dport_hi)
+			return false;
+	}
+	if (r->src_len) {
+		if (family == 4) {
+			uint32_t rs = (uint32_t)r->src[0] << 24 | (uint32_t)r->src[1] << 16 | (uint32_t)r->src[2] << 8 |
+			              r->src[3];
+			uint32_t mask = r->src_len == 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> r->src_len);
+			if ((p->src4 & mask) != rs)
+				return false;
+		} else {
+			unsigned full = r->src_len / 8, rest = r->src_len % 8;
+			if (memcmp(p->src6, r->src, full) != 0)
+				return false;
+			if (rest && ((p->src6[full] ^ r->src[full]) & (uint8_t)(0xFF00u >> rest)))
+				return false;
+		}
+	}
+	return true;
+}
 
 #endif

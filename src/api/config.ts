@@ -70,6 +70,8 @@ export interface RouteConfig {
 }
 
 export interface RuleConfig {
+  /** unique within the FIB; rules are tried in ascending priority */
+  priority: number;
   subfib: string;
   /** 0: both families */
   family: 0 | Family;
@@ -110,8 +112,37 @@ export interface DataplaneConfig {
   statusIntervalMs: number;
 }
 
+export interface ApiConfig {
+  /** Unix socket path of the gRPC API (mode 0600), or null for none */
+  socket: string | null;
+  /** TCP listen address "host:port" of the gRPC API, or null */
+  tcpListen: string | null;
+  /** PEM files for TLS on TCP; ca: client certificates must chain to it */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  tlsCa: string | null;
+  /** plaintext TCP (logged as a warning) */
+  insecure: boolean;
+  /** routes of a client that went away are removed after this long unless it resyncs */
+  staleTimeS: number;
+  /** most route operations in one batch */
+  batchMax: number;
+}
+
+export const API_DEFAULTS: ApiConfig = {
+  socket: "/run/srcfib/api.sock",
+  tcpListen: null,
+  tlsCert: null,
+  tlsKey: null,
+  tlsCa: null,
+  insecure: false,
+  staleTimeS: 120,
+  batchMax: 100000,
+};
+
 export interface Config {
   dataplane: DataplaneConfig;
+  api: ApiConfig;
   ports: PortConfig[];
   fibs: FibConfig[];
   bindings: BindingConfig[];
@@ -134,11 +165,11 @@ export class ConfigError extends Error {
   }
 }
 
-const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
-const PORTED = new Set([6, 17, 132]);
+export const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
+export const PORTED = new Set([6, 17, 132]);
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 // No "." in FIB and sub-FIB names: "<fib>.<sub>" names a sub-FIB (counters, plan keys).
-const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+export const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 
 type Obj = Record<string, unknown>;
 
@@ -201,7 +232,7 @@ function join(base: string, k: string | number): string {
   return base === "" ? k : `${base}.${k}`;
 }
 
-function parseMac(text: string): Uint8Array {
+export function parseMac(text: string): Uint8Array {
   const m = /^([0-9a-fA-F]{2})(?::([0-9a-fA-F]{2})){5}$/.test(text) ? text.split(":") : null;
   if (!m) throw new TypeError(`"${text}" is not a MAC address (six hex octets separated by colons)`);
   const b = Uint8Array.from(m.map((x) => parseInt(x, 16)));
@@ -268,6 +299,41 @@ function checkDataplane(c: Checker, v: unknown): DataplaneConfig {
   if (o.status_file !== undefined) d.statusFile = c.str(o.status_file, "dataplane.status_file") ?? null;
   if (o.status_interval_ms !== undefined) d.statusIntervalMs = c.int(o.status_interval_ms, "dataplane.status_interval_ms", 50, 3600000) ?? 1000;
   return d;
+}
+
+function checkApi(c: Checker, v: unknown): ApiConfig {
+  const a: ApiConfig = { ...API_DEFAULTS };
+  if (v === undefined) return a;
+  const o = c.obj(v, "api", ["socket", "tcp", "stale_time_s", "batch_max"]);
+  if (!o) return a;
+  if (o.socket === false || o.socket === null) a.socket = null;
+  else if (o.socket !== undefined) a.socket = c.str(o.socket, "api.socket") ?? a.socket;
+  if (o.stale_time_s !== undefined) a.staleTimeS = c.int(o.stale_time_s, "api.stale_time_s", 0, 86400) ?? a.staleTimeS;
+  if (o.batch_max !== undefined) a.batchMax = c.int(o.batch_max, "api.batch_max", 1, 1000000) ?? a.batchMax;
+  if (o.tcp !== undefined) {
+    const t = c.obj(o.tcp, "api.tcp", ["listen", "cert", "key", "ca", "insecure"]);
+    if (t) {
+      a.tcpListen = c.str(t.listen, "api.tcp.listen", /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'a "host:port" ("127.0.0.1:50051", "[::1]:50051")') ?? null;
+      for (const k of ["cert", "key", "ca"] as const) {
+        if (t[k] !== undefined) {
+          const f = c.str(t[k], `api.tcp.${k}`) ?? null;
+          if (k === "cert") a.tlsCert = f;
+          else if (k === "key") a.tlsKey = f;
+          else a.tlsCa = f;
+        }
+      }
+      if (t.insecure !== undefined) {
+        if (typeof t.insecure !== "boolean") c.fail("api.tcp.insecure", `must be true or false, got ${kind(t.insecure)}`);
+        else a.insecure = t.insecure;
+      }
+      const tls = a.tlsCert !== null || a.tlsKey !== null || a.tlsCa !== null;
+      if (tls && a.insecure) c.fail("api.tcp", "insecure: true and TLS files together: choose one");
+      if (!a.insecure && (a.tlsCert === null || a.tlsKey === null || a.tlsCa === null)) {
+        c.fail("api.tcp", "TCP needs TLS with client certificates (cert, key and ca), or insecure: true for plaintext");
+      }
+    }
+  }
+  return a;
 }
 
 function checkPorts(c: Checker, v: unknown): PortConfig[] {
@@ -400,9 +466,10 @@ function checkRoutes(c: Checker, v: unknown, key: string, ports: Map<string, Por
   return out;
 }
 
-function checkRule(c: Checker, v: unknown, key: string, subfibs: Set<string>, ports: Map<string, PortConfig>): RuleConfig | undefined {
-  const o = c.obj(v, key, ["subfib", "family", "source", "in_port", "dscp", "protocol", "sport", "dport"]);
+function checkRule(c: Checker, v: unknown, key: string, subfibs: Set<string>, ports: Map<string, PortConfig>, defaultPriority: number): RuleConfig | undefined {
+  const o = c.obj(v, key, ["priority", "subfib", "family", "source", "in_port", "dscp", "protocol", "sport", "dport"]);
   if (!o) return undefined;
+  const priority = o.priority === undefined ? defaultPriority : c.int(o.priority, `${key}.priority`, 0, 0xffffffff);
   const subfib = c.str(o.subfib, `${key}.subfib`);
   if (subfib !== undefined && !subfibs.has(subfib)) c.fail(`${key}.subfib`, `no sub-FIB named "${subfib}" in this FIB (sub-FIBs: ${[...subfibs].join(", ")})`);
   let family: 0 | Family = 0;
@@ -432,8 +499,8 @@ function checkRule(c: Checker, v: unknown, key: string, subfibs: Set<string>, po
   if ((sport || dport) && protocol !== null && !PORTED.has(protocol)) {
     c.fail(key, `port ranges need protocol tcp, udp or sctp (or none), not ${protocol}`);
   }
-  if (subfib === undefined) return undefined;
-  return { subfib, family, source, inPort, dscp, protocol, sport, dport };
+  if (subfib === undefined || priority === undefined) return undefined;
+  return { priority, subfib, family, source, inPort, dscp, protocol, sport, dport };
 }
 
 function checkFibs(c: Checker, v: unknown, ports: Map<string, PortConfig>): FibConfig[] {
@@ -468,7 +535,20 @@ function checkFibs(c: Checker, v: unknown, ports: Map<string, PortConfig>): FibC
     nsub += subfibs.length;
     const rl = c.list(o.rules, `${key}.rules`) ?? [];
     if (rl.length > LIMITS.rulesPerFib) c.fail(`${key}.rules`, `${rl.length} rules, at most ${LIMITS.rulesPerFib} per FIB`);
-    const rules = rl.map((rv, j) => checkRule(c, rv, `${key}.rules[${j}]`, subNames, ports)).filter((r): r is RuleConfig => r !== undefined);
+    // Without a priority a rule comes 10 after the one before it (the first: 0).
+    const rules: RuleConfig[] = [];
+    const prios = new Map<number, number>();
+    let next = 0;
+    rl.forEach((rv, j) => {
+      const r = checkRule(c, rv, `${key}.rules[${j}]`, subNames, ports, next);
+      if (!r) return;
+      const prev = prios.get(r.priority);
+      if (prev !== undefined) c.fail(`${key}.rules[${j}].priority`, `${r.priority} is already the priority of rules[${prev}]`);
+      prios.set(r.priority, j);
+      next = r.priority + 10;
+      rules.push(r);
+    });
+    rules.sort((a, b) => a.priority - b.priority);
     if (name !== undefined) out.push({ name, subfibs, rules });
   });
   if (nsub > LIMITS.subfibs) c.fail("fibs", `${nsub} sub-FIBs in all, at most ${LIMITS.subfibs}`);
@@ -510,9 +590,10 @@ function checkBindings(c: Checker, v: unknown, fibs: Set<string>, ports: Map<str
 /** Validates a parsed document; throws ConfigError listing every problem. */
 export function checkConfig(doc: unknown, source = "configuration"): Config {
   const c = new Checker();
-  const o = c.obj(doc, "", ["dataplane", "ports", "fibs", "bindings", "default_fib"]);
+  const o = c.obj(doc, "", ["dataplane", "api", "ports", "fibs", "bindings", "default_fib"]);
   if (!o) throw new ConfigError(source, c.problems);
   const dataplane = checkDataplane(c, o.dataplane);
+  const api = checkApi(c, o.api);
   const ports = checkPorts(c, o.ports);
   const portMap = new Map(ports.map((p) => [p.name, p]));
   const fibs = checkFibs(c, o.fibs, portMap);
@@ -558,7 +639,7 @@ export function checkConfig(doc: unknown, source = "configuration"): Config {
     }
   }
   if (c.problems.length > 0) throw new ConfigError(source, c.problems);
-  return { dataplane, ports, fibs, bindings, defaultFib };
+  return { dataplane, api, ports, fibs, bindings, defaultFib };
 }
 
 /** Parses YAML or JSON text; syntax errors become a ConfigError with the line. */

@@ -20,7 +20,9 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { loadConfigFile, type Config } from "./config.js";
 import { DataplaneDriver, type DataplaneCounters, type DriverLog } from "../fib/dataplane.js";
-import { compilePlan } from "../fib/plan.js";
+import { Model } from "../fib/model.js";
+import { ApiServer } from "./server.js";
+import { EventHub } from "./sessions.js";
 import { loadNative, type NativeDataplane } from "../lookup/native.js";
 
 const POLL_MS = 20;
@@ -132,6 +134,9 @@ export async function runDaemon(file: string): Promise<number> {
     mbufs: 0,
   });
   let driver: DataplaneDriver | null = null;
+  let model: Model | null = null;
+  let api: ApiServer | null = null;
+  const events = new EventHub();
   const release = (): void => {
     driver?.close();
     driver = null;
@@ -170,9 +175,36 @@ export async function runDaemon(file: string): Promise<number> {
       taps.set(i, ifindex(p.tap));
     });
     driver = new DataplaneDriver(dp, driverLog);
-    await driver.apply(compilePlan(cfg));
+    const d = driver;
+    model = await Model.create(driver, cfg, {
+      portChanging: (old, next) => {
+        if (next.tap === null) return;
+        for (const a of old.addresses) if (!next.addresses.some((b) => b.text === a.text)) ip(["addr", "del", a.text, "dev", next.tap]);
+        setupTap(next.tap, next);
+      },
+      wantRouteEvents: () => events.wants("route"),
+      routeChanged: (c) => {
+        const best = c.nhg === null ? undefined : model?.rib.get(c.sub, c.text)?.cands[0];
+        events.publish("route", { route: { subfib: c.sub, prefix: c.text, withdrawn: c.nhg === null, owner: best?.owner ?? "", nexthops: model?.summary(c.nhg) ?? "" } });
+      },
+    });
+    driver.onNeighbour = (port, address, mac) => events.publish("neighbour", { neighbour: { port, address, mac: mac ?? "" } });
     driver.watchNeighbours(taps);
     dp.start();
+    const m = model;
+    api = new ApiServer({
+      model: () => m,
+      counters: () => d.counters(),
+      interfaces: () =>
+        m.config.ports.map((p, i) => {
+          const link = d.link(i);
+          return { name: p.name, device: p.device, tap: p.tap ?? "", mac: status.ports[i]?.mac ?? "", mtu: p.mtu, mru: p.mru, addresses: p.addresses.map((a) => a.text), fib: p.fib ?? "", link_up: link.up, speed_mbps: link.speedMbps };
+        }),
+      events,
+      cfg: cfg.api,
+      log,
+    });
+    for (const w of await api.listen()) log("info", `API listening on ${w}`);
   } catch (err: unknown) {
     release();
     throw err;
@@ -198,13 +230,10 @@ export async function runDaemon(file: string): Promise<number> {
       const next = loadConfigFile(file);
       const changed = JSON.stringify(next.ports.map((p) => [p.name, p.device, p.tap, p.mac ? [...p.mac] : null])) !== JSON.stringify(cfg.ports.map((p) => [p.name, p.device, p.tap, p.mac ? [...p.mac] : null]));
       if (changed) throw new Error("ports (name, device, tap, mac) cannot change while running; restart to change them");
-      for (const p of next.ports) {
-        if (p.tap === null) continue;
-        const old = cfg.ports.find((o) => o.name === p.name)!;
-        for (const a of old.addresses) if (!p.addresses.some((b) => b.text === a.text)) ip(["addr", "del", a.text, "dev", p.tap]);
-        setupTap(p.tap, p);
-      }
-      await driver.apply(compilePlan(next));
+      if (JSON.stringify(next.api) !== JSON.stringify(cfg.api)) log("warn", "the api section changed: it takes effect at the next start");
+      const mdl = model;
+      if (!mdl || !api) throw new Error("not running");
+      await api.serial(() => mdl.reload(next));
       cfg = next;
       status.reloads++;
       log("info", `reloaded ${file}`);
@@ -226,10 +255,25 @@ export async function runDaemon(file: string): Promise<number> {
     }, POLL_MS);
     writeStatus();
     const statusTimer = setInterval(writeStatus, cfg.dataplane.statusIntervalMs);
-    const stop = (sig: string): void => {
+    const linkUp = cfg.ports.map((_, i) => driver?.link(i).up ?? false);
+    const linkTimer = setInterval(() => {
+      cfg.ports.forEach((p, i) => {
+        const up = driver?.link(i).up ?? false;
+        if (up === linkUp[i]) return;
+        linkUp[i] = up;
+        log("info", `port ${p.name}: link ${up ? "up" : "down"}`);
+        events.publish("port", { port: { port: p.name, up } });
+      });
+    }, 1000);
+    let stopping = false;
+    const stop = async (sig: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
       log("info", `${sig}: stopping`);
       clearInterval(poll);
       clearInterval(statusTimer);
+      clearInterval(linkTimer);
+      await api?.close();
       try {
         writeStatus(); // the last counters, read before the ports go
       } catch {
@@ -242,8 +286,8 @@ export async function runDaemon(file: string): Promise<number> {
       log("info", "stopped; ports and TAPs released");
       resolve(0);
     };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => void stop("SIGINT"));
+    process.once("SIGTERM", () => void stop("SIGTERM"));
     process.on("SIGHUP", () => void reload());
     process.on("SIGUSR1", () => {
       if (driver) process.stdout.write(`${JSON.stringify(driver.counters(), null, 1)}\n`);

@@ -13,9 +13,10 @@
  * resolves and forwards). Adjacencies the workers found unresolved are handed to the kernel to
  * resolve (ARP / ND through the TAP), at most once a second each.
  */
-import { formatAddress, formatPrefix, type Family, type Prefix } from "../lookup/prefix.js";
+import { formatAddress, formatPrefix, parseAddress, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
 import { loadNative, type NativeDataplane, type NativeNeigh, type NativeNeighEvent, type NativeRule } from "../lookup/native.js";
 import { adjKey, fwdKey, type Plan, type PlanAdj, type PlanNhg, type PlanRoute } from "./plan.js";
+import type { BestChange } from "./rib.js";
 
 const DP_ERRORS: Record<number, string> = {
   [-1]: "invalid argument",
@@ -158,8 +159,14 @@ export class DataplaneDriver {
   readonly #adjIds: Ids;
   readonly #adjs = new Map<string, AdjState>();
   readonly #nhgs = new Map<string, NhgState>();
-  /** installed routes per sub-FIB key (plan routes and neighbour host routes) */
+  /** installed routes per sub-FIB key (the RIB's best routes and neighbour host routes) */
   readonly #routes = new Map<string, Map<string, PlanRoute>>();
+  /** the RIB's best route per prefix, per sub-FIB key (what routes() was given) */
+  readonly #want = new Map<string, Map<string, PlanRoute>>();
+  /** named nexthop groups ("grp:<name>" keys) */
+  readonly #groups = new Map<string, PlanNhg>();
+  /** static gateway MACs given outside the plan (API routes), by adjacency key */
+  #extraMacs = new Map<string, Uint8Array>();
   readonly #fibRules = new Map<string, string>();
   readonly #bindings = new Map<string, { prefix: Prefix; fib: number }>();
   #defaults: { 4: number; 6: number } = { 4: ANY, 6: ANY };
@@ -168,6 +175,8 @@ export class DataplaneDriver {
   readonly #tapPort = new Map<number, number>();
   readonly #portTap = new Map<number, number>();
   #nl: NativeNeigh | null = null;
+  /** told when a kernel neighbour on a port appears, changes (mac) or goes (null) */
+  onNeighbour: ((port: string, address: string, mac: string | null) => void) | null = null;
 
   constructor(dp: NativeDataplane, log: DriverLog) {
     this.#dp = dp;
@@ -259,13 +268,13 @@ export class DataplaneDriver {
   #adjSpec(key: string): PlanAdj {
     const p = this.#plan?.adjs.get(key);
     if (p) return p;
-    const n = this.#neigh.get(key);
-    if (n) return { port: n.port, family: n.family, addr: n.addr, mac: null };
-    throw new Error(`internal: adjacency ${key} has no description`);
+    const bar = key.indexOf("|");
+    const addr = parseAddress(key.slice(bar + 1));
+    return { port: Number(key.slice(0, bar)), family: addr.family, addr: addr.addr, mac: this.#extraMacs.get(key) ?? null };
   }
 
   #nhgSpec(key: string): PlanNhg {
-    const p = this.#plan?.nhgs.get(key);
+    const p = this.#plan?.nhgs.get(key) ?? this.#groups.get(key);
     if (p) return p;
     if (key.startsWith("fwd:")) {
       const members = key
@@ -307,8 +316,8 @@ export class DataplaneDriver {
 
   /** Whether a neighbour's host route belongs in a sub-FIB: its connected subnet on the
    *  neighbour's port is the best configured match there. */
-  #hostEligible(plan: Plan, sub: string, n: Neighbour): boolean {
-    const routes = plan.subfibs.get(sub)?.routes;
+  #hostEligible(sub: string, n: Neighbour): boolean {
+    const routes = this.#want.get(sub);
     if (!routes) return false;
     for (let len = n.family === 4 ? 32 : 128; len >= 0; len--) {
       const r = routes.get(formatPrefix(maskedPrefix(n.family, n.addr, len)));
@@ -317,22 +326,29 @@ export class DataplaneDriver {
     return false;
   }
 
-  #hostRoutes(plan: Plan, sub: string): Map<string, PlanRoute> {
-    const out = new Map<string, PlanRoute>();
-    for (const [key, n] of this.#neigh) {
-      if (!this.#hostEligible(plan, sub, n)) continue;
-      const prefix = { family: n.family, addr: n.addr, len: n.family === 4 ? 32 : 128 };
-      out.set(formatPrefix(prefix), { prefix, nhg: fwdKey([{ adj: key, weight: 1 }]) });
-    }
-    return out;
+  /** Installs or removes a neighbour's host route in a sub-FIB as its eligibility says. */
+  #hostSync(sub: string, key: string, n: Neighbour): void {
+    const prefix = { family: n.family, addr: n.addr, len: n.family === 4 ? 32 : 128 };
+    const text = formatPrefix(prefix);
+    if (this.#want.get(sub)?.has(text)) return; // the RIB has this very prefix: it wins
+    const id = this.#subIds.get(sub)!;
+    const installed = this.#routes.get(sub)!.has(text);
+    const eligible = this.#neigh.get(key) === n && this.#hostEligible(sub, n);
+    if (eligible && !installed) this.#routeSet(sub, id, text, { prefix, nhg: fwdKey([{ adj: key, weight: 1 }]) });
+    else if (!eligible && installed) this.#routeDelete(sub, id, text);
   }
 
   // ---- applying a plan ---------------------------------------------------------------------
 
-  /** Installs a plan, changing only what differs from the installed one. */
-  async apply(plan: Plan): Promise<void> {
+  /**
+   * First half of installing a plan: ports, adjacency settings, and ids and empty tables for new
+   * sub-FIBs. Then routes() fills the sub-FIBs, and apply() switches FIB bases and bindings over
+   * and removes what the plan dropped: make-before-break.
+   */
+  prepare(plan: Plan, extraMacs: Map<string, Uint8Array> = this.#extraMacs): void {
     const prev = this.#plan;
     this.#plan = plan;
+    this.#extraMacs = extraMacs;
     for (const p of plan.ports) {
       ok(this.#dp.portSet(p.index, { mtu: p.mtu, mru: p.mru, ip4: p.ip4, ip6: p.ip6 }), () => `port ${p.name}`);
     }
@@ -340,7 +356,7 @@ export class DataplaneDriver {
     if (prev) for (const a of this.#adjs.values()) if (prev.ports[a.spec.port]?.mtu !== plan.ports[a.spec.port]?.mtu) this.#adjPush(a);
     // A static MAC added, changed or removed on an existing adjacency.
     for (const [key, a] of this.#adjs) {
-      const want = plan.adjs.get(key)?.mac ?? null;
+      const want = plan.adjs.get(key)?.mac ?? extraMacs.get(key) ?? null;
       const have = a.spec.mac;
       if ((want === null) === (have === null) && (want === null || macText(want) === macText(have!))) continue;
       a.spec = { ...a.spec, mac: want };
@@ -348,18 +364,52 @@ export class DataplaneDriver {
       a.mac = want ?? (n ? n.mac : null);
       this.#adjPush(a);
     }
-
-    // Sub-FIB routes: desired = plan routes + neighbour host routes.
-    for (const [sub, s] of plan.subfibs) {
-      const id = this.#subIds.take(sub);
-      let table = this.#routes.get(sub);
-      if (!table) this.#routes.set(sub, (table = new Map()));
-      const desired = new Map(s.routes);
-      for (const [t, r] of this.#hostRoutes(plan, sub)) if (!desired.has(t)) desired.set(t, r);
-      if (table.size === 0 && desired.size >= BULK_MIN) await this.#bulkLoad(sub, id, desired);
-      else for (const [t, r] of desired) this.#routeSet(sub, id, t, r);
-      for (const t of [...table.keys()]) if (!desired.has(t)) this.#routeDelete(sub, id, t);
+    for (const sub of plan.subfibs.keys()) {
+      this.#subIds.take(sub);
+      if (!this.#routes.has(sub)) this.#routes.set(sub, new Map());
+      if (!this.#want.has(sub)) this.#want.set(sub, new Map());
     }
+  }
+
+  /**
+   * Applies changes of the RIB's best routes in one sub-FIB (prepared by prepare()). A sub-FIB
+   * that is still empty and gets many routes at once is built off the event loop.
+   */
+  async routes(sub: string, changes: readonly BestChange[]): Promise<void> {
+    const id = this.#subIds.get(sub);
+    const want = this.#want.get(sub);
+    const table = this.#routes.get(sub);
+    if (id === undefined || !want || !table) throw new Error(`internal: sub-FIB ${sub} is not prepared`);
+    if (table.size === 0 && changes.length >= BULK_MIN) {
+      const desired = new Map<string, PlanRoute>();
+      for (const c of changes) {
+        if (c.nhg === null) desired.delete(c.text);
+        else desired.set(c.text, { prefix: c.prefix, nhg: c.nhg });
+      }
+      await this.#bulkLoad(sub, id, desired);
+      for (const [t, r] of desired) want.set(t, r);
+      for (const [key, n] of this.#neigh) this.#hostSync(sub, key, n);
+      return;
+    }
+    const neigh = this.#neigh.size > 0;
+    for (const c of changes) {
+      if (c.nhg !== null) {
+        const r = { prefix: c.prefix, nhg: c.nhg };
+        this.#routeSet(sub, id, c.text, r);
+        want.set(c.text, r);
+      } else {
+        want.delete(c.text);
+        this.#routeDelete(sub, id, c.text);
+      }
+      if (neigh) {
+        for (const [key, n] of this.#neigh) if (n.family === c.prefix.family && prefixContains(c.prefix, n.addr)) this.#hostSync(sub, key, n);
+      }
+    }
+  }
+
+  /** Second half of installing a plan: FIB bases, bindings, defaults, and removals. */
+  apply(plan: Plan): void {
+    if (plan !== this.#plan) throw new Error("internal: apply() without prepare() of the same plan");
     // FIB bases (they name sub-FIB ids, which exist now).
     for (const [name, f] of plan.fibs) {
       const id = this.#fibIds.take(name);
@@ -410,9 +460,35 @@ export class DataplaneDriver {
       const id = this.#subIds.get(sub)!;
       for (const t of [...this.#routes.get(sub)!.keys()]) this.#routeDelete(sub, id, t);
       this.#routes.delete(sub);
+      this.#want.delete(sub);
       this.#subIds.release(sub);
     }
     this.#dp.reclaim();
+  }
+
+  /**
+   * Creates or changes (members) or removes (null) a named nexthop group. Routes using it follow
+   * at once: the group is one native object.
+   */
+  setGroup(key: string, spec: PlanNhg | null): void {
+    if (spec === null) {
+      if (this.#nhgs.has(key)) throw new Error(`internal: nexthop group ${key} is still used`);
+      this.#groups.delete(key);
+      return;
+    }
+    const g = this.#nhgs.get(key);
+    this.#groups.set(key, spec);
+    if (!g) return;
+    const members = spec.members.map((m) => ({ m, a: this.#adjRef(m.adj, this.#adjSpec(m.adj)) }));
+    const rc = this.#dp.nhgSet(g.id, KIND_CODE[spec.kind], Uint16Array.from(members.map((x) => x.a.id)), Uint16Array.from(members.map((x) => x.m.weight)));
+    if (rc !== 0) {
+      for (const x of members) this.#adjUnref(x.m.adj);
+      this.#groups.set(key, g.spec);
+      throw new DataplaneError(`nexthop group ${key}`, rc);
+    }
+    const old = g.spec;
+    g.spec = spec;
+    for (const m of old.members) this.#adjUnref(m.adj);
   }
 
   async #bulkLoad(sub: string, id: number, desired: Map<string, PlanRoute>): Promise<void> {
@@ -488,32 +564,23 @@ export class DataplaneDriver {
       const old = this.#neigh.get(key);
       const n: Neighbour = { port, family: e.family, addr: e.addr, mac };
       this.#neigh.set(key, n);
+      if (this.onNeighbour && (!old || macText(old.mac) !== macText(mac))) this.onNeighbour(plan?.ports[port]?.name ?? String(port), formatAddress(e.family, e.addr), macText(mac));
       const a = this.#adjs.get(key);
       if (a && !a.spec.mac && (a.mac === null || macText(a.mac) !== macText(mac))) {
         a.mac = mac;
         this.#adjPush(a);
       }
-      if (!old && plan) {
-        for (const [sub] of plan.subfibs) {
-          if (!this.#hostEligible(plan, sub, n)) continue;
-          const prefix = { family: n.family, addr: n.addr, len: n.family === 4 ? 32 : 128 };
-          this.#routeSet(sub, this.#subIds.get(sub)!, formatPrefix(prefix), { prefix, nhg: fwdKey([{ adj: key, weight: 1 }]) });
-        }
-      }
+      if (!old && plan) for (const sub of this.#want.keys()) this.#hostSync(sub, key, n);
       // A stale entry is not re-verified by the kernel unless it sends to it; ask it to.
       if ((e.state & NUD_STALE) !== 0 && a) this.#resolve(key, a, now);
       return;
     }
     if (!e.deleted && (e.state & (NUD_INCOMPLETE | NUD_FAILED)) === 0) return; // e.g. NUD_NONE
-    if (!this.#neigh.has(key)) return;
+    const gone = this.#neigh.get(key);
+    if (!gone) return;
     this.#neigh.delete(key);
-    if (plan) {
-      const text = formatPrefix({ family: e.family, addr: e.addr, len: e.family === 4 ? 32 : 128 });
-      const hostNhg = fwdKey([{ adj: key, weight: 1 }]);
-      for (const [sub, table] of this.#routes) {
-        if (table.get(text)?.nhg === hostNhg && !plan.subfibs.get(sub)?.routes.has(text)) this.#routeDelete(sub, this.#subIds.get(sub)!, text);
-      }
-    }
+    this.onNeighbour?.(plan?.ports[port]?.name ?? String(port), formatAddress(e.family, e.addr), null);
+    for (const sub of this.#want.keys()) this.#hostSync(sub, key, gone);
     const a = this.#adjs.get(key);
     if (a && a.mac !== null && !a.spec.mac) {
       a.mac = null;
@@ -529,6 +596,64 @@ export class DataplaneDriver {
     if (id === undefined) throw new RangeError(`no sub-FIB ${sub}`);
     const nh = this.#dp.subfibLookup(id, family, addr);
     return this.#nhgIds.keyOf(nh) ?? null;
+  }
+
+  /** The dataplane's own decision for one packet (native/dp/dp_explain.h), ids named. */
+  explain(q: { family: Family; src: Uint8Array; dst: Uint8Array; inPort: number; proto: number; dscp: number; hasPorts: boolean; sport: number; dport: number }): {
+    fib: string | null;
+    byDefault: boolean;
+    rule: string | null;
+    subfib: string | null;
+    nhg: string | null;
+    kind: string;
+    adj: string | null;
+    outPort: string | null;
+    mac: string | null;
+    drop: string | null;
+  } {
+    const e = this.#dp.explain(q);
+    const native = loadNative();
+    const plan = this.#plan;
+    const adjKeyOf = e.adj >= 0 ? (this.#adjIds.keyOf(e.adj) ?? null) : null;
+    let adj: string | null = null;
+    if (adjKeyOf !== null) {
+      const a = this.#adjs.get(adjKeyOf);
+      adj = a ? `${plan?.ports[a.spec.port]?.name ?? a.spec.port} via ${formatAddress(a.spec.family, a.spec.addr)}` : adjKeyOf;
+    }
+    return {
+      fib: e.fib === ANY ? null : (this.#fibIds.keyOf(e.fib) ?? null),
+      byDefault: e.byDefault,
+      rule: e.rule >= 0 ? (plan?.ruleNames[e.rule] ?? null) : null,
+      subfib: e.subfib === ANY ? null : (this.#subIds.keyOf(e.subfib) ?? null),
+      nhg: e.nhg === 0xffffffff ? null : (this.#nhgIds.keyOf(e.nhg) ?? null),
+      kind: e.kind >= 0 ? (["forward", "blackhole", "unreachable", "prohibit", "local"][e.kind] ?? "?") : "drop",
+      adj,
+      outPort: e.adj >= 0 ? (plan?.ports[e.outPort]?.name ?? String(e.outPort)) : null,
+      mac: e.adj >= 0 && e.resolved ? macText(e.mac) : null,
+      drop: e.drop >= 0 ? (native.dropNames[e.drop] ?? String(e.drop)) : null,
+    };
+  }
+
+  /** The installed route (RIB best or neighbour host route) that is the longest match. */
+  installedMatch(sub: string, family: Family, addr: Uint8Array): { text: string; route: PlanRoute } | null {
+    const t = this.#routes.get(sub);
+    if (!t) return null;
+    for (let len = family === 4 ? 32 : 128; len >= 0; len--) {
+      const text = formatPrefix(maskedPrefix(family, addr, len));
+      const r = t.get(text);
+      if (r) return { text, route: r };
+    }
+    return null;
+  }
+
+  /** Forwarding entries installed in a sub-FIB. */
+  installedCount(sub: string): number {
+    return this.#routes.get(sub)?.size ?? 0;
+  }
+
+  /** Link state of a port. */
+  link(port: number): { up: boolean; speedMbps: number } {
+    return this.#dp.portLink(port);
   }
 
   counters(): DataplaneCounters {

@@ -3,8 +3,8 @@
  * stable names, with no ids. The driver (dataplane.ts) gives the keys ids, diffs a new plan
  * against what it installed, and applies the difference while traffic flows.
  *
- * What each sub-FIB holds besides its configured routes (configured routes win on the same
- * prefix):
+ * What each sub-FIB holds besides its configured routes (`implicit`; the RIB gives them the
+ * weakest distance, so a configured route for the same prefix wins):
  *   - every interface address of every port as a host route to "local" (punted to the kernel);
  *   - every connected subnet as a "glean" route of its port: the packet goes to the kernel,
  *     which resolves the host and forwards it, and the resolved neighbour then becomes a host
@@ -54,7 +54,7 @@ export interface PlanSubfib {
   /** "<fib>.<sub>", e.g. "main.main" */
   key: string;
   fib: string;
-  /** routes by formatted prefix, both families */
+  /** the configuration file's routes by formatted prefix, both families */
   routes: Map<string, PlanRoute>;
 }
 
@@ -92,8 +92,10 @@ export interface Plan {
   /** bindings by formatted source prefix */
   bindings: Map<string, PlanBinding>;
   defaults: { 4: string | null; 6: string | null };
-  /** counter names of rules, by rule id */
+  /** counter names of rules ("<fib>#<priority>"), by rule id */
   ruleNames: string[];
+  /** the routes every sub-FIB holds besides its own: interface addresses and connected subnets */
+  implicit: Map<string, PlanRoute>;
 }
 
 export function adjKey(port: number, family: Family, addr: Uint8Array): string {
@@ -167,13 +169,13 @@ export function compilePlan(cfg: Config): Plan {
     const keys: string[] = [];
     for (const s of f.subfibs) {
       const key = `${f.name}.${s.name}`;
-      const routes = new Map(implicit);
+      const routes = new Map<string, PlanRoute>();
       for (const r of s.routes) routes.set(formatPrefix(r.prefix), { prefix: r.prefix, nhg: routeNhg(r) });
       subfibs.set(key, { key, fib: f.name, routes });
       keys.push(key);
     }
-    const rules: PlanRule[] = f.rules.map((r, j) => {
-      ruleNames.push(`${f.name}#${j}`);
+    const rules: PlanRule[] = f.rules.map((r) => {
+      ruleNames.push(`${f.name}#${r.priority}`);
       return {
         id: ruleNames.length - 1,
         subfib: `${f.name}.${r.subfib}`,
@@ -197,5 +199,5 @@ export function compilePlan(cfg: Config): Plan {
   }
   for (const b of cfg.bindings) bindings.set(formatPrefix(b.source), { prefix: b.source, fib: b.fib });
 
-  return { ports, fibs, subfibs, nhgs, adjs, bindings, defaults: { ...cfg.defaultFib }, ruleNames };
+  return { ports, fibs, subfibs, nhgs, adjs, bindings, defaults: { ...cfg.defaultFib }, ruleNames, implicit };
 }

@@ -59,6 +59,23 @@ export interface NativeDataplane {
   counters(): NativeCounters;
   takeResolve(): Uint16Array;
   reclaim(): void;
+  explain(q: { family: 4 | 6; src: Uint8Array; dst: Uint8Array; inPort: number; proto: number; dscp: number; hasPorts: boolean; sport: number; dport: number }): NativeExplain;
+  portLink(port: number): { up: boolean; speedMbps: number };
+}
+
+/** dp_explain_out (native/dp/dp_explain.h): ids, 0xFFFF / 0xFFFFFFFF / -1 for none. */
+export interface NativeExplain {
+  fib: number;
+  byDefault: boolean;
+  rule: number;
+  subfib: number;
+  nhg: number;
+  kind: number;
+  adj: number;
+  resolved: boolean;
+  outPort: number;
+  mac: Uint8Array;
+  drop: number;
 }
 
 export interface NativeRule {

@@ -1,0 +1,108 @@
+#include "dp_explain.h"
+
+#include <string.h>
+
+#include "dp_counters.h"
+#include "dp_pkt.h"
+#include "dp_worker.h"
+
+static uint32_t be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struct dp_explain_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->fib = DP_ID_NONE;
+	out->rule = -1;
+	out->subfib = DP_ID_NONE;
+	out->nhg = LPM_MISS;
+	out->kind = -1;
+	out->adj = -1;
+	out->drop = -1;
+
+	struct dp_pkt p;
+	memset(&p, 0, sizeof(p));
+	p.cls = in->family == 4 ? DP_PKT_IP4 : DP_PKT_IP6;
+	p.proto = in->proto;
+	p.dscp = in->dscp;
+	p.in_port = in->in_port;
+	if (in->has_ports) {
+		p.flags |= DP_PKT_F_PORTS;
+		p.sport = in->sport;
+		p.dport = in->dport;
+	}
+	int fi = in->family == 4 ? 0 : 1;
+	uint32_t fib;
+	if (in->family == 4) {
+		p.src4 = be32(in->src);
+		p.dst4 = be32(in->dst);
+		fib = lpm4_lookup(DP_LOAD(((struct dp_tables *)t)->src[0]), p.src4);
+	} else {
+		p.src6 = in->src;
+		p.dst6 = in->dst;
+		fib = lpm6_lookup(DP_LOAD(((struct dp_tables *)t)->src[1]), in->src);
+	}
+	if (fib == LPM_MISS) {
+		fib = DP_LOAD(((struct dp_tables *)t)->src_default[fi]);
+		out->by_default = true;
+	}
+	const struct dp_fib_base *b = fib < DP_MAX_FIBS ? DP_LOAD(((struct dp_tables *)t)->base[fib]) : NULL;
+	if (!b) {
+		out->drop = DP_DROP_NO_SOURCE_BINDING;
+		return;
+	}
+	out->fib = b->id;
+	uint16_t sub = b->default_subfib;
+	for (uint16_t r = 0; r < b->nrules; r++) {
+		if (dp_rule_match(&b->rules[r], &p, in->family)) {
+			sub = b->rules[r].subfib;
+			out->rule = b->rules[r].id;
+			break;
+		}
+	}
+	out->subfib = sub;
+	const lpm_t *l = DP_LOAD(((struct dp_tables *)t)->sub[sub].lpm[fi]);
+	uint32_t nh = !l ? LPM_MISS : in->family == 4 ? lpm4_lookup(l, p.dst4) : lpm6_lookup(l, in->dst);
+	out->nhg = nh;
+	if (nh == LPM_MISS) {
+		out->drop = DP_DROP_NO_ROUTE;
+		return;
+	}
+	const struct dp_nhg *g = nh < DP_MAX_NHGS ? DP_LOAD(((struct dp_tables *)t)->nhg[nh]) : NULL;
+	if (!g) {
+		out->drop = DP_DROP_ADJ_MISSING;
+		return;
+	}
+	out->kind = g->kind;
+	switch (g->kind) {
+	case DP_NHG_LOCAL:
+		return;
+	case DP_NHG_BLACKHOLE:
+		out->drop = DP_DROP_BLACKHOLE;
+		return;
+	case DP_NHG_UNREACHABLE:
+		out->drop = DP_DROP_UNREACHABLE;
+		return;
+	case DP_NHG_PROHIBIT:
+		out->drop = DP_DROP_PROHIBIT;
+		return;
+	default:
+		break;
+	}
+	uint16_t adj = g->nbuckets == 1 ? g->bucket[0] : g->bucket[((uint64_t)dp_flow_hash(&p) * g->nbuckets) >> 32];
+	out->adj = adj;
+	const struct dp_adj *a = DP_LOAD(((struct dp_tables *)t)->adj[adj]);
+	if (!a) {
+		out->drop = DP_DROP_ADJ_MISSING;
+		return;
+	}
+	out->out_port = a->port;
+	out->resolved = a->resolved;
+	if (!a->resolved) {
+		out->drop = DP_DROP_ADJ_UNRESOLVED;
+		return;
+	}
+	memcpy(out->mac, a->dst_mac, 6);
+}

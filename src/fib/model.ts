@@ -1,0 +1,889 @@
+/**
+ * The live forwarding model: what the configuration file set up, changed while running by API
+ * calls and reloads, kept installed in the dataplane.
+ *
+ * It holds the structure (interfaces, FIBs, sub-FIBs, rules, bindings) as a Config, the RIB of
+ * every owner's routes (rib.ts) and the named nexthop groups. Every change is validated
+ * completely before anything is touched, so a refused request changes nothing; then it is
+ * applied make-before-break through the driver (dataplane.ts): new sub-FIBs and their routes
+ * first, then FIB bases and bindings, removals last.
+ *
+ * Owners: "connected" (the interfaces' own addresses and subnets, in every sub-FIB, the weakest
+ * distance), "config" (the file's routes) and API clients by name.
+ *
+ * Callers serialize writes (one at a time); reads may come between the steps of a write.
+ */
+import { LIMITS, NAME, PORTED, PROTOCOLS, parseInterfaceAddress, parseMac, type Config, type FibConfig, type NexthopConfig, type PortConfig, type RuleConfig } from "../api/config.js";
+import { formatAddress, formatPrefix, parseAddress, parsePrefix, type Family, type Prefix } from "../lookup/prefix.js";
+import { loadNative } from "../lookup/native.js";
+import type { DataplaneDriver } from "./dataplane.js";
+import { adjKey, compilePlan, fwdKey, type Plan, type PlanNhg, type PlanRoute } from "./plan.js";
+import { Rib, type BestChange } from "./rib.js";
+
+export type ApiCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "PERMISSION_DENIED" | "INTERNAL";
+
+/** A refused request: a gRPC status code and a message that names the field. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiCode,
+    message: string,
+    /** index of the bad entry of a batch */
+    readonly index?: number,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export const OWNER_CONFIG = "config";
+export const OWNER_CONNECTED = "connected";
+export const OWNER_NEIGHBOUR = "neighbour";
+export const DISTANCE_CONFIG = 1;
+export const DISTANCE_CONNECTED = 254;
+export const DISTANCE_DEFAULT = 100;
+const RESERVED_OWNERS = new Set([OWNER_CONFIG, OWNER_CONNECTED, OWNER_NEIGHBOUR]);
+
+export type RouteType = "forward" | "blackhole" | "unreachable" | "prohibit" | "local";
+
+export interface NexthopIn {
+  via: string;
+  port: string;
+  weight: number;
+  mac: string;
+}
+
+export interface RouteIn {
+  fib: string;
+  subfib: string;
+  prefix: string;
+  /** null: forward when nexthops or a group are given */
+  type: RouteType | null;
+  nexthops: NexthopIn[];
+  group: string;
+}
+
+export interface RouteOpIn {
+  op: "add" | "delete" | "replace" | null;
+  route: RouteIn;
+}
+
+export interface RouteOut {
+  fib: string;
+  subfib: string;
+  prefix: string;
+  type: RouteType;
+  nexthops: NexthopIn[];
+  group: string;
+  owner: string;
+  distance: number;
+  best: boolean;
+  stale: boolean;
+}
+
+export interface GroupOut {
+  name: string;
+  nexthops: NexthopIn[];
+  routes: number;
+}
+
+export interface ExplainIn {
+  src: string;
+  dst: string;
+  inPort: string;
+  protocol: string;
+  sport: number;
+  dport: number;
+  dscp: number;
+}
+
+export interface ExplainOut {
+  binding: string;
+  fib: string;
+  subfib: string;
+  rule: string;
+  prefix: string;
+  routeOwner: string;
+  nexthopGroup: string;
+  action: string;
+  adjacency: string;
+  outPort: string;
+  mac: string;
+  dropReason: string;
+  steps: string[];
+}
+
+export interface ModelHooks {
+  /** an interface's addresses or MTU are about to change (the daemon updates its TAP); throw to refuse */
+  portChanging?(old: PortConfig, next: PortConfig): void;
+  /** best-route changes, when someone listens */
+  routeChanged?(c: BestChange): void;
+  wantRouteEvents?(): boolean;
+}
+
+interface Group {
+  name: string;
+  family: Family;
+  nexthops: NexthopConfig[];
+  spec: PlanNhg;
+}
+
+const KIND_NAMES = ["forward", "blackhole", "unreachable", "prohibit", "local"];
+
+function macText(m: Uint8Array): string {
+  return [...m].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Shallow copy of the structure (route lists shared: they are never mutated in place). */
+function copyConfig(c: Config): Config {
+  return {
+    ...c,
+    ports: c.ports.map((p) => ({ ...p, addresses: [...p.addresses] })),
+    fibs: c.fibs.map((f) => ({ ...f, subfibs: f.subfibs.map((s) => ({ ...s })), rules: [...f.rules] })),
+    bindings: [...c.bindings],
+    defaultFib: { ...c.defaultFib },
+  };
+}
+
+export class Model {
+  readonly #driver: DataplaneDriver;
+  readonly #hooks: ModelHooks;
+  #cfg: Config;
+  #plan: Plan;
+  readonly #rib = new Rib();
+  readonly #groups = new Map<string, Group>();
+  /** static gateway MACs given over the API */
+  readonly #macs = new Map<string, Uint8Array>();
+  /** FIB names and binding prefixes the configuration file defines */
+  #fileFibs = new Set<string>();
+  #fileBindings = new Set<string>();
+
+  private constructor(driver: DataplaneDriver, cfg: Config, hooks: ModelHooks) {
+    this.#driver = driver;
+    this.#hooks = hooks;
+    this.#cfg = cfg;
+    this.#plan = compilePlan(cfg);
+  }
+
+  /** Installs a configuration into a fresh driver. */
+  static async create(driver: DataplaneDriver, cfg: Config, hooks: ModelHooks = {}): Promise<Model> {
+    const m = new Model(driver, cfg, hooks);
+    m.#fileFibs = new Set(cfg.fibs.map((f) => f.name));
+    m.#fileBindings = new Set(cfg.bindings.map((b) => formatPrefix(b.source)));
+    await m.#commit(cfg, null);
+    return m;
+  }
+
+  get config(): Config {
+    return this.#cfg;
+  }
+
+  get plan(): Plan {
+    return this.#plan;
+  }
+
+  get rib(): Rib {
+    return this.#rib;
+  }
+
+  // ---- committing a structure ----------------------------------------------------------------
+
+  async #commit(next: Config, prev: Plan | null): Promise<void> {
+    const plan = compilePlan(next);
+    for (const g of this.#groups.values()) plan.nhgs.set(`grp:${g.name}`, g.spec);
+    this.#driver.prepare(plan, this.#macs);
+    const removed = [...this.#rib.subfibs()].filter((s) => !plan.subfibs.has(s));
+    const sameImplicit = prev !== null && sameRoutes(prev.implicit, plan.implicit);
+    for (const [sub, s] of plan.subfibs) {
+      const isNew = this.#rib.table(sub) === undefined;
+      this.#rib.addSubfib(sub);
+      const changes: BestChange[] = [];
+      const push = (c: BestChange | null): void => {
+        if (c) changes.push(c);
+      };
+      const oldImplicit = isNew || prev === null ? new Map<string, PlanRoute>() : prev.implicit;
+      if (isNew || !sameImplicit) diffRoutes(oldImplicit, plan.implicit, (t, r) => push(r ? this.#rib.set(sub, t, r.prefix, OWNER_CONNECTED, DISTANCE_CONNECTED, r.nhg) : this.#rib.delete(sub, t, OWNER_CONNECTED)));
+      const oldConfig = isNew || prev === null ? new Map<string, PlanRoute>() : (prev.subfibs.get(sub)?.routes ?? new Map<string, PlanRoute>());
+      if (oldConfig !== s.routes) diffRoutes(oldConfig, s.routes, (t, r) => push(r ? this.#rib.set(sub, t, r.prefix, OWNER_CONFIG, DISTANCE_CONFIG, r.nhg) : this.#rib.delete(sub, t, OWNER_CONFIG)));
+      if (changes.length > 0) await this.#install(sub, changes);
+    }
+    this.#driver.apply(plan);
+    for (const sub of removed) this.#rib.dropSubfib(sub);
+    this.#plan = plan;
+    this.#cfg = next;
+  }
+
+  async #install(sub: string, changes: BestChange[]): Promise<void> {
+    await this.#driver.routes(sub, changes);
+    if (this.#hooks.routeChanged && this.#hooks.wantRouteEvents?.()) for (const c of changes) this.#hooks.routeChanged(c);
+  }
+
+  /** Applies a reloaded configuration file: its objects replace the file's old ones; FIBs and
+   *  bindings created over the API stay. */
+  async reload(file: Config): Promise<void> {
+    const next = copyConfig(file);
+    for (const f of this.#cfg.fibs) if (!this.#fileFibs.has(f.name) && !next.fibs.some((x) => x.name === f.name)) next.fibs.push(f);
+    for (const b of this.#cfg.bindings) {
+      const t = formatPrefix(b.source);
+      if (!this.#fileBindings.has(t) && !next.bindings.some((x) => formatPrefix(x.source) === t) && next.fibs.some((f) => f.name === b.fib)) next.bindings.push(b);
+    }
+    this.#checkDroppedSubfibs(next, "the reloaded file");
+    for (const p of next.ports) {
+      const old = this.#cfg.ports.find((o) => o.name === p.name)!;
+      this.#hooks.portChanging?.(old, p);
+    }
+    await this.#commit(next, this.#plan);
+    this.#fileFibs = new Set(file.fibs.map((f) => f.name));
+    this.#fileBindings = new Set(file.bindings.map((b) => formatPrefix(b.source)));
+  }
+
+  /** Sub-FIBs a new structure drops must not hold client routes. */
+  #checkDroppedSubfibs(next: Config, what: string): void {
+    const keep = new Set(next.fibs.flatMap((f) => f.subfibs.map((s) => `${f.name}.${s.name}`)));
+    for (const sub of this.#rib.subfibs()) {
+      if (keep.has(sub)) continue;
+      const t = this.#rib.table(sub)!;
+      for (const e of t.values()) {
+        const c = e.cands.find((x) => !RESERVED_OWNERS.has(x.owner));
+        if (c) throw new ApiError("FAILED_PRECONDITION", `${what} removes sub-FIB ${sub}, which holds routes of client "${c.owner}" (${formatPrefix(e.prefix)}); withdraw them first`);
+      }
+    }
+  }
+
+  // ---- routes ---------------------------------------------------------------------------------
+
+  #portIndex(name: string): number | undefined {
+    const i = this.#cfg.ports.findIndex((p) => p.name === name);
+    return i < 0 ? undefined : i;
+  }
+
+  #subKey(fib: string, subfib: string, key: string): string {
+    if (!this.#plan.fibs.has(fib)) throw new ApiError(fib === "" ? "INVALID_ARGUMENT" : "NOT_FOUND", `${key}.fib: ${fib === "" ? "is required" : `no FIB named "${fib}"`}`);
+    const sub = `${fib}.${subfib === "" ? "main" : subfib}`;
+    if (!this.#plan.subfibs.has(sub)) throw new ApiError("NOT_FOUND", `${key}.subfib: FIB ${fib} has no sub-FIB "${subfib}"`);
+    return sub;
+  }
+
+  /** Validates nexthops into members (adjacency keys) of one family. */
+  #nexthops(list: NexthopIn[], family: Family | null, key: string, macs: Map<string, Uint8Array>): { nhg: PlanNhg | string; family: Family | null; cfg: NexthopConfig[] } {
+    if (list.length === 0) throw new ApiError("INVALID_ARGUMENT", `${key}: a forward route needs at least one next hop, or a nexthop_group, or a type (blackhole, unreachable, prohibit)`);
+    if (list.length > LIMITS.nexthops) throw new ApiError("INVALID_ARGUMENT", `${key}: ${list.length} next hops, at most ${LIMITS.nexthops}`);
+    const members: { adj: string; weight: number }[] = [];
+    const cfg: NexthopConfig[] = [];
+    const seen = new Set<string>();
+    let fam = family;
+    for (let j = 0; j < list.length; j++) {
+      const n = list[j]!;
+      const nk = `${key}[${j}]`;
+      const port = this.#portIndex(n.port);
+      if (n.port === "") throw new ApiError("INVALID_ARGUMENT", `${nk}.port: is required`);
+      if (port === undefined) throw new ApiError("NOT_FOUND", `${nk}.port: no interface named "${n.port}" (interfaces: ${this.#cfg.ports.map((p) => p.name).join(", ")})`);
+      if (!Number.isInteger(n.weight) || n.weight < 1 || n.weight > LIMITS.weight) throw new ApiError("INVALID_ARGUMENT", `${nk}.weight: ${n.weight} is not a weight (1-${LIMITS.weight})`);
+      if (n.via === "") {
+        if (n.mac !== "") throw new ApiError("INVALID_ARGUMENT", `${nk}.mac: a static MAC needs a gateway (via)`);
+        if (list.length > 1) throw new ApiError("INVALID_ARGUMENT", `${nk}.via: a direct next hop (no via: the destination is on the link) must be the only next hop`);
+        return { nhg: `glean:${port}`, family: fam, cfg: [{ via: null, port: n.port, weight: n.weight, mac: null }] };
+      }
+      let via;
+      try {
+        via = parseAddress(n.via, fam ?? undefined);
+      } catch (err: unknown) {
+        throw new ApiError("INVALID_ARGUMENT", `${nk}.via: ${errText(err)}`);
+      }
+      fam = via.family;
+      const ak = adjKey(port, via.family, via.addr);
+      if (seen.has(ak)) throw new ApiError("INVALID_ARGUMENT", `${nk}: the same next hop as an earlier one (${n.via} on ${n.port})`);
+      seen.add(ak);
+      let mac: Uint8Array | null = null;
+      if (n.mac !== "") {
+        try {
+          mac = parseMac(n.mac);
+        } catch (err: unknown) {
+          throw new ApiError("INVALID_ARGUMENT", `${nk}.mac: ${errText(err)}`);
+        }
+        const have = this.#plan.adjs.get(ak)?.mac ?? this.#macs.get(ak) ?? macs.get(ak);
+        if (have && macText(have) !== macText(mac)) throw new ApiError("FAILED_PRECONDITION", `${nk}.mac: gateway ${n.via} on ${n.port} already has static MAC ${macText(have)}`);
+        macs.set(ak, mac);
+      }
+      members.push({ adj: ak, weight: n.weight });
+      cfg.push({ via, port: n.port, weight: n.weight, mac });
+    }
+    return { nhg: { kind: "forward", members }, family: fam, cfg };
+  }
+
+  /**
+   * Applies a batch of route operations for a client, all or nothing. Throws ApiError naming the
+   * first bad entry (nothing changed).
+   */
+  async modifyRoutes(client: string, distance: number, ops: readonly RouteOpIn[], batchMax: number): Promise<{ applied: number; bestChanges: number }> {
+    if (RESERVED_OWNERS.has(client)) throw new ApiError("INVALID_ARGUMENT", `client name "${client}" is reserved`);
+    if (ops.length > batchMax) throw new ApiError("INVALID_ARGUMENT", `ops: ${ops.length} operations, at most ${batchMax} in one batch`);
+    // 1. validate, simulating the batch in order
+    interface Step {
+      del: boolean;
+      sub: string;
+      text: string;
+      prefix: Prefix;
+      nhg: string;
+    }
+    const steps: Step[] = new Array<Step>(ops.length);
+    const after = new Map<string, boolean>(); // "<sub> <text>" -> the client has a route after the earlier ops
+    const macs = new Map<string, Uint8Array>();
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const key = `ops[${i}].route`;
+      try {
+        if (op.op === null) throw new ApiError("INVALID_ARGUMENT", `ops[${i}].op: must be OP_ADD, OP_DELETE or OP_REPLACE`);
+        const r = op.route;
+        const sub = this.#subKey(r.fib, r.subfib, key);
+        let prefix: Prefix;
+        try {
+          prefix = parsePrefix(r.prefix);
+        } catch (err: unknown) {
+          throw new ApiError("INVALID_ARGUMENT", `${key}.prefix: ${r.prefix === "" ? "is required" : errText(err)}`);
+        }
+        const text = formatPrefix(prefix);
+        const sk = `${sub} ${text}`;
+        const exists = after.get(sk) ?? this.#rib.candidate(sub, text, client) !== undefined;
+        if (op.op === "delete") {
+          if (!exists) throw new ApiError("NOT_FOUND", `${key}.prefix: client "${client}" has no route ${text} in ${sub}`);
+          after.set(sk, false);
+          steps[i] = { del: true, sub, text, prefix, nhg: "" };
+          continue;
+        }
+        if (op.op === "add" && exists) throw new ApiError("ALREADY_EXISTS", `${key}.prefix: client "${client}" already has a route ${text} in ${sub} (use OP_REPLACE to change it)`);
+        let nhg: string;
+        const type = r.type ?? (r.nexthops.length > 0 || r.group !== "" ? "forward" : null);
+        if (type === null) throw new ApiError("INVALID_ARGUMENT", `${key}: needs nexthops, a nexthop_group, or a type (blackhole, unreachable, prohibit)`);
+        if (type === "local") throw new ApiError("INVALID_ARGUMENT", `${key}.type: ROUTE_TYPE_LOCAL routes come from the interfaces' addresses, not from clients`);
+        if (type !== "forward") {
+          if (r.nexthops.length > 0 || r.group !== "") throw new ApiError("INVALID_ARGUMENT", `${key}.nexthops: a ${type} route has no next hops`);
+          nhg = type;
+        } else if (r.group !== "") {
+          if (r.nexthops.length > 0) throw new ApiError("INVALID_ARGUMENT", `${key}: nexthops and nexthop_group together; give one`);
+          const g = this.#groups.get(r.group);
+          if (!g) throw new ApiError("NOT_FOUND", `${key}.nexthop_group: no nexthop group named "${r.group}"`);
+          if (g.family !== prefix.family) throw new ApiError("INVALID_ARGUMENT", `${key}.nexthop_group: group "${r.group}" has IPv${g.family} gateways, the prefix is IPv${prefix.family}`);
+          nhg = `grp:${g.name}`;
+        } else {
+          const v = this.#nexthops(r.nexthops, prefix.family, `${key}.nexthops`, macs);
+          nhg = typeof v.nhg === "string" ? v.nhg : fwdKey(v.nhg.members);
+        }
+        after.set(sk, true);
+        steps[i] = { del: false, sub, text, prefix, nhg };
+      } catch (err: unknown) {
+        if (err instanceof ApiError) throw new ApiError(err.code, err.message.startsWith("ops[") ? err.message : `ops[${i}]: ${err.message}`, i);
+        throw err;
+      }
+    }
+    // 2. apply to the RIB, then the dataplane; undo everything if the dataplane refuses
+    for (const [k, m] of macs) this.#macs.set(k, m);
+    if (macs.size > 0) this.#driver.prepare(this.#plan, this.#macs);
+    const undo: { sub: string; text: string; prefix: Prefix; had: { nhg: string; distance: number; stale: boolean } | null }[] = [];
+    const bySub = new Map<string, BestChange[]>();
+    let bestChanges = 0;
+    for (const s of steps) {
+      const c0 = this.#rib.candidate(s.sub, s.text, client);
+      undo.push({ sub: s.sub, text: s.text, prefix: s.prefix, had: c0 ? { nhg: c0.nhg, distance: c0.distance, stale: c0.stale } : null });
+      const ch = s.del ? this.#rib.delete(s.sub, s.text, client) : this.#rib.set(s.sub, s.text, s.prefix, client, distance, s.nhg);
+      if (ch) {
+        let l = bySub.get(s.sub);
+        if (!l) bySub.set(s.sub, (l = []));
+        l.push(ch);
+        bestChanges++;
+      }
+    }
+    try {
+      for (const [sub, l] of bySub) await this.#install(sub, l);
+    } catch (err: unknown) {
+      for (let k = undo.length - 1; k >= 0; k--) {
+        const u = undo[k]!;
+        if (u.had === null) this.#rib.delete(u.sub, u.text, client);
+        else {
+          this.#rib.set(u.sub, u.text, u.prefix, client, u.had.distance, u.had.nhg);
+          const c = this.#rib.candidate(u.sub, u.text, client);
+          if (c) c.stale = u.had.stale;
+        }
+      }
+      const resync = new Map<string, BestChange[]>();
+      for (const u of undo) {
+        const e = this.#rib.get(u.sub, u.text);
+        let l = resync.get(u.sub);
+        if (!l) resync.set(u.sub, (l = []));
+        l.push({ sub: u.sub, text: u.text, prefix: u.prefix, nhg: e?.cands[0]?.nhg ?? null, owner: e?.cands[0]?.owner ?? null });
+      }
+      for (const [sub, l] of resync) await this.#driver.routes(sub, l);
+      throw new ApiError("FAILED_PRECONDITION", `the dataplane refused the batch, nothing changed: ${errText(err)}`);
+    }
+    return { applied: steps.length, bestChanges };
+  }
+
+  /** Removes routes of a client (sweep, stale timer); returns how many. */
+  async removeRoutes(client: string, which: [string, string][]): Promise<number> {
+    const bySub = new Map<string, BestChange[]>();
+    let n = 0;
+    for (const [sub, text] of which) {
+      if (!this.#rib.candidate(sub, text, client)) continue;
+      n++;
+      const ch = this.#rib.delete(sub, text, client);
+      if (!ch) continue;
+      let l = bySub.get(sub);
+      if (!l) bySub.set(sub, (l = []));
+      l.push(ch);
+    }
+    for (const [sub, l] of bySub) await this.#install(sub, l);
+    return n;
+  }
+
+  /** Changes the distance of all of a client's routes. */
+  async setDistance(client: string, distance: number): Promise<void> {
+    const bySub = new Map<string, BestChange[]>();
+    for (const ch of this.#rib.setDistance(client, distance)) {
+      let l = bySub.get(ch.sub);
+      if (!l) bySub.set(ch.sub, (l = []));
+      l.push(ch);
+    }
+    for (const [sub, l] of bySub) await this.#install(sub, l);
+  }
+
+  #describe(nhg: string): { type: RouteType; nexthops: NexthopIn[]; group: string } {
+    if (nhg === "blackhole" || nhg === "unreachable" || nhg === "prohibit") return { type: nhg, nexthops: [], group: "" };
+    if (nhg === "local") return { type: "local", nexthops: [], group: "" };
+    if (nhg.startsWith("glean:")) {
+      const port = this.#cfg.ports[Number(nhg.slice(6))]?.name ?? "?";
+      return { type: "forward", nexthops: [{ via: "", port, weight: 1, mac: "" }], group: "" };
+    }
+    if (nhg.startsWith("grp:")) return { type: "forward", nexthops: [], group: nhg.slice(4) };
+    const members = nhg
+      .slice(4)
+      .split(",")
+      .map((m) => {
+        const star = m.lastIndexOf("*");
+        const bar = m.indexOf("|");
+        const port = this.#cfg.ports[Number(m.slice(0, bar))]?.name ?? "?";
+        const via = m.slice(bar + 1, star);
+        const mac = this.#plan.adjs.get(m.slice(0, star))?.mac ?? this.#macs.get(m.slice(0, star)) ?? null;
+        return { via, port, weight: Number(m.slice(star + 1)), mac: mac ? macText(mac) : "" };
+      });
+    return { type: "forward", nexthops: members, group: "" };
+  }
+
+  /** A readable summary of a nexthop group key. */
+  summary(nhg: string | null): string {
+    if (nhg === null) return "";
+    const d = this.#describe(nhg);
+    if (d.group) return `group ${d.group}`;
+    if (d.type !== "forward") return d.type;
+    return d.nexthops.map((n) => (n.via ? `via ${n.via} dev ${n.port}${n.weight !== 1 ? ` weight ${n.weight}` : ""}` : `dev ${n.port}`)).join(", ");
+  }
+
+  /** Routes, best only or every candidate, optionally filtered. */
+  *routes(f: { fib: string; subfib: string; prefix: string; owner: string; all: boolean; local: boolean; family: 0 | Family }): Generator<RouteOut> {
+    if (f.fib !== "" && !this.#plan.fibs.has(f.fib)) throw new ApiError("NOT_FOUND", `fib: no FIB named "${f.fib}"`);
+    let only: string | null = null;
+    if (f.prefix !== "") {
+      try {
+        only = formatPrefix(parsePrefix(f.prefix));
+      } catch (err: unknown) {
+        throw new ApiError("INVALID_ARGUMENT", `prefix: ${errText(err)}`);
+      }
+    }
+    const subs = f.fib === "" ? [...this.#plan.subfibs.keys()] : this.#plan.fibs.get(f.fib)!.subfibs;
+    if (f.subfib !== "") {
+      if (f.fib === "") throw new ApiError("INVALID_ARGUMENT", "subfib: needs fib");
+      const k = `${f.fib}.${f.subfib}`;
+      if (!this.#plan.subfibs.has(k)) throw new ApiError("NOT_FOUND", `subfib: FIB ${f.fib} has no sub-FIB "${f.subfib}"`);
+      subs.splice(0, subs.length, k);
+    }
+    for (const sub of subs) {
+      const t = this.#rib.table(sub);
+      if (!t) continue;
+      const dot = sub.indexOf(".");
+      const fib = sub.slice(0, dot);
+      const subfib = sub.slice(dot + 1);
+      const entries: Iterable<[string, (typeof t extends Map<string, infer E> ? E : never)]> = only === null ? t : t.has(only) ? [[only, t.get(only)!]] : [];
+      for (const [text, e] of entries) {
+        if (f.family !== 0 && e.prefix.family !== f.family) continue;
+        for (let i = 0; i < e.cands.length; i++) {
+          if (i > 0 && !f.all) break;
+          const c = e.cands[i]!;
+          if (!f.local && c.owner === OWNER_CONNECTED) continue;
+          if (f.owner !== "" && c.owner !== f.owner) continue;
+          yield { fib, subfib, prefix: text, ...this.#describe(c.nhg), owner: c.owner, distance: c.distance, best: i === 0, stale: c.stale };
+        }
+      }
+    }
+  }
+
+  /** Longest match of an address in a sub-FIB's RIB: every candidate of the matched prefix. */
+  lookup(fib: string, subfib: string, address: string): RouteOut[] {
+    const sub = this.#subKey(fib, subfib, "request");
+    let a;
+    try {
+      a = parseAddress(address);
+    } catch (err: unknown) {
+      throw new ApiError("INVALID_ARGUMENT", `address: ${errText(err)}`);
+    }
+    const m = this.#longest(sub, a.family, a.addr);
+    if (!m) return [];
+    return [...this.routes({ fib, subfib: sub.slice(fib.length + 1), prefix: m, owner: "", all: true, local: true, family: 0 })];
+  }
+
+  #longest(sub: string, family: Family, addr: Uint8Array): string | null {
+    const t = this.#rib.table(sub);
+    if (!t) return null;
+    for (let len = family === 4 ? 32 : 128; len >= 0; len--) {
+      const text = formatPrefix(masked(family, addr, len));
+      if (t.has(text)) return text;
+    }
+    return null;
+  }
+
+  // ---- nexthop groups -------------------------------------------------------------------------
+
+  groups(): GroupOut[] {
+    return [...this.#groups.values()].map((g) => ({ name: g.name, nexthops: this.#describe(fwdKey(g.spec.members)).nexthops, routes: this.#rib.usesOf(`grp:${g.name}`) }));
+  }
+
+  setGroup(name: string, nexthops: NexthopIn[]): GroupOut {
+    if (!NAME.test(name)) throw new ApiError("INVALID_ARGUMENT", `name: "${name}" is not a name (a letter, then letters, digits, _ -)`);
+    const macs = new Map<string, Uint8Array>();
+    const v = this.#nexthops(nexthops, null, "nexthops", macs);
+    if (typeof v.nhg === "string") throw new ApiError("INVALID_ARGUMENT", "nexthops[0].via: a nexthop group needs gateways (via)");
+    const key = `grp:${name}`;
+    const old = this.#groups.get(name);
+    if (old && old.family !== v.family && this.#rib.usesOf(key) > 0) throw new ApiError("FAILED_PRECONDITION", `nexthops: group "${name}" is used by IPv${old.family} routes; its gateways must stay IPv${old.family}`);
+    for (const [k, m] of macs) this.#macs.set(k, m);
+    if (macs.size > 0) this.#driver.prepare(this.#plan, this.#macs);
+    const spec: PlanNhg = { kind: "forward", members: v.nhg.members };
+    try {
+      this.#driver.setGroup(key, spec);
+    } catch (err: unknown) {
+      throw new ApiError("FAILED_PRECONDITION", `the dataplane refused group "${name}": ${errText(err)}`);
+    }
+    this.#plan.nhgs.set(key, spec);
+    this.#groups.set(name, { name, family: v.family!, nexthops: v.cfg, spec });
+    return this.groups().find((g) => g.name === name)!;
+  }
+
+  deleteGroup(name: string): void {
+    if (!this.#groups.has(name)) throw new ApiError("NOT_FOUND", `name: no nexthop group named "${name}"`);
+    const n = this.#rib.usesOf(`grp:${name}`);
+    if (n > 0) throw new ApiError("FAILED_PRECONDITION", `name: nexthop group "${name}" is used by ${n} route${n === 1 ? "" : "s"}`);
+    this.#driver.setGroup(`grp:${name}`, null);
+    this.#plan.nhgs.delete(`grp:${name}`);
+    this.#groups.delete(name);
+  }
+
+  // ---- structure ------------------------------------------------------------------------------
+
+  #fib(cfg: Config, name: string, key = "name"): FibConfig {
+    const f = cfg.fibs.find((x) => x.name === name);
+    if (!f) throw new ApiError(name === "" ? "INVALID_ARGUMENT" : "NOT_FOUND", `${key}: ${name === "" ? "is required" : `no FIB named "${name}"`}`);
+    return f;
+  }
+
+  isFileFib(name: string): boolean {
+    return this.#fileFibs.has(name);
+  }
+
+  isFileBinding(text: string): boolean {
+    return this.#fileBindings.has(text);
+  }
+
+  async createFib(name: string): Promise<void> {
+    if (!NAME.test(name)) throw new ApiError("INVALID_ARGUMENT", `name: "${name}" is not a FIB name (a letter, then letters, digits, _ -; no dots)`);
+    if (this.#cfg.fibs.some((f) => f.name === name)) throw new ApiError("ALREADY_EXISTS", `name: FIB "${name}" exists`);
+    if (this.#cfg.fibs.length >= LIMITS.fibs) throw new ApiError("FAILED_PRECONDITION", `name: already ${LIMITS.fibs} FIBs, the most there can be`);
+    this.#checkSubfibCount(1);
+    const next = copyConfig(this.#cfg);
+    next.fibs.push({ name, subfibs: [{ name: "main", routes: [] }], rules: [] });
+    await this.#commit(next, this.#plan);
+  }
+
+  #checkSubfibCount(more: number): void {
+    const n = this.#cfg.fibs.reduce((a, f) => a + f.subfibs.length, 0);
+    if (n + more > LIMITS.subfibs) throw new ApiError("FAILED_PRECONDITION", `already ${n} sub-FIBs, at most ${LIMITS.subfibs}`);
+  }
+
+  async deleteFib(name: string): Promise<void> {
+    const f = this.#fib(this.#cfg, name);
+    const users: string[] = [];
+    for (const p of this.#cfg.ports) if (p.fib === name) users.push(`interface ${p.name}`);
+    for (const b of this.#cfg.bindings) if (b.fib === name) users.push(`binding ${formatPrefix(b.source)}`);
+    if (this.#cfg.defaultFib[4] === name) users.push("the IPv4 default binding");
+    if (this.#cfg.defaultFib[6] === name) users.push("the IPv6 default binding");
+    if (users.length > 0) throw new ApiError("FAILED_PRECONDITION", `name: FIB "${name}" is used by ${users.join(", ")}`);
+    const next = copyConfig(this.#cfg);
+    next.fibs = next.fibs.filter((x) => x !== next.fibs.find((y) => y.name === f.name));
+    this.#checkDroppedSubfibs(next, `deleting FIB ${name}`);
+    await this.#commit(next, this.#plan);
+  }
+
+  async createSubfib(fib: string, name: string): Promise<void> {
+    const f0 = this.#fib(this.#cfg, fib, "fib");
+    if (!NAME.test(name)) throw new ApiError("INVALID_ARGUMENT", `subfib: "${name}" is not a sub-FIB name (a letter, then letters, digits, _ -; no dots)`);
+    if (f0.subfibs.some((s) => s.name === name)) throw new ApiError("ALREADY_EXISTS", `subfib: FIB ${fib} already has sub-FIB "${name}"`);
+    this.#checkSubfibCount(1);
+    const next = copyConfig(this.#cfg);
+    this.#fib(next, fib).subfibs.push({ name, routes: [] });
+    await this.#commit(next, this.#plan);
+  }
+
+  async deleteSubfib(fib: string, name: string): Promise<void> {
+    const f0 = this.#fib(this.#cfg, fib, "fib");
+    if (name === "main" || name === "") throw new ApiError("FAILED_PRECONDITION", "subfib: the main sub-FIB (N.0) goes only with its FIB");
+    if (!f0.subfibs.some((s) => s.name === name)) throw new ApiError("NOT_FOUND", `subfib: FIB ${fib} has no sub-FIB "${name}"`);
+    const r = f0.rules.find((x) => x.subfib === name);
+    if (r) throw new ApiError("FAILED_PRECONDITION", `subfib: rule ${fib}#${r.priority} selects sub-FIB ${name}`);
+    const next = copyConfig(this.#cfg);
+    const f = this.#fib(next, fib);
+    f.subfibs = f.subfibs.filter((s) => s.name !== name);
+    this.#checkDroppedSubfibs(next, `deleting sub-FIB ${fib}.${name}`);
+    await this.#commit(next, this.#plan);
+  }
+
+  async addRule(fib: string, r: { priority: number; subfib: string; family: 0 | Family; source: string; inPort: string; dscp: number | null; protocol: string; sport: string; dport: string }): Promise<void> {
+    const f0 = this.#fib(this.#cfg, fib, "fib");
+    if (f0.rules.some((x) => x.priority === r.priority)) throw new ApiError("ALREADY_EXISTS", `priority: FIB ${fib} already has a rule with priority ${r.priority}`);
+    if (f0.rules.length >= LIMITS.rulesPerFib) throw new ApiError("FAILED_PRECONDITION", `fib: FIB ${fib} already has ${LIMITS.rulesPerFib} rules, the most there can be`);
+    if (r.subfib === "") throw new ApiError("INVALID_ARGUMENT", "subfib: is required");
+    if (!f0.subfibs.some((s) => s.name === r.subfib)) throw new ApiError("NOT_FOUND", `subfib: FIB ${fib} has no sub-FIB "${r.subfib}"`);
+    let source: Prefix | null = null;
+    if (r.source !== "") {
+      try {
+        source = parsePrefix(r.source);
+      } catch (err: unknown) {
+        throw new ApiError("INVALID_ARGUMENT", `source: ${errText(err)}`);
+      }
+      if (r.family !== 0 && source.family !== r.family) throw new ApiError("INVALID_ARGUMENT", `source: is IPv${source.family} but the rule's family is IPv${r.family}`);
+    }
+    if (r.inPort !== "" && this.#portIndex(r.inPort) === undefined) throw new ApiError("NOT_FOUND", `in_port: no interface named "${r.inPort}"`);
+    if (r.dscp !== null && (!Number.isInteger(r.dscp) || r.dscp < 0 || r.dscp > 63)) throw new ApiError("INVALID_ARGUMENT", `dscp: ${r.dscp} is out of range 0-63`);
+    let protocol: number | null = null;
+    if (r.protocol !== "") {
+      protocol = /^\d{1,3}$/.test(r.protocol) ? Number(r.protocol) : (PROTOCOLS[r.protocol.toLowerCase()] ?? -1);
+      if (protocol < 0 || protocol > 255) throw new ApiError("INVALID_ARGUMENT", `protocol: "${r.protocol}" is not a protocol (a number 0-255 or one of ${Object.keys(PROTOCOLS).join(", ")})`);
+    }
+    const range = (v: string, k: string): [number, number] | null => {
+      if (v === "") return null;
+      const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(v);
+      const lo = m ? Number(m[1]) : -1;
+      const hi = m ? Number(m[2] ?? m[1]) : -1;
+      if (!m || lo > 65535 || hi > 65535 || lo > hi) throw new ApiError("INVALID_ARGUMENT", `${k}: "${v}" is not a port or a range "low-high" within 0-65535`);
+      return [lo, hi];
+    };
+    const sport = range(r.sport, "sport");
+    const dport = range(r.dport, "dport");
+    if ((sport || dport) && protocol !== null && !PORTED.has(protocol)) throw new ApiError("INVALID_ARGUMENT", `protocol: port ranges need tcp, udp or sctp (or no protocol), not ${protocol}`);
+    const rule: RuleConfig = { priority: r.priority, subfib: r.subfib, family: source ? source.family : r.family, source, inPort: r.inPort === "" ? null : r.inPort, dscp: r.dscp, protocol, sport, dport };
+    const next = copyConfig(this.#cfg);
+    const f = this.#fib(next, fib);
+    f.rules = [...f.rules, rule].sort((a, b) => a.priority - b.priority);
+    await this.#commit(next, this.#plan);
+  }
+
+  async deleteRule(fib: string, priority: number): Promise<void> {
+    const f0 = this.#fib(this.#cfg, fib, "fib");
+    if (!f0.rules.some((x) => x.priority === priority)) throw new ApiError("NOT_FOUND", `priority: FIB ${fib} has no rule with priority ${priority}`);
+    const next = copyConfig(this.#cfg);
+    const f = this.#fib(next, fib);
+    f.rules = f.rules.filter((x) => x.priority !== priority);
+    await this.#commit(next, this.#plan);
+  }
+
+  async setBinding(source: string, fib: string, iface: string): Promise<void> {
+    let p: Prefix;
+    try {
+      p = parsePrefix(source);
+    } catch (err: unknown) {
+      throw new ApiError("INVALID_ARGUMENT", `source: ${source === "" ? "is required" : errText(err)}`);
+    }
+    if ((fib === "") === (iface === "")) throw new ApiError("INVALID_ARGUMENT", "fib: give exactly one of fib or interface");
+    let target = fib;
+    if (iface !== "") {
+      const port = this.#cfg.ports.find((x) => x.name === iface);
+      if (!port) throw new ApiError("NOT_FOUND", `interface: no interface named "${iface}"`);
+      if (port.fib === null) throw new ApiError("FAILED_PRECONDITION", `interface: interface ${iface} has no FIB to bind to`);
+      target = port.fib;
+    } else this.#fib(this.#cfg, fib, "fib");
+    const text = formatPrefix(p);
+    const next = copyConfig(this.#cfg);
+    next.bindings = next.bindings.filter((b) => formatPrefix(b.source) !== text);
+    next.bindings.push({ source: p, fib: target });
+    await this.#commit(next, this.#plan);
+  }
+
+  async deleteBinding(source: string): Promise<void> {
+    let text: string;
+    try {
+      text = formatPrefix(parsePrefix(source));
+    } catch (err: unknown) {
+      throw new ApiError("INVALID_ARGUMENT", `source: ${source === "" ? "is required" : errText(err)}`);
+    }
+    if (!this.#cfg.bindings.some((b) => formatPrefix(b.source) === text)) {
+      const implicit = this.#plan.bindings.has(text);
+      throw new ApiError(implicit ? "FAILED_PRECONDITION" : "NOT_FOUND", `source: ${implicit ? `${text} is bound by an interface's subnet (change the interface's fib)` : `no binding for ${text}`}`);
+    }
+    const next = copyConfig(this.#cfg);
+    next.bindings = next.bindings.filter((b) => formatPrefix(b.source) !== text);
+    await this.#commit(next, this.#plan);
+  }
+
+  async setDefault(family: 0 | Family, fib: string): Promise<void> {
+    if (fib !== "") this.#fib(this.#cfg, fib, "fib");
+    const next = copyConfig(this.#cfg);
+    for (const fam of [4, 6] as const) if (family === 0 || family === fam) next.defaultFib[fam] = fib === "" ? null : fib;
+    await this.#commit(next, this.#plan);
+  }
+
+  async updateInterface(name: string, mask: string[], v: { mtu: number; mru: number; addresses: string[]; fib: string }): Promise<void> {
+    const i = this.#portIndex(name);
+    if (i === undefined) throw new ApiError(name === "" ? "INVALID_ARGUMENT" : "NOT_FOUND", `name: ${name === "" ? "is required" : `no interface named "${name}"`}`);
+    if (mask.length === 0) throw new ApiError("INVALID_ARGUMENT", 'update_mask: name the fields to change ("mtu", "mru", "addresses", "fib")');
+    const old = this.#cfg.ports[i]!;
+    const p: PortConfig = { ...old, addresses: [...old.addresses] };
+    for (const f of mask) {
+      if (f === "mtu") {
+        if (!Number.isInteger(v.mtu) || v.mtu < 576 || v.mtu > 9000) throw new ApiError("INVALID_ARGUMENT", `mtu: ${v.mtu} is out of range 576-9000`);
+        if (old.mru === old.mtu && !mask.includes("mru")) p.mru = v.mtu;
+        p.mtu = v.mtu;
+      } else if (f === "mru") {
+        if (!Number.isInteger(v.mru) || v.mru < 576 || v.mru > 65535) throw new ApiError("INVALID_ARGUMENT", `mru: ${v.mru} is out of range 576-65535`);
+        p.mru = v.mru;
+      } else if (f === "addresses") {
+        const seen = new Set<string>();
+        p.addresses = v.addresses.map((a, j) => {
+          let ia;
+          try {
+            ia = parseInterfaceAddress(a);
+          } catch (err: unknown) {
+            throw new ApiError("INVALID_ARGUMENT", `addresses[${j}]: ${errText(err)}`);
+          }
+          if (seen.has(ia.text)) throw new ApiError("INVALID_ARGUMENT", `addresses[${j}]: ${ia.text} is listed twice`);
+          seen.add(ia.text);
+          const at = formatAddress(ia.family, ia.addr);
+          const other = this.#cfg.ports.find((q) => q.name !== name && q.addresses.some((b) => formatAddress(b.family, b.addr) === at));
+          if (other) throw new ApiError("ALREADY_EXISTS", `addresses[${j}]: ${at} is already an address of interface ${other.name}`);
+          return ia;
+        });
+      } else if (f === "fib") {
+        if (v.fib !== "") this.#fib(this.#cfg, v.fib, "fib");
+        p.fib = v.fib === "" ? null : v.fib;
+      } else throw new ApiError("INVALID_ARGUMENT", `update_mask: "${f}" is not a field that can change (mtu, mru, addresses, fib)`);
+    }
+    if (p.mru < p.mtu) throw new ApiError("INVALID_ARGUMENT", `mru: ${p.mru} is below the MTU ${p.mtu}`);
+    if (p.mtu < 1280 && p.addresses.some((a) => a.family === 6)) throw new ApiError("INVALID_ARGUMENT", `mtu: ${p.mtu} is below IPv6's minimum of 1280 and the interface has IPv6 addresses`);
+    if (p.fib === null && old.fib !== null) {
+      const b = this.#cfg.bindings.find((x) => x.fib === old.fib);
+      void b; // explicit bindings name FIBs, not interfaces: unaffected
+    }
+    this.#hooks.portChanging?.(old, p);
+    const next = copyConfig(this.#cfg);
+    next.ports[i] = p;
+    await this.#commit(next, this.#plan);
+  }
+
+  // ---- explain --------------------------------------------------------------------------------
+
+  explain(q: ExplainIn): ExplainOut {
+    let src, dst;
+    try {
+      src = parseAddress(q.src);
+    } catch (err: unknown) {
+      throw new ApiError("INVALID_ARGUMENT", `src: ${q.src === "" ? "is required" : errText(err)}`);
+    }
+    try {
+      dst = parseAddress(q.dst, src.family);
+    } catch (err: unknown) {
+      throw new ApiError("INVALID_ARGUMENT", `dst: ${q.dst === "" ? "is required" : errText(err)}`);
+    }
+    const inPort = q.inPort === "" ? 0 : this.#portIndex(q.inPort);
+    if (inPort === undefined) throw new ApiError("NOT_FOUND", `in_port: no interface named "${q.inPort}"`);
+    let proto = 0;
+    if (q.protocol !== "") {
+      proto = /^\d{1,3}$/.test(q.protocol) ? Number(q.protocol) : (PROTOCOLS[q.protocol.toLowerCase()] ?? -1);
+      if (proto < 0 || proto > 255) throw new ApiError("INVALID_ARGUMENT", `protocol: "${q.protocol}" is not a protocol`);
+    }
+    if (q.sport > 65535) throw new ApiError("INVALID_ARGUMENT", `sport: ${q.sport} is above 65535`);
+    if (q.dport > 65535) throw new ApiError("INVALID_ARGUMENT", `dport: ${q.dport} is above 65535`);
+    if (q.dscp > 63) throw new ApiError("INVALID_ARGUMENT", `dscp: ${q.dscp} is above 63`);
+    const d = this.#driver.explain({ family: src.family, src: src.addr, dst: dst.addr, inPort, proto, dscp: q.dscp, hasPorts: PORTED.has(proto), sport: q.sport, dport: q.dport });
+    const steps: string[] = [];
+    const out: ExplainOut = { binding: "", fib: "", subfib: "", rule: "", prefix: "", routeOwner: "", nexthopGroup: "", action: "drop", adjacency: "", outPort: "", mac: "", dropReason: d.drop ?? "", steps };
+    // the binding: longest source prefix in the plan
+    let binding: string | null = null;
+    for (let len = src.family === 4 ? 32 : 128; len >= 0 && binding === null; len--) {
+      const t = formatPrefix(masked(src.family, src.addr, len));
+      if (this.#plan.bindings.has(t)) binding = t;
+    }
+    out.binding = binding ?? (d.fib !== null ? "default" : "");
+    if (d.fib === null) {
+      steps.push(`source ${q.src}: no binding and no IPv${src.family} default binding`);
+      steps.push(`drop: ${out.dropReason}`);
+      return out;
+    }
+    out.fib = d.fib;
+    steps.push(`source ${q.src}: ${binding ? `binding ${binding}` : `default IPv${src.family} binding`} -> FIB ${d.fib}`);
+    out.subfib = d.subfib ?? "";
+    out.rule = d.rule ?? "";
+    steps.push(d.rule ? `rule ${d.rule} matched -> sub-FIB ${d.subfib}` : `no rule matched -> main sub-FIB ${d.subfib}`);
+    if (d.nhg === null) {
+      steps.push(`destination ${q.dst}: no route in ${d.subfib}`);
+      steps.push(`drop: ${out.dropReason} (ICMP destination unreachable)`);
+      return out;
+    }
+    const installed = this.#driver.installedMatch(d.subfib!, dst.family, dst.addr);
+    out.prefix = installed?.text ?? "";
+    const e = installed ? this.#rib.get(d.subfib!, installed.text) : undefined;
+    out.routeOwner = e ? e.cands[0]!.owner : installed ? OWNER_NEIGHBOUR : "";
+    out.nexthopGroup = d.nhg;
+    steps.push(`destination ${q.dst}: ${out.prefix} (${out.routeOwner}) -> ${this.summary(d.nhg) || d.nhg}`);
+    out.action = d.kind;
+    if (d.kind !== "forward") {
+      if (d.kind === "local") {
+        out.action = "local";
+        steps.push(d.nhg.startsWith("glean:") ? "on a connected subnet, not resolved yet: up the TAP (the kernel resolves and forwards)" : "for the router itself: up the TAP");
+      } else steps.push(`drop: ${out.dropReason}`);
+      return out;
+    }
+    out.adjacency = d.adj ?? "";
+    out.outPort = d.outPort ?? "";
+    out.mac = d.mac ?? "";
+    if (d.drop) {
+      out.action = "drop";
+      steps.push(`adjacency ${out.adjacency}: ${d.drop === "adj_unresolved" ? "not resolved (the kernel is asked)" : d.drop}`);
+      steps.push(`drop: ${d.drop}`);
+    } else steps.push(`adjacency ${out.adjacency}: out ${out.outPort} to ${out.mac}`);
+    return out;
+  }
+}
+
+export const ROUTE_KINDS = KIND_NAMES;
+
+function masked(family: Family, addr: Uint8Array, len: number): Prefix {
+  const a = addr.slice();
+  for (let i = 0; i < a.length; i++) {
+    const keep = Math.max(0, Math.min(8, len - i * 8));
+    a[i]! &= (0xff << (8 - keep)) & 0xff;
+  }
+  return { family, addr: a, len };
+}
+
+function sameRoutes(a: Map<string, PlanRoute>, b: Map<string, PlanRoute>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [t, r] of a) if (b.get(t)?.nhg !== r.nhg) return false;
+  return true;
+}
+
+function diffRoutes(before: Map<string, PlanRoute>, after: Map<string, PlanRoute>, f: (text: string, r: PlanRoute | null) => void): void {
+  for (const [t, r] of after) if (before.get(t)?.nhg !== r.nhg) f(t, r);
+  for (const t of before.keys()) if (!after.has(t)) f(t, null);
+}
+
+export function dropNameOf(i: number): string {
+  return loadNative().dropNames[i] ?? `drop ${i}`;
+}
