@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * The srcfib command. Today it runs the LPM benchmark and answers lookups against a table
- * file; the dataplane (`srcfib run`, `srcfib lab`) and the API client subcommands come with
- * their issues.
+ * The srcfib command: the dataplane (`run`), the lab, validation, benchmarks, and the API
+ * subcommands (routes, fibs, rules, bindings, groups, interfaces, counters, explain, sessions)
+ * that talk to a running daemon (src/api/ctl.ts).
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -13,6 +13,7 @@ import { createLpm } from "./lookup/lpm.js";
 import { ConfigError, loadConfigFile } from "./api/config.js";
 import { runDaemon } from "./api/daemon.js";
 import { runLab } from "./api/lab.js";
+import { CTL_COMMANDS, CTL_USAGE, UsageError, runCtl } from "./api/ctl.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -33,7 +34,8 @@ commands:
                                  and print the longest match of each address
   version                        print the version
   help                           this text
-`;
+
+${CTL_USAGE}`;
 
 function fail(msg: string): never {
   process.stderr.write(`srcfib: ${msg}\n`);
@@ -146,6 +148,15 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     default:
+      if (CTL_COMMANDS.has(cmd)) {
+        try {
+          process.exitCode = await runCtl(cmd, rest);
+        } catch (err: unknown) {
+          if (err instanceof UsageError) fail(`${cmd}: ${err.message}`);
+          throw err;
+        }
+        return;
+      }
       fail(`unknown command "${cmd}"\n${USAGE}`);
   }
 }
