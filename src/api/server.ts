@@ -206,6 +206,7 @@ export class ApiServer {
           return {
             op: OPS[String(o.op)] ?? null,
             route: { fib: String(r.fib ?? ""), subfib: String(r.subfib ?? ""), prefix: String(r.prefix ?? ""), type: TYPES[String(r.type)] ?? null, nexthops: nexthopsIn(r.nexthops), group: String(r.nexthop_group ?? "") },
+            prefixes: (o.prefixes as string[] | undefined) ?? [],
           };
         });
         const distance = this.sessions.distanceOf(who.client, null);

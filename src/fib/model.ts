@@ -65,7 +65,27 @@ export interface RouteIn {
 export interface RouteOpIn {
   op: "add" | "delete" | "replace" | null;
   route: RouteIn;
+  /** the same op for each of these prefixes (route.prefix empty) */
+  prefixes?: string[];
 }
+
+interface Step {
+  del: boolean;
+  sub: string;
+  text: string;
+  prefix: Prefix;
+  nhg: string;
+}
+
+interface Undo {
+  sub: string;
+  text: string;
+  prefix: Prefix;
+  had: { nhg: string; distance: number; stale: boolean } | null;
+}
+
+/** Routes applied between two turns of the event loop. */
+const SLICE = 1024;
 
 export interface RouteOut {
   fib: string;
@@ -316,20 +336,16 @@ export class Model {
 
   /**
    * Applies a batch of route operations for a client, all or nothing. Throws ApiError naming the
-   * first bad entry (nothing changed).
+   * first bad entry (nothing changed). Big batches are applied in slices with the event loop
+   * let through between them, so that reads (Explain, counters) stay quick meanwhile.
    */
   async modifyRoutes(client: string, distance: number, ops: readonly RouteOpIn[], batchMax: number): Promise<{ applied: number; bestChanges: number }> {
     if (RESERVED_OWNERS.has(client)) throw new ApiError("INVALID_ARGUMENT", `client name "${client}" is reserved`);
-    if (ops.length > batchMax) throw new ApiError("INVALID_ARGUMENT", `ops: ${ops.length} operations, at most ${batchMax} in one batch`);
+    let total = 0;
+    for (const op of ops) total += op.prefixes && op.prefixes.length > 0 ? op.prefixes.length : 1;
+    if (total > batchMax) throw new ApiError("INVALID_ARGUMENT", `ops: ${total} routes in one batch, at most ${batchMax} (api.batch_max)`);
     // 1. validate, simulating the batch in order
-    interface Step {
-      del: boolean;
-      sub: string;
-      text: string;
-      prefix: Prefix;
-      nhg: string;
-    }
-    const steps: Step[] = new Array<Step>(ops.length);
+    const steps: Step[] = [];
     const after = new Map<string, boolean>(); // "<sub> <text>" -> the client has a route after the earlier ops
     const macs = new Map<string, Uint8Array>();
     for (let i = 0; i < ops.length; i++) {
@@ -339,86 +355,114 @@ export class Model {
         if (op.op === null) throw new ApiError("INVALID_ARGUMENT", `ops[${i}].op: must be OP_ADD, OP_DELETE or OP_REPLACE`);
         const r = op.route;
         const sub = this.#subKey(r.fib, r.subfib, key);
-        let prefix: Prefix;
-        try {
-          prefix = parsePrefix(r.prefix);
-        } catch (err: unknown) {
-          throw new ApiError("INVALID_ARGUMENT", `${key}.prefix: ${r.prefix === "" ? "is required" : errText(err)}`);
+        const packed = op.prefixes !== undefined && op.prefixes.length > 0;
+        if (packed && r.prefix !== "") throw new ApiError("INVALID_ARGUMENT", `${key}.prefix: must be empty when ops[${i}].prefixes is given`);
+        const texts = packed ? op.prefixes! : [r.prefix];
+        // the nexthop group, once per op (the first prefix gives the family)
+        let nhg = "";
+        let family: Family | null = null;
+        for (let j = 0; j < texts.length; j++) {
+          const pk = packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`;
+          const t0 = texts[j]!;
+          let prefix: Prefix;
+          try {
+            prefix = parsePrefix(t0);
+          } catch (err: unknown) {
+            throw new ApiError("INVALID_ARGUMENT", `${pk}: ${t0 === "" ? "is required" : errText(err)}`);
+          }
+          const text = formatPrefix(prefix);
+          const sk = `${sub} ${text}`;
+          const exists = after.get(sk) ?? this.#rib.candidate(sub, text, client) !== undefined;
+          if (op.op === "delete") {
+            if (!exists) throw new ApiError("NOT_FOUND", `${pk}: client "${client}" has no route ${text} in ${sub}`);
+            after.set(sk, false);
+            steps.push({ del: true, sub, text, prefix, nhg: "" });
+            continue;
+          }
+          if (op.op === "add" && exists) throw new ApiError("ALREADY_EXISTS", `${pk}: client "${client}" already has a route ${text} in ${sub} (use OP_REPLACE to change it)`);
+          if (family !== prefix.family) {
+            if (family !== null) throw new ApiError("INVALID_ARGUMENT", `${pk}: IPv${prefix.family} among IPv${family} prefixes; one op shares its next hops, so its prefixes must be of one family`);
+            family = prefix.family;
+            nhg = this.#routeNhg(r, prefix.family, key, macs);
+          }
+          after.set(sk, true);
+          steps.push({ del: false, sub, text, prefix, nhg });
         }
-        const text = formatPrefix(prefix);
-        const sk = `${sub} ${text}`;
-        const exists = after.get(sk) ?? this.#rib.candidate(sub, text, client) !== undefined;
-        if (op.op === "delete") {
-          if (!exists) throw new ApiError("NOT_FOUND", `${key}.prefix: client "${client}" has no route ${text} in ${sub}`);
-          after.set(sk, false);
-          steps[i] = { del: true, sub, text, prefix, nhg: "" };
-          continue;
-        }
-        if (op.op === "add" && exists) throw new ApiError("ALREADY_EXISTS", `${key}.prefix: client "${client}" already has a route ${text} in ${sub} (use OP_REPLACE to change it)`);
-        let nhg: string;
-        const type = r.type ?? (r.nexthops.length > 0 || r.group !== "" ? "forward" : null);
-        if (type === null) throw new ApiError("INVALID_ARGUMENT", `${key}: needs nexthops, a nexthop_group, or a type (blackhole, unreachable, prohibit)`);
-        if (type === "local") throw new ApiError("INVALID_ARGUMENT", `${key}.type: ROUTE_TYPE_LOCAL routes come from the interfaces' addresses, not from clients`);
-        if (type !== "forward") {
-          if (r.nexthops.length > 0 || r.group !== "") throw new ApiError("INVALID_ARGUMENT", `${key}.nexthops: a ${type} route has no next hops`);
-          nhg = type;
-        } else if (r.group !== "") {
-          if (r.nexthops.length > 0) throw new ApiError("INVALID_ARGUMENT", `${key}: nexthops and nexthop_group together; give one`);
-          const g = this.#groups.get(r.group);
-          if (!g) throw new ApiError("NOT_FOUND", `${key}.nexthop_group: no nexthop group named "${r.group}"`);
-          if (g.family !== prefix.family) throw new ApiError("INVALID_ARGUMENT", `${key}.nexthop_group: group "${r.group}" has IPv${g.family} gateways, the prefix is IPv${prefix.family}`);
-          nhg = `grp:${g.name}`;
-        } else {
-          const v = this.#nexthops(r.nexthops, prefix.family, `${key}.nexthops`, macs);
-          nhg = typeof v.nhg === "string" ? v.nhg : fwdKey(v.nhg.members);
-        }
-        after.set(sk, true);
-        steps[i] = { del: false, sub, text, prefix, nhg };
       } catch (err: unknown) {
         if (err instanceof ApiError) throw new ApiError(err.code, err.message.startsWith("ops[") ? err.message : `ops[${i}]: ${err.message}`, i);
         throw err;
       }
     }
-    // 2. apply to the RIB, then the dataplane; undo everything if the dataplane refuses
+    // 2. apply to the RIB, then the dataplane, a slice at a time; undo everything if the
+    //    dataplane refuses
     for (const [k, m] of macs) this.#macs.set(k, m);
     if (macs.size > 0) this.#driver.prepare(this.#plan, this.#macs);
-    const undo: { sub: string; text: string; prefix: Prefix; had: { nhg: string; distance: number; stale: boolean } | null }[] = [];
-    const bySub = new Map<string, BestChange[]>();
+    const undo: Undo[] = [];
     let bestChanges = 0;
-    for (const s of steps) {
-      const c0 = this.#rib.candidate(s.sub, s.text, client);
-      undo.push({ sub: s.sub, text: s.text, prefix: s.prefix, had: c0 ? { nhg: c0.nhg, distance: c0.distance, stale: c0.stale } : null });
-      const ch = s.del ? this.#rib.delete(s.sub, s.text, client) : this.#rib.set(s.sub, s.text, s.prefix, client, distance, s.nhg);
-      if (ch) {
-        let l = bySub.get(s.sub);
-        if (!l) bySub.set(s.sub, (l = []));
-        l.push(ch);
-        bestChanges++;
-      }
-    }
     try {
-      for (const [sub, l] of bySub) await this.#install(sub, l);
-    } catch (err: unknown) {
-      for (let k = undo.length - 1; k >= 0; k--) {
-        const u = undo[k]!;
-        if (u.had === null) this.#rib.delete(u.sub, u.text, client);
-        else {
-          this.#rib.set(u.sub, u.text, u.prefix, client, u.had.distance, u.had.nhg);
-          const c = this.#rib.candidate(u.sub, u.text, client);
-          if (c) c.stale = u.had.stale;
+      for (let at = 0; at < steps.length; at += SLICE) {
+        if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        const bySub = new Map<string, BestChange[]>();
+        for (let k = at; k < Math.min(steps.length, at + SLICE); k++) {
+          const st = steps[k]!;
+          const c0 = this.#rib.candidate(st.sub, st.text, client);
+          undo.push({ sub: st.sub, text: st.text, prefix: st.prefix, had: c0 ? { nhg: c0.nhg, distance: c0.distance, stale: c0.stale } : null });
+          const ch = st.del ? this.#rib.delete(st.sub, st.text, client) : this.#rib.set(st.sub, st.text, st.prefix, client, distance, st.nhg);
+          if (ch) {
+            let l = bySub.get(st.sub);
+            if (!l) bySub.set(st.sub, (l = []));
+            l.push(ch);
+            bestChanges++;
+          }
         }
+        for (const [sub, l] of bySub) await this.#install(sub, l);
       }
-      const resync = new Map<string, BestChange[]>();
-      for (const u of undo) {
-        const e = this.#rib.get(u.sub, u.text);
-        let l = resync.get(u.sub);
-        if (!l) resync.set(u.sub, (l = []));
-        l.push({ sub: u.sub, text: u.text, prefix: u.prefix, nhg: e?.cands[0]?.nhg ?? null, owner: e?.cands[0]?.owner ?? null });
-      }
-      for (const [sub, l] of resync) await this.#driver.routes(sub, l);
+    } catch (err: unknown) {
+      await this.#undo(client, undo);
       throw new ApiError("FAILED_PRECONDITION", `the dataplane refused the batch, nothing changed: ${errText(err)}`);
     }
     return { applied: steps.length, bestChanges };
+  }
+
+  /** The nexthop group key of a route to add (validated). */
+  #routeNhg(r: RouteIn, family: Family, key: string, macs: Map<string, Uint8Array>): string {
+    const type = r.type ?? (r.nexthops.length > 0 || r.group !== "" ? "forward" : null);
+    if (type === null) throw new ApiError("INVALID_ARGUMENT", `${key}: needs nexthops, a nexthop_group, or a type (blackhole, unreachable, prohibit)`);
+    if (type === "local") throw new ApiError("INVALID_ARGUMENT", `${key}.type: ROUTE_TYPE_LOCAL routes come from the interfaces' addresses, not from clients`);
+    if (type !== "forward") {
+      if (r.nexthops.length > 0 || r.group !== "") throw new ApiError("INVALID_ARGUMENT", `${key}.nexthops: a ${type} route has no next hops`);
+      return type;
+    }
+    if (r.group !== "") {
+      if (r.nexthops.length > 0) throw new ApiError("INVALID_ARGUMENT", `${key}: nexthops and nexthop_group together; give one`);
+      const g = this.#groups.get(r.group);
+      if (!g) throw new ApiError("NOT_FOUND", `${key}.nexthop_group: no nexthop group named "${r.group}"`);
+      if (g.family !== family) throw new ApiError("INVALID_ARGUMENT", `${key}.nexthop_group: group "${r.group}" has IPv${g.family} gateways, the prefix is IPv${family}`);
+      return `grp:${g.name}`;
+    }
+    const v = this.#nexthops(r.nexthops, family, `${key}.nexthops`, macs);
+    return typeof v.nhg === "string" ? v.nhg : fwdKey(v.nhg.members);
+  }
+
+  /** Puts a client's routes back as they were before a batch and re-syncs the dataplane. */
+  async #undo(client: string, undo: Undo[]): Promise<void> {
+    for (let k = undo.length - 1; k >= 0; k--) {
+      const u = undo[k]!;
+      if (u.had === null) this.#rib.delete(u.sub, u.text, client);
+      else {
+        this.#rib.set(u.sub, u.text, u.prefix, client, u.had.distance, u.had.nhg);
+        const c = this.#rib.candidate(u.sub, u.text, client);
+        if (c) c.stale = u.had.stale;
+      }
+    }
+    const resync = new Map<string, BestChange[]>();
+    for (const u of undo) {
+      const e = this.#rib.get(u.sub, u.text);
+      let l = resync.get(u.sub);
+      if (!l) resync.set(u.sub, (l = []));
+      l.push({ sub: u.sub, text: u.text, prefix: u.prefix, nhg: e?.cands[0]?.nhg ?? null, owner: e?.cands[0]?.owner ?? null });
+    }
+    for (const [sub, l] of resync) await this.#driver.routes(sub, l);
   }
 
   /** Removes routes of a client (sweep, stale timer); returns how many. */
