@@ -69,6 +69,8 @@ dataplane:
   memory_mb: 256
   status_file: ${statusFile}
   status_interval_ms: 200
+api:
+  socket: ${statusFile.replace(/status\.json$/, "api.sock")}
 ports:
   - name: lan
     device: net_af_packet0,iface=lan

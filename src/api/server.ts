@@ -200,7 +200,7 @@ export class ApiServer {
   #addServices(pkg: grpc.GrpcObject): void {
     const d = this.#deps;
     this.server.addService(service(pkg, "Routes"), {
-      Modify: this.#write(async (req, who) => {
+      Modify: this.#write(async (req, who, md) => {
         const ops: RouteOpIn[] = ((req.ops as Obj[] | undefined) ?? []).map((o) => {
           const r = (o.route as Obj | null) ?? {};
           return {
@@ -209,7 +209,10 @@ export class ApiServer {
             prefixes: (o.prefixes as string[] | undefined) ?? [],
           };
         });
-        const distance = this.sessions.distanceOf(who.client, null);
+        const dText = mdString(md, "srcfib-distance");
+        if (dText !== "" && !/^\d{1,3}$/.test(dText)) throw new ApiError("INVALID_ARGUMENT", `metadata srcfib-distance: "${dText}" is not a distance (0-255)`);
+        if (dText !== "" && Number(dText) > 255) throw new ApiError("INVALID_ARGUMENT", `metadata srcfib-distance: ${dText} is above 255`);
+        const distance = this.sessions.distanceOf(who.client, dText === "" ? null : Number(dText));
         const r = await this.#model().modifyRoutes(who.client, distance, ops, d.cfg.batchMax);
         return { applied: r.applied, best_changes: r.bestChanges };
       }, true),
@@ -235,7 +238,7 @@ export class ApiServer {
           };
           pump(first);
         } catch (err: unknown) {
-          call.destroy(Object.assign(new Error(toStatus(err).details ?? "error"), toStatus(err)));
+          call.emit("error", toStatus(err));
         }
       },
       Lookup: this.#unary((req) => ({ routes: this.#model().lookup(String(req.fib ?? ""), String(req.subfib ?? ""), String(req.address ?? "")).map(routeMsg) })),
@@ -321,7 +324,7 @@ export class ApiServer {
       Stream: (call: grpc.ServerWritableStream<Obj, Obj>) => {
         const ms = Number(call.request.interval_ms ?? 0);
         if (!Number.isInteger(ms) || ms < 100 || ms > 3600000) {
-          call.destroy(Object.assign(new Error(`interval_ms: ${ms} is out of range 100-3600000`), { code: grpc.status.INVALID_ARGUMENT, details: `interval_ms: ${ms} is out of range 100-3600000` }));
+          call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: `interval_ms: ${ms} is out of range 100-3600000` });
           return;
         }
         this.#streams.add(call);
@@ -442,10 +445,9 @@ export class ApiServer {
       if (who) this.sessions.ended(who.client, who.instance, reason);
     };
     const fail = (err: unknown): void => {
-      const st = toStatus(err);
       done = true;
       this.#streams.delete(call);
-      call.destroy(Object.assign(new Error(st.details ?? "error"), st));
+      call.emit("error", toStatus(err));
     };
     call.on("data", (m: Obj) => {
       if (done) return;
