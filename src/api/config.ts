@@ -232,6 +232,10 @@ function join(base: string, k: string | number): string {
   return base === "" ? k : `${base}.${k}`;
 }
 
+export function formatMac(m: Uint8Array): string {
+  return [...m].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
 export function parseMac(text: string): Uint8Array {
   const m = /^([0-9a-fA-F]{2})(?::([0-9a-fA-F]{2})){5}$/.test(text) ? text.split(":") : null;
   if (!m) throw new TypeError(`"${text}" is not a MAC address (six hex octets separated by colons)`);

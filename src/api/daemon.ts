@@ -18,7 +18,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { loadConfigFile, type Config } from "./config.js";
+import { formatMac, loadConfigFile, type Config } from "./config.js";
 import { DataplaneDriver, type DataplaneCounters, type DriverLog } from "../fib/dataplane.js";
 import { Model } from "../fib/model.js";
 import { ApiServer } from "./server.js";
@@ -88,10 +88,6 @@ export function ealArgs(cfg: Config): string[] {
   return [...args, ...d.ealArgs];
 }
 
-function macText(m: Uint8Array): string {
-  return [...m].map((b) => b.toString(16).padStart(2, "0")).join(":");
-}
-
 /** Gives a TAP its port's addresses and makes the kernel behind it a router interface. */
 function setupTap(tap: string, cfg: Config["ports"][number]): void {
   // The kernel forwards what the dataplane gleans (a connected host not resolved yet) and must
@@ -150,7 +146,7 @@ export async function runDaemon(file: string): Promise<number> {
     started: new Date().toISOString(),
     config: file,
     reloads: 0,
-    ports: cfg.ports.map((p, i) => ({ name: p.name, device: p.device, tap: p.tap, mac: macText(dp!.portInfo(i).mac) })),
+    ports: cfg.ports.map((p, i) => ({ name: p.name, device: p.device, tap: p.tap, mac: formatMac(dp!.portInfo(i).mac) })),
     neighbours: [],
     counters: { drops: {}, ports: {}, fibs: {}, subfibs: {}, rules: {}, adjacencies: [], workers: [] },
   };

@@ -13,7 +13,8 @@
  * resolves and forwards). Adjacencies the workers found unresolved are handed to the kernel to
  * resolve (ARP / ND through the TAP), at most once a second each.
  */
-import { formatAddress, formatPrefix, parseAddress, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
+import { formatAddress, formatPrefix, maskedPrefix, parseAddress, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
+import { formatMac } from "../api/config.js";
 import { loadNative, type NativeDataplane, type NativeNeigh, type NativeNeighEvent, type NativeRule } from "../lookup/native.js";
 import { adjKey, fwdKey, type Plan, type PlanAdj, type PlanNhg, type PlanRoute } from "./plan.js";
 import type { BestChange } from "./rib.js";
@@ -107,19 +108,6 @@ interface Neighbour {
   family: Family;
   addr: Uint8Array;
   mac: Uint8Array;
-}
-
-function maskedPrefix(family: Family, addr: Uint8Array, len: number): Prefix {
-  const a = addr.slice();
-  for (let i = 0; i < a.length; i++) {
-    const keep = Math.max(0, Math.min(8, len - i * 8));
-    a[i]! &= (0xff << (8 - keep)) & 0xff;
-  }
-  return { family, addr: a, len };
-}
-
-function macText(m: Uint8Array): string {
-  return [...m].map((b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
 export interface AdjacencyInfo {
@@ -358,7 +346,7 @@ export class DataplaneDriver {
     for (const [key, a] of this.#adjs) {
       const want = plan.adjs.get(key)?.mac ?? extraMacs.get(key) ?? null;
       const have = a.spec.mac;
-      if ((want === null) === (have === null) && (want === null || macText(want) === macText(have!))) continue;
+      if ((want === null) === (have === null) && (want === null || formatMac(want) === formatMac(have!))) continue;
       a.spec = { ...a.spec, mac: want };
       const n = this.#neigh.get(key);
       a.mac = want ?? (n ? n.mac : null);
@@ -564,9 +552,9 @@ export class DataplaneDriver {
       const old = this.#neigh.get(key);
       const n: Neighbour = { port, family: e.family, addr: e.addr, mac };
       this.#neigh.set(key, n);
-      if (this.onNeighbour && (!old || macText(old.mac) !== macText(mac))) this.onNeighbour(plan?.ports[port]?.name ?? String(port), formatAddress(e.family, e.addr), macText(mac));
+      if (this.onNeighbour && (!old || formatMac(old.mac) !== formatMac(mac))) this.onNeighbour(plan?.ports[port]?.name ?? String(port), formatAddress(e.family, e.addr), formatMac(mac));
       const a = this.#adjs.get(key);
-      if (a && !a.spec.mac && (a.mac === null || macText(a.mac) !== macText(mac))) {
+      if (a && !a.spec.mac && (a.mac === null || formatMac(a.mac) !== formatMac(mac))) {
         a.mac = mac;
         this.#adjPush(a);
       }
@@ -629,7 +617,7 @@ export class DataplaneDriver {
       kind: e.kind >= 0 ? (["forward", "blackhole", "unreachable", "prohibit", "local"][e.kind] ?? "?") : "drop",
       adj,
       outPort: e.adj >= 0 ? (plan?.ports[e.outPort]?.name ?? String(e.outPort)) : null,
-      mac: e.adj >= 0 && e.resolved ? macText(e.mac) : null,
+      mac: e.adj >= 0 && e.resolved ? formatMac(e.mac) : null,
       drop: e.drop >= 0 ? (native.dropNames[e.drop] ?? String(e.drop)) : null,
     };
   }
@@ -680,7 +668,7 @@ export class DataplaneDriver {
         id: a.id,
         port: plan?.ports[a.spec.port]?.name ?? String(a.spec.port),
         via: formatAddress(a.spec.family, a.spec.addr),
-        mac: a.mac ? macText(a.mac) : null,
+        mac: a.mac ? formatMac(a.mac) : null,
         pkts: c.adj[2 * a.id]!,
         bytes: c.adj[2 * a.id + 1]!,
       }))
@@ -693,7 +681,7 @@ export class DataplaneDriver {
     return [...this.#neigh.values()].map((n) => ({
       port: this.#plan?.ports[n.port]?.name ?? String(n.port),
       address: formatAddress(n.family, n.addr),
-      mac: macText(n.mac),
+      mac: formatMac(n.mac),
     }));
   }
 }

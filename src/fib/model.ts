@@ -13,8 +13,8 @@
  *
  * Callers serialize writes (one at a time); reads may come between the steps of a write.
  */
-import { LIMITS, NAME, PORTED, PROTOCOLS, parseInterfaceAddress, parseMac, type Config, type FibConfig, type NexthopConfig, type PortConfig, type RuleConfig } from "../api/config.js";
-import { formatAddress, formatPrefix, parseAddress, parsePrefix, type Family, type Prefix } from "../lookup/prefix.js";
+import { LIMITS, NAME, PORTED, PROTOCOLS, formatMac, parseInterfaceAddress, parseMac, type Config, type FibConfig, type NexthopConfig, type PortConfig, type RuleConfig } from "../api/config.js";
+import { formatAddress, formatPrefix, maskedPrefix, parseAddress, parsePrefix, type Family, type Prefix } from "../lookup/prefix.js";
 import { loadNative } from "../lookup/native.js";
 import type { DataplaneDriver } from "./dataplane.js";
 import { adjKey, compilePlan, fwdKey, type Plan, type PlanNhg, type PlanRoute } from "./plan.js";
@@ -148,10 +148,6 @@ interface Group {
 }
 
 const KIND_NAMES = ["forward", "blackhole", "unreachable", "prohibit", "local"];
-
-function macText(m: Uint8Array): string {
-  return [...m].map((b) => b.toString(16).padStart(2, "0")).join(":");
-}
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -325,7 +321,7 @@ export class Model {
           throw new ApiError("INVALID_ARGUMENT", `${nk}.mac: ${errText(err)}`);
         }
         const have = this.#plan.adjs.get(ak)?.mac ?? this.#macs.get(ak) ?? macs.get(ak);
-        if (have && macText(have) !== macText(mac)) throw new ApiError("FAILED_PRECONDITION", `${nk}.mac: gateway ${n.via} on ${n.port} already has static MAC ${macText(have)}`);
+        if (have && formatMac(have) !== formatMac(mac)) throw new ApiError("FAILED_PRECONDITION", `${nk}.mac: gateway ${n.via} on ${n.port} already has static MAC ${formatMac(have)}`);
         macs.set(ak, mac);
       }
       members.push({ adj: ak, weight: n.weight });
@@ -510,7 +506,7 @@ export class Model {
         const port = this.#cfg.ports[Number(m.slice(0, bar))]?.name ?? "?";
         const via = m.slice(bar + 1, star);
         const mac = this.#plan.adjs.get(m.slice(0, star))?.mac ?? this.#macs.get(m.slice(0, star)) ?? null;
-        return { via, port, weight: Number(m.slice(star + 1)), mac: mac ? macText(mac) : "" };
+        return { via, port, weight: Number(m.slice(star + 1)), mac: mac ? formatMac(mac) : "" };
       });
     return { type: "forward", nexthops: members, group: "" };
   }
@@ -580,7 +576,7 @@ export class Model {
     const t = this.#rib.table(sub);
     if (!t) return null;
     for (let len = family === 4 ? 32 : 128; len >= 0; len--) {
-      const text = formatPrefix(masked(family, addr, len));
+      const text = formatPrefix(maskedPrefix(family, addr, len));
       if (t.has(text)) return text;
     }
     return null;
@@ -861,7 +857,7 @@ export class Model {
     // the binding: longest source prefix in the plan
     let binding: string | null = null;
     for (let len = src.family === 4 ? 32 : 128; len >= 0 && binding === null; len--) {
-      const t = formatPrefix(masked(src.family, src.addr, len));
+      const t = formatPrefix(maskedPrefix(src.family, src.addr, len));
       if (this.#plan.bindings.has(t)) binding = t;
     }
     out.binding = binding ?? (d.fib !== null ? "default" : "");
@@ -907,15 +903,6 @@ export class Model {
 }
 
 export const ROUTE_KINDS = KIND_NAMES;
-
-function masked(family: Family, addr: Uint8Array, len: number): Prefix {
-  const a = addr.slice();
-  for (let i = 0; i < a.length; i++) {
-    const keep = Math.max(0, Math.min(8, len - i * 8));
-    a[i]! &= (0xff << (8 - keep)) & 0xff;
-  }
-  return { family, addr: a, len };
-}
 
 function sameRoutes(a: Map<string, PlanRoute>, b: Map<string, PlanRoute>): boolean {
   if (a.size !== b.size) return false;

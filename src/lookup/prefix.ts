@@ -433,6 +433,16 @@ export function formatPrefix(p: Prefix): string {
  * Whether `addr` is inside `p`. An address of the other family is not inside (false, like Go's
  * netip.Prefix.Contains); an array that is neither 4 nor 16 bytes is a TypeError.
  */
+/** The prefix of length len that contains addr (host bits cleared). */
+export function maskedPrefix(family: Family, addr: Uint8Array, len: number): Prefix {
+  const a = addr.slice();
+  for (let i = 0; i < a.length; i++) {
+    const keep = Math.max(0, Math.min(8, len - i * 8));
+    a[i]! &= (0xff << (8 - keep)) & 0xff;
+  }
+  return { family, addr: a, len };
+}
+
 export function prefixContains(p: Prefix, addr: Uint8Array): boolean {
   checkPrefix(p);
   if (!(addr instanceof Uint8Array) || (addr.length !== 4 && addr.length !== 16)) {

@@ -350,6 +350,7 @@ describe("controller sessions", () => {
     const events: Msg[] = [];
     const sub = api.stream("Events", "Subscribe", { types: ["EVENT_TYPE_ROLE", "EVENT_TYPE_ROUTE"] });
     sub.on("data", (e: Msg) => events.push(e));
+    const subEnded = new Promise<grpc.status>((resolve) => sub.on("error", (e: grpc.ServiceError) => resolve(e.code)));
     await new Promise((r) => setTimeout(r, 100));
     const pc = new ApiClient(sock, { client: "bgp", instance: "ce1" });
     const bc = new ApiClient(sock, { client: "bgp", instance: "ce2" });
@@ -373,6 +374,7 @@ describe("controller sessions", () => {
     expect(roles).toEqual(["ce1:primary", "ce2:backup", "ce1:gone", "ce2:primary"]);
     expect(events.some((e) => (e.route as Msg | undefined)?.prefix === "10.221.0.0/16" && (e.route as Msg).owner === "bgp")).toBe(true);
     sub.cancel();
+    expect(await subEnded).toBe(grpc.status.CANCELLED);
     b.close();
     p.cancel();
     pc.close();
