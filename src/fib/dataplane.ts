@@ -13,7 +13,7 @@
  * resolves and forwards). Adjacencies the workers found unresolved are handed to the kernel to
  * resolve (ARP / ND through the TAP), at most once a second each.
  */
-import { formatAddress, formatPrefix, maskedPrefix, parseAddress, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
+import { formatAddress, formatPrefix, longestKey, parseAddress, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
 import { formatMac } from "../api/config.js";
 import { loadNative, type NativeDataplane, type NativeNeigh, type NativeNeighEvent, type NativeRule } from "../lookup/native.js";
 import { adjKey, fwdKey, type Plan, type PlanAdj, type PlanNhg, type PlanRoute } from "./plan.js";
@@ -307,11 +307,8 @@ export class DataplaneDriver {
   #hostEligible(sub: string, n: Neighbour): boolean {
     const routes = this.#want.get(sub);
     if (!routes) return false;
-    for (let len = n.family === 4 ? 32 : 128; len >= 0; len--) {
-      const r = routes.get(formatPrefix(maskedPrefix(n.family, n.addr, len)));
-      if (r) return r.nhg === `glean:${n.port}`;
-    }
-    return false;
+    const best = longestKey(n.family, n.addr, (t) => routes.has(t));
+    return best !== null && routes.get(best)!.nhg === `glean:${n.port}`;
   }
 
   /** Installs or removes a neighbour's host route in a sub-FIB as its eligibility says. */
@@ -626,12 +623,8 @@ export class DataplaneDriver {
   installedMatch(sub: string, family: Family, addr: Uint8Array): { text: string; route: PlanRoute } | null {
     const t = this.#routes.get(sub);
     if (!t) return null;
-    for (let len = family === 4 ? 32 : 128; len >= 0; len--) {
-      const text = formatPrefix(maskedPrefix(family, addr, len));
-      const r = t.get(text);
-      if (r) return { text, route: r };
-    }
-    return null;
+    const text = longestKey(family, addr, (x) => t.has(x));
+    return text === null ? null : { text, route: t.get(text)! };
   }
 
   /** Forwarding entries installed in a sub-FIB. */

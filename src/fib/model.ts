@@ -14,8 +14,7 @@
  * Callers serialize writes (one at a time); reads may come between the steps of a write.
  */
 import { LIMITS, NAME, PORTED, PROTOCOLS, formatMac, parseInterfaceAddress, parseMac, type Config, type FibConfig, type NexthopConfig, type PortConfig, type RuleConfig } from "../api/config.js";
-import { formatAddress, formatPrefix, maskedPrefix, parseAddress, parsePrefix, type Family, type Prefix } from "../lookup/prefix.js";
-import { loadNative } from "../lookup/native.js";
+import { formatAddress, formatPrefix, longestKey, parseAddress, parsePrefix, type Family, type Prefix } from "../lookup/prefix.js";
 import type { DataplaneDriver } from "./dataplane.js";
 import { adjKey, compilePlan, fwdKey, type Plan, type PlanNhg, type PlanRoute } from "./plan.js";
 import { Rib, type BestChange } from "./rib.js";
@@ -146,8 +145,6 @@ interface Group {
   nexthops: NexthopConfig[];
   spec: PlanNhg;
 }
-
-const KIND_NAMES = ["forward", "blackhole", "unreachable", "prohibit", "local"];
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -574,12 +571,7 @@ export class Model {
 
   #longest(sub: string, family: Family, addr: Uint8Array): string | null {
     const t = this.#rib.table(sub);
-    if (!t) return null;
-    for (let len = family === 4 ? 32 : 128; len >= 0; len--) {
-      const text = formatPrefix(maskedPrefix(family, addr, len));
-      if (t.has(text)) return text;
-    }
-    return null;
+    return t ? longestKey(family, addr, (x) => t.has(x)) : null;
   }
 
   // ---- nexthop groups -------------------------------------------------------------------------
@@ -817,10 +809,6 @@ export class Model {
     }
     if (p.mru < p.mtu) throw new ApiError("INVALID_ARGUMENT", `mru: ${p.mru} is below the MTU ${p.mtu}`);
     if (p.mtu < 1280 && p.addresses.some((a) => a.family === 6)) throw new ApiError("INVALID_ARGUMENT", `mtu: ${p.mtu} is below IPv6's minimum of 1280 and the interface has IPv6 addresses`);
-    if (p.fib === null && old.fib !== null) {
-      const b = this.#cfg.bindings.find((x) => x.fib === old.fib);
-      void b; // explicit bindings name FIBs, not interfaces: unaffected
-    }
     this.#hooks.portChanging?.(old, p);
     const next = copyConfig(this.#cfg);
     next.ports[i] = p;
@@ -855,11 +843,7 @@ export class Model {
     const steps: string[] = [];
     const out: ExplainOut = { binding: "", fib: "", subfib: "", rule: "", prefix: "", routeOwner: "", nexthopGroup: "", action: "drop", adjacency: "", outPort: "", mac: "", dropReason: d.drop ?? "", steps };
     // the binding: longest source prefix in the plan
-    let binding: string | null = null;
-    for (let len = src.family === 4 ? 32 : 128; len >= 0 && binding === null; len--) {
-      const t = formatPrefix(maskedPrefix(src.family, src.addr, len));
-      if (this.#plan.bindings.has(t)) binding = t;
-    }
+    const binding = longestKey(src.family, src.addr, (t) => this.#plan.bindings.has(t));
     out.binding = binding ?? (d.fib !== null ? "default" : "");
     if (d.fib === null) {
       steps.push(`source ${q.src}: no binding and no IPv${src.family} default binding`);
@@ -902,8 +886,6 @@ export class Model {
   }
 }
 
-export const ROUTE_KINDS = KIND_NAMES;
-
 function sameRoutes(a: Map<string, PlanRoute>, b: Map<string, PlanRoute>): boolean {
   if (a.size !== b.size) return false;
   for (const [t, r] of a) if (b.get(t)?.nhg !== r.nhg) return false;
@@ -913,8 +895,4 @@ function sameRoutes(a: Map<string, PlanRoute>, b: Map<string, PlanRoute>): boole
 function diffRoutes(before: Map<string, PlanRoute>, after: Map<string, PlanRoute>, f: (text: string, r: PlanRoute | null) => void): void {
   for (const [t, r] of after) if (before.get(t)?.nhg !== r.nhg) f(t, r);
   for (const t of before.keys()) if (!after.has(t)) f(t, null);
-}
-
-export function dropNameOf(i: number): string {
-  return loadNative().dropNames[i] ?? `drop ${i}`;
 }

@@ -443,6 +443,18 @@ export function maskedPrefix(family: Family, addr: Uint8Array, len: number): Pre
   return { family, addr: a, len };
 }
 
+/**
+ * Longest match of an address in a table keyed by formatted prefix: the text of the longest
+ * prefix containing addr for which has(text) is true, or null.
+ */
+export function longestKey(family: Family, addr: Uint8Array, has: (text: string) => boolean): string | null {
+  for (let len = family === 4 ? 32 : 128; len >= 0; len--) {
+    const text = formatPrefix(maskedPrefix(family, addr, len));
+    if (has(text)) return text;
+  }
+  return null;
+}
+
 export function prefixContains(p: Prefix, addr: Uint8Array): boolean {
   checkPrefix(p);
   if (!(addr instanceof Uint8Array) || (addr.length !== 4 && addr.length !== 16)) {
