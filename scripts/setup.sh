@@ -11,6 +11,8 @@ DEB_PACKAGES=(
   valgrind
   # network tests and peers used by the integration suites
   iproute2 iputils-ping ethtool procps python3-scapy tshark
+  # API tests: an independent Python gRPC client (stubs compiled by grpc_tools), TLS certificates
+  python3-grpcio python3-grpc-tools openssl
 )
 
 need_apt=0
