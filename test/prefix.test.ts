@@ -8,8 +8,11 @@ import {
   packPrefixes,
   parseAddress,
   parsePrefix,
+  parsePrefixInto,
+  PREFIX_V6,
   prefixContains,
   prefixFirst,
+  prefixKey,
   prefixLast,
 } from "../src/lookup/prefix.js";
 
@@ -417,6 +420,38 @@ describe("packPrefixes", () => {
     expectThrow(() => packPrefixes([7 as unknown as string], 4), TypeError, "entry 0: invalid prefix: expected a string, got number");
     expectThrow(() => packPrefixes("10.0.0.0/8" as unknown as string[], 4), TypeError, "prefixes must be an array of strings, got string");
     expectThrow(() => packPrefixes([], undefined as unknown as Family), TypeError, "family must be 4 or 6, got undefined");
+  });
+});
+
+describe("prefixKey and parsePrefixInto (the batch path)", () => {
+  it("prefixKey is formatPrefix(parsePrefix(text)): IPv4 as given, IPv6 canonicalised", () => {
+    for (const t of ["10.0.0.0/8", "0.0.0.0/0", "2001:DB8:0:0::/64", "2001:db8::/32", "::ffff:0:0/96", "::/0", "fe80:0:0:0:0:0:0:1/128"]) {
+      expect(prefixKey(t)).toBe(formatPrefix(parsePrefix(t)));
+    }
+    expect(prefixKey("2001:DB8:0:0::/64")).toBe("2001:db8::/64");
+  });
+
+  it("refuses what parsePrefix refuses, with the same message", () => {
+    for (const t of ["10.1.0.0/8", "010.0.0.0/8", "1.2.3.4", "::/129", "", "1.2.3.4/ 8"]) {
+      let want: Error | null = null;
+      try {
+        parsePrefix(t);
+      } catch (e: unknown) {
+        want = e as Error;
+      }
+      expect(want).not.toBeNull();
+      const cls = want!.constructor as typeof TypeError;
+      expectThrow(() => prefixKey(t), cls, want!.message);
+      expectThrow(() => parsePrefixInto(t, new Uint8Array(16), 0), cls, want!.message);
+    }
+  });
+
+  it("parsePrefixInto writes the address at the offset and returns the length (plus PREFIX_V6)", () => {
+    const out = new Uint8Array(24).fill(0xee);
+    expect(parsePrefixInto("192.0.2.0/24", out, 2)).toBe(24);
+    expect([...out.subarray(0, 7)]).toEqual([0xee, 0xee, 192, 0, 2, 0, 0xee]);
+    expect(parsePrefixInto("2001:db8::/32", out, 8)).toBe(PREFIX_V6 | 32);
+    expect(out.subarray(8, 24)).toEqual(parsePrefix("2001:db8::/32").addr);
   });
 });
 

@@ -1,56 +1,68 @@
 /**
  * The RIB: best-route selection by administrative distance and age, fallback on withdrawal,
- * stale marks, distance changes and the per-group use counts.
+ * stale marks, distance changes, per-owner counts and the per-group use counts.
  */
 import { describe, expect, it } from "vitest";
 import { Rib } from "../src/fib/rib.js";
-import { parsePrefix } from "../src/lookup/prefix.js";
 
-const P = parsePrefix("10.0.0.0/8");
 const T = "10.0.0.0/8";
 
 describe("Rib", () => {
   it("the lowest distance is best; ties go to the earlier route; changes are reported only when the best changes", () => {
     const r = new Rib();
     r.addSubfib("m.main");
-    expect(r.set("m.main", T, P, "a", 100, "x")).toMatchObject({ nhg: "x", owner: "a" });
-    expect(r.set("m.main", T, P, "b", 100, "y")).toBeNull(); // same distance, later: not best
-    expect(r.set("m.main", T, P, "c", 50, "z")).toMatchObject({ nhg: "z", owner: "c" });
-    expect(r.get("m.main", T)!.cands.map((c) => c.owner)).toEqual(["c", "a", "b"]);
-    expect(r.delete("m.main", T, "a")).toBeNull(); // not the best
-    expect(r.delete("m.main", T, "c")).toMatchObject({ nhg: "y", owner: "b" }); // falls back
-    expect(r.delete("m.main", T, "b")).toMatchObject({ nhg: null, owner: null });
-    expect(r.get("m.main", T)).toBeUndefined();
+    expect(r.set("m.main", T, "a", 100, "x")).toBe("x");
+    expect(r.set("m.main", T, "b", 100, "y")).toBeUndefined(); // same distance, later: not best
+    expect(r.set("m.main", T, "c", 50, "z")).toBe("z");
+    expect(r.get("m.main", T)!.map((c) => c.owner)).toEqual(["c", "a", "b"]);
+    expect(r.delete("m.main", T, "a")).toBeUndefined(); // not the best
+    expect(r.delete("m.main", T, "c")).toBe("y"); // falls back
+    expect(r.best("m.main", T)!.owner).toBe("b");
     expect(r.delete("m.main", T, "b")).toBeNull();
+    expect(r.get("m.main", T)).toBeUndefined();
+    expect(r.delete("m.main", T, "b")).toBeUndefined();
+    expect(r.size("m.main")).toBe(0);
+    expect(r.count("a") + r.count("b") + r.count("c")).toBe(0);
   });
 
-  it("a replacement keeps its place and reports a changed group of the best route", () => {
+  it("a replacement keeps its place and reports a changed group of the best route; an owner change with the same group is reported", () => {
     const r = new Rib();
     r.addSubfib("s");
-    r.set("s", T, P, "a", 10, "x");
-    r.set("s", T, P, "b", 10, "y");
-    expect(r.set("s", T, P, "a", 10, "x2")).toMatchObject({ nhg: "x2", owner: "a" });
-    expect(r.set("s", T, P, "b", 10, "y2")).toBeNull();
+    r.set("s", T, "a", 10, "x");
+    r.set("s", T, "b", 10, "y");
+    expect(r.set("s", T, "a", 10, "x2")).toBe("x2");
+    expect(r.set("s", T, "b", 10, "y2")).toBeUndefined();
     expect(r.usesOf("x")).toBe(0);
     expect(r.usesOf("x2")).toBe(1);
     expect(r.usesOf("y2")).toBe(1);
+    r.set("s", T, "b", 10, "x2");
+    expect(r.delete("s", T, "a")).toBe("x2"); // same group, now b's
+    expect(r.best("s", T)!.owner).toBe("b");
   });
 
   it("stale marks: set by markStale, cleared by a re-add, listed by staleOf; distance changes reorder", () => {
     const r = new Rib();
     r.addSubfib("s");
-    const Q = parsePrefix("10.1.0.0/16");
-    r.set("s", T, P, "a", 100, "x");
-    r.set("s", "10.1.0.0/16", Q, "a", 100, "x");
-    r.set("s", T, P, "b", 90, "y");
+    r.set("s", T, "a", 100, "x");
+    r.set("s", "10.1.0.0/16", "a", 100, "x");
+    r.set("s", T, "b", 90, "y");
     expect(r.markStale("a")).toBe(2);
     expect(r.countStale("a")).toBe(2);
-    r.set("s", T, P, "a", 100, "x");
+    r.set("s", T, "a", 100, "x");
+    expect(r.countStale("a")).toBe(1);
     expect(r.staleOf("a")).toEqual([["s", "10.1.0.0/16"]]);
     expect(r.count("a")).toBe(2);
-    expect(r.setDistance("a", 80)).toEqual([expect.objectContaining({ text: T, owner: "a", nhg: "x" })]);
+    const cs = r.setDistance("a", 80);
+    expect([...cs.keys()]).toEqual(["s"]);
+    expect(cs.get("s")!.texts).toEqual([T]);
+    expect(cs.get("s")!.nhgs).toEqual(["x"]);
+    expect(r.best("s", T)!.owner).toBe("a");
+    r.markStaleOne("s", T, "b");
+    expect(r.countStale("b")).toBe(1);
     r.dropSubfib("s");
     expect(r.count("a")).toBe(0);
+    expect(r.countStale("a")).toBe(0);
+    expect(r.countStale("b")).toBe(0);
     expect(r.usesOf("x")).toBe(0);
   });
 });

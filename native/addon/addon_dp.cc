@@ -77,6 +77,7 @@ public:
 		                       InstanceMethod<&DataplaneHandle::FibBaseSet>("fibBaseSet"),
 		                       InstanceMethod<&DataplaneHandle::FibBaseDelete>("fibBaseDelete"),
 		                       InstanceMethod<&DataplaneHandle::RouteSet>("routeSet"),
+		                       InstanceMethod<&DataplaneHandle::RoutesApply>("routesApply"),
 		                       InstanceMethod<&DataplaneHandle::RouteDelete>("routeDelete"),
 		                       InstanceMethod<&DataplaneHandle::SubfibLoad>("subfibLoad"),
 		                       InstanceMethod<&DataplaneHandle::SubfibLookup>("subfibLookup"),
@@ -279,6 +280,33 @@ private:
 		int rc = dp_route_delete(t_, static_cast<uint16_t>(U32(info[0])), I32(info[1]), Bytes(info[2]), U32(info[3]),
 		                         &st);
 		return Rc(info, LpmCode(rc, st));
+	}
+
+	// routesApply(subfib, family, addrs, lens, nhgs, old) -> [rc, done]: n changes in one call
+	// (nhgs[i] 0xffffffff deletes); old[i] receives the previous nhg id or 0xffffffff.
+	Napi::Value RoutesApply(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		int family = I32(info[1]);
+		auto addrs = info[2].As<Napi::Uint8Array>();
+		auto lens = info[3].As<Napi::Uint8Array>();
+		auto nhgs = info[4].As<Napi::Uint32Array>();
+		auto old = info[5].As<Napi::Uint32Array>();
+		size_t n = lens.ElementLength();
+		size_t w = family == 4 ? 4 : 16;
+		Napi::Array out = Napi::Array::New(info.Env(), 2);
+		if (nhgs.ElementLength() < n || old.ElementLength() < n || addrs.ElementLength() < n * w) {
+			Napi::TypeError::New(info.Env(), "routesApply: arrays shorter than lens").ThrowAsJavaScriptException();
+			return info.Env().Undefined();
+		}
+		int st = 0;
+		size_t done = 0;
+		int rc = dp_routes_apply(t_, static_cast<uint16_t>(U32(info[0])), family, n, addrs.Data(), lens.Data(),
+		                         nhgs.Data(), old.Data(), &done, &st);
+		out.Set(0u, Napi::Number::New(info.Env(), LpmCode(rc, st)));
+		out.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(done)));
+		return out;
 	}
 
 	// subfibLookup(subfib, family, addr) -> nhg id or LPM_MISS (for Explain and tests)

@@ -285,6 +285,38 @@ int dp_route_delete(struct dp_tables *t, uint16_t subfib, int family, const uint
 	return lpm_err(lpm_route_delete(l, addr, len, NULL), lpm_status);
 }
 
+int dp_routes_apply(struct dp_tables *t, uint16_t subfib, int family, size_t n, const uint8_t *addrs,
+                    const uint8_t *lens, const uint32_t *nhgs, uint32_t *old, size_t *done, int *lpm_status)
+{
+	*done = 0;
+	if (fam_idx(family) < 0 || subfib >= DP_MAX_SUBFIBS)
+		return DP_EINVAL;
+	size_t w = family == 4 ? 4 : 16;
+	lpm_t *l = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *a = addrs + i * w;
+		if (!prefix_ok(family, a, lens[i]) || (nhgs[i] != DP_ROUTE_DELETE && nhgs[i] >= DP_MAX_NHGS))
+			return DP_EINVAL;
+		old[i] = LPM_MISS;
+		if (nhgs[i] == DP_ROUTE_DELETE) {
+			lpm_t *d = l ? l : dp_subfib_lpm(t, subfib, family, false);
+			if (d) {
+				int st = lpm_route_delete(d, a, lens[i], &old[i]);
+				if (st != LPM_OK && st != LPM_ERR_NOENT)
+					return lpm_err(st, lpm_status);
+			}
+		} else {
+			if (!l && !(l = dp_subfib_lpm(t, subfib, family, true)))
+				return DP_ENOMEM;
+			int st = lpm_route_add(l, a, lens[i], nhgs[i], &old[i]);
+			if (st != LPM_OK)
+				return lpm_err(st, lpm_status);
+		}
+		*done = i + 1;
+	}
+	return DP_OK;
+}
+
 int dp_subfib_load(struct dp_tables *t, uint16_t subfib, int family, size_t n, const uint8_t *addrs,
                    const uint8_t *lens, const uint32_t *nhgs, int *lpm_status)
 {

@@ -157,6 +157,14 @@ int dp_route_set(struct dp_tables *t, uint16_t subfib, int family, const uint8_t
                  uint32_t nhg, int *lpm_status);
 int dp_route_delete(struct dp_tables *t, uint16_t subfib, int family, const uint8_t *addr, unsigned len,
                     int *lpm_status);
+/* Applies n changes to a sub-FIB's routes of one family, in order: nhgs[i] is
+ * the new nexthop group of prefix i, or DP_ROUTE_DELETE to remove it (a prefix
+ * that is not there is no error).  old[i] receives the group it had, or
+ * LPM_MISS.  Stops at the first failure: *done says how many were applied
+ * (those stay applied; the caller undoes them). */
+#define DP_ROUTE_DELETE 0xFFFFFFFFu
+int dp_routes_apply(struct dp_tables *t, uint16_t subfib, int family, size_t n, const uint8_t *addrs,
+                    const uint8_t *lens, const uint32_t *nhgs, uint32_t *old, size_t *done, int *lpm_status);
 /* Replaces a sub-FIB's routes of one family with n routes, built beside the
  * old table (see lpm_table_build). */
 int dp_subfib_load(struct dp_tables *t, uint16_t subfib, int family, size_t n, const uint8_t *addrs,

@@ -653,6 +653,50 @@ static void test_accounting(void)
 	CHECK(rx == tx - icmp + punt + dropped);
 }
 
+/* dp_routes_apply: many changes in one call, the groups they replaced, a missing delete is no
+ * error, and a bad entry stops the batch with the ones before it applied. */
+static void test_routes_apply(void)
+{
+	const uint16_t sub = DP_MAX_SUBFIBS - 1;
+	uint8_t a[3 * 4] = {10, 0, 0, 0, 10, 1, 0, 0, 192, 0, 2, 0};
+	uint8_t lens[3] = {8, 16, 24};
+	uint32_t nh[3] = {5, 6, 7}, old[3];
+	size_t done = 99;
+	CHECK(dp_routes_apply(T, sub, 4, 3, a, lens, nh, old, &done, NULL) == DP_OK);
+	CHECK(done == 3 && old[0] == LPM_MISS && old[1] == LPM_MISS && old[2] == LPM_MISS);
+	lpm_t *l = dp_subfib_lpm(T, sub, 4, false);
+	CHECK(l != NULL && lpm4_lookup(l, 0x0a010203) == 6 && lpm4_lookup(l, 0x0a020304) == 5);
+	/* replace one, delete one, delete one that is not there */
+	uint8_t b[3 * 4] = {10, 0, 0, 0, 10, 1, 0, 0, 172, 16, 0, 0};
+	uint8_t blens[3] = {8, 16, 12};
+	uint32_t bnh[3] = {9, DP_ROUTE_DELETE, DP_ROUTE_DELETE};
+	CHECK(dp_routes_apply(T, sub, 4, 3, b, blens, bnh, old, &done, NULL) == DP_OK);
+	CHECK(done == 3 && old[0] == 5 && old[1] == 6 && old[2] == LPM_MISS);
+	CHECK(lpm4_lookup(l, 0x0a010203) == 9 && lpm4_lookup(l, 0xc0000201) == 7);
+	/* entry 1 has host bits: entry 0 applied, the rest not */
+	uint8_t c[3 * 4] = {10, 2, 0, 0, 10, 3, 0, 1, 10, 4, 0, 0};
+	uint8_t clens[3] = {16, 16, 16};
+	uint32_t cnh[3] = {1, 2, 3};
+	CHECK(dp_routes_apply(T, sub, 4, 3, c, clens, cnh, old, &done, NULL) == DP_EINVAL);
+	CHECK(done == 1 && lpm4_lookup(l, 0x0a020001) == 1 && lpm4_lookup(l, 0x0a040001) == 9);
+	/* IPv6, and a nexthop id out of range */
+	uint8_t d[16] = {0x20, 0x01, 0x0d, 0xb8};
+	uint8_t dlen = 32;
+	uint32_t dnh = 4, bad = DP_MAX_NHGS;
+	CHECK(dp_routes_apply(T, sub, 6, 1, d, &dlen, &dnh, old, &done, NULL) == DP_OK && done == 1);
+	CHECK(dp_routes_apply(T, sub, 6, 1, d, &dlen, &bad, old, &done, NULL) == DP_EINVAL && done == 0);
+	CHECK(lpm6_lookup(dp_subfib_lpm(T, sub, 6, false), d) == 4);
+	/* clean up: the sub-FIB is empty again */
+	uint8_t e[4 * 4] = {10, 0, 0, 0, 192, 0, 2, 0, 10, 2, 0, 0, 10, 4, 0, 0};
+	uint8_t elens[4] = {8, 24, 16, 16};
+	uint32_t enh[4] = {DP_ROUTE_DELETE, DP_ROUTE_DELETE, DP_ROUTE_DELETE, DP_ROUTE_DELETE};
+	uint32_t eold[4];
+	CHECK(dp_routes_apply(T, sub, 4, 4, e, elens, enh, eold, &done, NULL) == DP_OK && done == 4);
+	CHECK(eold[0] == 9 && eold[1] == 7 && eold[2] == 1 && eold[3] == LPM_MISS);
+	CHECK(lpm4_lookup(l, 0x0a000001) == LPM_MISS);
+	CHECK(dp_routes_apply(T, sub, 6, 1, d, &dlen, enh, old, &done, NULL) == DP_OK && old[0] == 4);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -682,6 +726,7 @@ int main(int argc, char **argv)
 	test_ecmp();
 	test_mutations();
 	test_accounting();
+	test_routes_apply();
 
 	dp_tables_destroy(T);
 	free(C);

@@ -179,9 +179,9 @@ export async function runDaemon(file: string): Promise<number> {
         setupTap(next.tap, next);
       },
       wantRouteEvents: () => events.wants("route"),
-      routeChanged: (c) => {
-        const best = c.nhg === null ? undefined : model?.rib.get(c.sub, c.text)?.cands[0];
-        events.publish("route", { route: { subfib: c.sub, prefix: c.text, withdrawn: c.nhg === null, owner: best?.owner ?? "", nexthops: model?.summary(c.nhg) ?? "" } });
+      routeChanged: (sub, text, nhg) => {
+        const best = nhg === null ? undefined : model?.rib.best(sub, text);
+        events.publish("route", { route: { subfib: sub, prefix: text, withdrawn: nhg === null, owner: best?.owner ?? "", nexthops: model?.summary(nhg) ?? "" } });
       },
     });
     driver.onNeighbour = (port, address, mac) => events.publish("neighbour", { neighbour: { port, address, mac: mac ?? "" } });

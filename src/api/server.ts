@@ -167,7 +167,7 @@ export class ApiServer {
     const c = this.#deps.counters();
     return {
       name,
-      subfibs: f.subfibs.map((s) => ({ name: s.name, routes: m.rib.table(`${name}.${s.name}`)?.size ?? 0, packets: c.subfibs[`${name}.${s.name}`] ?? 0 })),
+      subfibs: f.subfibs.map((s) => ({ name: s.name, routes: m.rib.size(`${name}.${s.name}`), packets: c.subfibs[`${name}.${s.name}`] ?? 0 })),
       rules: f.rules.map((r) => ({
         fib: name,
         priority: r.priority,

@@ -13,11 +13,11 @@
  * resolves and forwards). Adjacencies the workers found unresolved are handed to the kernel to
  * resolve (ARP / ND through the TAP), at most once a second each.
  */
-import { formatAddress, formatPrefix, longestKey, parseAddress, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
+import { formatAddress, formatPrefix, longestKey, parseAddress, parsePrefix, parsePrefixInto, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
 import { formatMac } from "../api/config.js";
 import { loadNative, type NativeDataplane, type NativeNeigh, type NativeNeighEvent, type NativeRule } from "../lookup/native.js";
-import { adjKey, fwdKey, type Plan, type PlanAdj, type PlanNhg, type PlanRoute } from "./plan.js";
-import type { BestChange } from "./rib.js";
+import { adjKey, fwdKey, type Plan, type PlanAdj, type PlanNhg } from "./plan.js";
+import type { Rib, RouteChanges } from "./rib.js";
 
 const DP_ERRORS: Record<number, string> = {
   [-1]: "invalid argument",
@@ -41,6 +41,8 @@ const NUD_VALID = 0x02 | NUD_STALE | 0x08 | 0x10 | 0x80; // reachable, stale, de
 /** Bulk-load a sub-FIB off the event loop when it starts empty with at least this many routes. */
 const BULK_MIN = 4096;
 const RESOLVE_INTERVAL_MS = 1000;
+/** routesApply's "delete" next hop and the native tables' "no route" */
+const NONE = 0xffffffff;
 
 export class DataplaneError extends Error {
   constructor(what: string, rc: number) {
@@ -97,6 +99,22 @@ interface AdjState {
   lastResolve: number;
 }
 
+/** Packed arguments of routesApply per family: addresses, lengths, nexthop ids, old ids, and the
+ *  index of each entry in the caller's list. */
+interface Scratch {
+  n: number;
+  a4: Uint8Array;
+  a6: Uint8Array;
+  l4: Uint8Array;
+  l6: Uint8Array;
+  h4: Uint32Array;
+  h6: Uint32Array;
+  o4: Uint32Array;
+  o6: Uint32Array;
+  b4: Int32Array;
+  b6: Int32Array;
+}
+
 interface NhgState {
   id: number;
   spec: PlanNhg;
@@ -147,10 +165,19 @@ export class DataplaneDriver {
   readonly #adjIds: Ids;
   readonly #adjs = new Map<string, AdjState>();
   readonly #nhgs = new Map<string, NhgState>();
-  /** installed routes per sub-FIB key (the RIB's best routes and neighbour host routes) */
-  readonly #routes = new Map<string, Map<string, PlanRoute>>();
-  /** the RIB's best route per prefix, per sub-FIB key (what routes() was given) */
-  readonly #want = new Map<string, Map<string, PlanRoute>>();
+  /**
+   * Installed routes are the RIB's best routes (the driver keeps no copy: the native tables say
+   * what a change replaced) and neighbour host routes, kept here per sub-FIB key: prefix text ->
+   * nexthop group key. A RIB route for the same prefix wins over a host route.
+   */
+  readonly #hosts = new Map<string, Map<string, string>>();
+  /** forwarding entries installed per sub-FIB key */
+  readonly #installed = new Map<string, number>();
+  /** sub-FIBs being bulk-loaded (host routes wait for the load) */
+  readonly #loading = new Set<string>();
+  #rib: Rib | null = null;
+  /** scratch for #install, grown on demand */
+  #scratch: Scratch = { n: 0, a4: new Uint8Array(0), a6: new Uint8Array(0), l4: new Uint8Array(0), l6: new Uint8Array(0), h4: new Uint32Array(0), h6: new Uint32Array(0), o4: new Uint32Array(0), o6: new Uint32Array(0), b4: new Int32Array(0), b6: new Int32Array(0) };
   /** named nexthop groups ("grp:<name>" keys) */
   readonly #groups = new Map<string, PlanNhg>();
   /** static gateway MACs given outside the plan (API routes), by adjacency key */
@@ -178,6 +205,11 @@ export class DataplaneDriver {
 
   get plan(): Plan | null {
     return this.#plan;
+  }
+
+  /** The RIB whose best routes routes() installs: host routes yield to its prefixes. */
+  attachRib(rib: Rib): void {
+    this.#rib = rib;
   }
 
   /** Starts mirroring the kernel's neighbours on the given TAPs (ifindex per port index). */
@@ -225,6 +257,13 @@ export class DataplaneDriver {
   }
 
   #nhgRef(key: string, spec: PlanNhg): NhgState {
+    const g = this.#nhgObject(key, spec);
+    g.refs++;
+    return g;
+  }
+
+  /** The native group of a key, created (with no references) when missing. */
+  #nhgObject(key: string, spec: PlanNhg): NhgState {
     let g = this.#nhgs.get(key);
     if (!g) {
       const members = spec.members.map((m) => ({ m, a: this.#adjRef(m.adj, this.#adjSpec(m.adj)) }));
@@ -240,13 +279,16 @@ export class DataplaneDriver {
       g = { id, spec, refs: 0 };
       this.#nhgs.set(key, g);
     }
-    g.refs++;
     return g;
   }
 
   #nhgUnref(key: string): void {
     const g = this.#nhgs.get(key);
     if (!g || --g.refs > 0) return;
+    this.#nhgFree(key, g);
+  }
+
+  #nhgFree(key: string, g: NhgState): void {
     ok(this.#dp.nhgDelete(g.id), () => `delete nexthop group ${key}`);
     this.#nhgs.delete(key);
     this.#nhgIds.release(key);
@@ -277,50 +319,119 @@ export class DataplaneDriver {
     throw new Error(`internal: nexthop group ${key} has no description`);
   }
 
-  #routeSet(sub: string, id: number, text: string, r: PlanRoute): void {
-    const table = this.#routes.get(sub)!;
-    const old = table.get(text);
-    if (old?.nhg === r.nhg) return;
-    const g = this.#nhgRef(r.nhg, this.#nhgSpec(r.nhg));
-    const rc = this.#dp.routeSet(id, r.prefix.family, r.prefix.addr, r.prefix.len, g.id);
-    if (rc !== 0) {
-      this.#nhgUnref(r.nhg);
-      throw new DataplaneError(`sub-FIB ${sub} route ${text}`, rc);
-    }
-    table.set(text, r);
-    if (old) this.#nhgUnref(old.nhg);
+  #growScratch(n: number): Scratch {
+    if (this.#scratch.n >= n) return this.#scratch;
+    const m = Math.max(n, 2 * this.#scratch.n, 1024);
+    this.#scratch = { n: m, a4: new Uint8Array(4 * m), a6: new Uint8Array(16 * m), l4: new Uint8Array(m), l6: new Uint8Array(m), h4: new Uint32Array(m), h6: new Uint32Array(m), o4: new Uint32Array(m), o6: new Uint32Array(m), b4: new Int32Array(m), b6: new Int32Array(m) };
+    return this.#scratch;
   }
 
-  #routeDelete(sub: string, id: number, text: string): void {
-    const table = this.#routes.get(sub)!;
-    const old = table.get(text);
-    if (!old) return;
-    ok(this.#dp.routeDelete(id, old.prefix.family, old.prefix.addr, old.prefix.len), () => `sub-FIB ${sub} delete ${text}`);
-    table.delete(text);
-    this.#nhgUnref(old.nhg);
+  /**
+   * Installs changes into one sub-FIB's tables: texts[i] (canonical prefix text) gets nexthop
+   * group keys[i], or is removed (null; a prefix that is not there is no error). One native call
+   * per family. Group references follow what the native table says each change replaced. On the
+   * first failure this throws; the changes before it stay applied (callers re-sync from the RIB).
+   */
+  #install(sub: string, id: number, texts: readonly string[], keys: readonly (string | null)[]): void {
+    const n = texts.length;
+    if (n === 0) return;
+    const s = this.#growScratch(n);
+    const hosts = this.#hosts.get(sub)!;
+    let n4 = 0;
+    let n6 = 0;
+    let lastKey: string | null = null;
+    let lastG: NhgState | null = null;
+    try {
+      for (let i = 0; i < n; i++) {
+        const text = texts[i]!;
+        const key = keys[i]!;
+        const v6 = text.indexOf(":") >= 0;
+        const len = parsePrefixInto(text, v6 ? s.a6 : s.a4, v6 ? 16 * n6 : 4 * n4) & 0xff;
+        let nh = NONE;
+        if (key !== null) {
+          if (key !== lastKey) {
+            lastG = this.#nhgObject(key, this.#nhgSpec(key));
+            lastKey = key;
+          }
+          lastG!.refs++;
+          nh = lastG!.id;
+        }
+        if (v6) {
+          s.l6[n6] = len;
+          s.h6[n6] = nh;
+          s.b6[n6++] = i;
+        } else {
+          s.l4[n4] = len;
+          s.h4[n4] = nh;
+          s.b4[n4++] = i;
+        }
+      }
+    } catch (err: unknown) {
+      // a bad key or prefix (internal: both were validated) or no room for a group: take back
+      // the references taken so far
+      for (let j = 0; j < n4; j++) if (s.h4[j] !== NONE) this.#nhgUnrefId(s.h4[j]!);
+      for (let j = 0; j < n6; j++) if (s.h6[j] !== NONE) this.#nhgUnrefId(s.h6[j]!);
+      throw err;
+    }
+    let failed: DataplaneError | null = null;
+    let installed = this.#installed.get(sub) ?? 0;
+    for (const fam of [4, 6] as const) {
+      const m = fam === 4 ? n4 : n6;
+      if (m === 0) continue;
+      const [addrs, lens, nhgs, old, back] = fam === 4 ? [s.a4, s.l4, s.h4, s.o4, s.b4] : [s.a6, s.l6, s.h6, s.o6, s.b6];
+      let done = 0;
+      if (failed === null) {
+        const [rc, applied] = this.#dp.routesApply(id, fam, addrs.subarray(0, m * (fam === 4 ? 4 : 16)), lens.subarray(0, m), nhgs.subarray(0, m), old.subarray(0, m));
+        done = applied;
+        if (rc !== 0) failed = new DataplaneError(`sub-FIB ${sub} route ${texts[back[done]!] ?? "?"}`, rc);
+      }
+      for (let j = 0; j < done; j++) {
+        const was = old[j]!;
+        if (was !== NONE) this.#nhgUnrefId(was);
+        if (nhgs[j] === NONE) {
+          if (was !== NONE) installed--;
+        } else if (was === NONE) installed++;
+        else if (hosts.size > 0) hosts.delete(texts[back[j]!]!); // a RIB route replaced a host route
+      }
+      for (let j = done; j < m; j++) if (nhgs[j] !== NONE) this.#nhgUnrefId(nhgs[j]!);
+    }
+    this.#installed.set(sub, installed);
+    if (failed) throw failed;
+  }
+
+  #nhgUnrefId(id: number): void {
+    const key = this.#nhgIds.keyOf(id);
+    if (key !== undefined) this.#nhgUnref(key);
   }
 
   // ---- host routes from neighbours ---------------------------------------------------------
 
   /** Whether a neighbour's host route belongs in a sub-FIB: its connected subnet on the
-   *  neighbour's port is the best configured match there. */
+   *  neighbour's port is the best match of the RIB there. */
   #hostEligible(sub: string, n: Neighbour): boolean {
-    const routes = this.#want.get(sub);
-    if (!routes) return false;
-    const best = longestKey(n.family, n.addr, (t) => routes.has(t));
-    return best !== null && routes.get(best)!.nhg === `glean:${n.port}`;
+    const rib = this.#rib;
+    if (!rib) return false;
+    const best = longestKey(n.family, n.addr, (t) => rib.best(sub, t) !== undefined);
+    return best !== null && rib.best(sub, best)!.nhg === `glean:${n.port}`;
   }
 
   /** Installs or removes a neighbour's host route in a sub-FIB as its eligibility says. */
   #hostSync(sub: string, key: string, n: Neighbour): void {
-    const prefix = { family: n.family, addr: n.addr, len: n.family === 4 ? 32 : 128 };
-    const text = formatPrefix(prefix);
-    if (this.#want.get(sub)?.has(text)) return; // the RIB has this very prefix: it wins
-    const id = this.#subIds.get(sub)!;
-    const installed = this.#routes.get(sub)!.has(text);
+    const hosts = this.#hosts.get(sub);
+    const id = this.#subIds.get(sub);
+    if (!hosts || id === undefined || this.#loading.has(sub)) return;
+    const text = formatPrefix({ family: n.family, addr: n.addr, len: n.family === 4 ? 32 : 128 });
+    if (this.#rib?.best(sub, text) !== undefined) return; // the RIB has this very prefix: it wins
+    const installed = hosts.has(text);
     const eligible = this.#neigh.get(key) === n && this.#hostEligible(sub, n);
-    if (eligible && !installed) this.#routeSet(sub, id, text, { prefix, nhg: fwdKey([{ adj: key, weight: 1 }]) });
-    else if (!eligible && installed) this.#routeDelete(sub, id, text);
+    if (eligible && !installed) {
+      const nhg = fwdKey([{ adj: key, weight: 1 }]);
+      this.#install(sub, id, [text], [nhg]);
+      hosts.set(text, nhg);
+    } else if (!eligible && installed) {
+      hosts.delete(text);
+      this.#install(sub, id, [text], [null]);
+    }
   }
 
   // ---- applying a plan ---------------------------------------------------------------------
@@ -351,8 +462,10 @@ export class DataplaneDriver {
     }
     for (const sub of plan.subfibs.keys()) {
       this.#subIds.take(sub);
-      if (!this.#routes.has(sub)) this.#routes.set(sub, new Map());
-      if (!this.#want.has(sub)) this.#want.set(sub, new Map());
+      if (!this.#hosts.has(sub)) {
+        this.#hosts.set(sub, new Map());
+        this.#installed.set(sub, 0);
+      }
     }
   }
 
@@ -360,34 +473,24 @@ export class DataplaneDriver {
    * Applies changes of the RIB's best routes in one sub-FIB (prepared by prepare()). A sub-FIB
    * that is still empty and gets many routes at once is built off the event loop.
    */
-  async routes(sub: string, changes: readonly BestChange[]): Promise<void> {
+  async routes(sub: string, ch: RouteChanges): Promise<void> {
     const id = this.#subIds.get(sub);
-    const want = this.#want.get(sub);
-    const table = this.#routes.get(sub);
-    if (id === undefined || !want || !table) throw new Error(`internal: sub-FIB ${sub} is not prepared`);
-    if (table.size === 0 && changes.length >= BULK_MIN) {
-      const desired = new Map<string, PlanRoute>();
-      for (const c of changes) {
-        if (c.nhg === null) desired.delete(c.text);
-        else desired.set(c.text, { prefix: c.prefix, nhg: c.nhg });
+    if (id === undefined || !this.#hosts.has(sub)) throw new Error(`internal: sub-FIB ${sub} is not prepared`);
+    if (this.#installed.get(sub) === 0 && ch.length >= BULK_MIN && !ch.nhgs.includes(null) && new Set(ch.texts).size === ch.length) {
+      this.#loading.add(sub);
+      try {
+        await this.#bulkLoad(sub, id, ch);
+      } finally {
+        this.#loading.delete(sub);
       }
-      await this.#bulkLoad(sub, id, desired);
-      for (const [t, r] of desired) want.set(t, r);
       for (const [key, n] of this.#neigh) this.#hostSync(sub, key, n);
       return;
     }
-    const neigh = this.#neigh.size > 0;
-    for (const c of changes) {
-      if (c.nhg !== null) {
-        const r = { prefix: c.prefix, nhg: c.nhg };
-        this.#routeSet(sub, id, c.text, r);
-        want.set(c.text, r);
-      } else {
-        want.delete(c.text);
-        this.#routeDelete(sub, id, c.text);
-      }
-      if (neigh) {
-        for (const [key, n] of this.#neigh) if (n.family === c.prefix.family && prefixContains(c.prefix, n.addr)) this.#hostSync(sub, key, n);
+    this.#install(sub, id, ch.texts, ch.nhgs);
+    if (this.#neigh.size > 0) {
+      for (const text of ch.texts) {
+        const p = parsePrefix(text);
+        for (const [key, n] of this.#neigh) if (n.family === p.family && prefixContains(p, n.addr)) this.#hostSync(sub, key, n);
       }
     }
   }
@@ -443,9 +546,15 @@ export class DataplaneDriver {
     for (const sub of this.#subIds.keys()) {
       if (plan.subfibs.has(sub)) continue;
       const id = this.#subIds.get(sub)!;
-      for (const t of [...this.#routes.get(sub)!.keys()]) this.#routeDelete(sub, id, t);
-      this.#routes.delete(sub);
-      this.#want.delete(sub);
+      // what is installed there: the RIB's best routes (the caller drops the RIB table after
+      // this) and host routes
+      const texts = [...this.#hosts.get(sub)!.keys()];
+      if (this.#rib) for (const [t] of this.#rib.bests(sub)) texts.push(t);
+      this.#install(sub, id, texts, texts.map(() => null));
+      const left = this.#installed.get(sub) ?? 0;
+      if (left !== 0) this.#log.warn(`internal: sub-FIB ${sub} removed with ${left} routes the driver did not know of left in its table`);
+      this.#hosts.delete(sub);
+      this.#installed.delete(sub);
       this.#subIds.release(sub);
     }
     this.#dp.reclaim();
@@ -476,30 +585,38 @@ export class DataplaneDriver {
     for (const m of old.members) this.#adjUnref(m.adj);
   }
 
-  async #bulkLoad(sub: string, id: number, desired: Map<string, PlanRoute>): Promise<void> {
-    const table = this.#routes.get(sub)!;
+  async #bulkLoad(sub: string, id: number, ch: RouteChanges): Promise<void> {
+    const n = ch.length;
+    let n6 = 0;
+    for (const t of ch.texts) if (t.indexOf(":") >= 0) n6++;
+    let installed = 0;
     for (const fam of [4, 6] as const) {
-      const list = [...desired].filter(([, r]) => r.prefix.family === fam);
-      if (list.length === 0) continue;
+      const m = fam === 4 ? n - n6 : n6;
+      if (m === 0) continue;
       const w = fam === 4 ? 4 : 16;
-      const addrs = new Uint8Array(list.length * w);
-      const lens = new Uint8Array(list.length);
-      const nhgs = new Uint32Array(list.length);
+      const addrs = new Uint8Array(m * w);
+      const lens = new Uint8Array(m);
+      const nhgs = new Uint32Array(m);
       const refs: string[] = [];
       try {
-        list.forEach(([, r], i) => {
-          nhgs[i] = this.#nhgRef(r.nhg, this.#nhgSpec(r.nhg)).id;
-          refs.push(r.nhg);
-          addrs.set(r.prefix.addr, i * w);
-          lens[i] = r.prefix.len;
-        });
-        ok(await this.#dp.subfibLoad(id, fam, addrs, lens, nhgs), () => `sub-FIB ${sub} load of ${list.length} IPv${fam} routes`);
+        let j = 0;
+        for (let i = 0; i < n; i++) {
+          const t = ch.texts[i]!;
+          if ((t.indexOf(":") >= 0) !== (fam === 6)) continue;
+          const key = ch.nhgs[i]!;
+          nhgs[j] = this.#nhgRef(key, this.#nhgSpec(key)).id;
+          refs.push(key);
+          lens[j] = parsePrefixInto(t, addrs, j * w) & 0xff;
+          j++;
+        }
+        ok(await this.#dp.subfibLoad(id, fam, addrs, lens, nhgs), () => `sub-FIB ${sub} load of ${m} IPv${fam} routes`);
       } catch (err: unknown) {
         for (const k of refs) this.#nhgUnref(k);
         throw err;
       }
-      for (const [t, r] of list) table.set(t, r);
+      installed += m;
     }
+    this.#installed.set(sub, installed);
   }
 
   // ---- neighbours --------------------------------------------------------------------------
@@ -555,7 +672,7 @@ export class DataplaneDriver {
         a.mac = mac;
         this.#adjPush(a);
       }
-      if (!old && plan) for (const sub of this.#want.keys()) this.#hostSync(sub, key, n);
+      if (!old && plan) for (const sub of this.#hosts.keys()) this.#hostSync(sub, key, n);
       // A stale entry is not re-verified by the kernel unless it sends to it; ask it to.
       if ((e.state & NUD_STALE) !== 0 && a) this.#resolve(key, a, now);
       return;
@@ -565,7 +682,7 @@ export class DataplaneDriver {
     if (!gone) return;
     this.#neigh.delete(key);
     this.onNeighbour?.(plan?.ports[port]?.name ?? String(port), formatAddress(e.family, e.addr), null);
-    for (const sub of this.#want.keys()) this.#hostSync(sub, key, gone);
+    for (const sub of this.#hosts.keys()) this.#hostSync(sub, key, gone);
     const a = this.#adjs.get(key);
     if (a && a.mac !== null && !a.spec.mac) {
       a.mac = null;
@@ -619,17 +736,17 @@ export class DataplaneDriver {
     };
   }
 
-  /** The installed route (RIB best or neighbour host route) that is the longest match. */
-  installedMatch(sub: string, family: Family, addr: Uint8Array): { text: string; route: PlanRoute } | null {
-    const t = this.#routes.get(sub);
-    if (!t) return null;
-    const text = longestKey(family, addr, (x) => t.has(x));
-    return text === null ? null : { text, route: t.get(text)! };
+  /** The installed prefix (RIB best or neighbour host route) that is the longest match. */
+  installedMatch(sub: string, family: Family, addr: Uint8Array): string | null {
+    const hosts = this.#hosts.get(sub);
+    if (!hosts) return null;
+    const rib = this.#rib;
+    return longestKey(family, addr, (t) => hosts.has(t) || rib?.best(sub, t) !== undefined);
   }
 
   /** Forwarding entries installed in a sub-FIB. */
   installedCount(sub: string): number {
-    return this.#routes.get(sub)?.size ?? 0;
+    return this.#installed.get(sub) ?? 0;
   }
 
   /** Link state of a port. */

@@ -14,10 +14,10 @@
  * Callers serialize writes (one at a time); reads may come between the steps of a write.
  */
 import { LIMITS, NAME, PORTED, PROTOCOLS, formatMac, parseInterfaceAddress, parseMac, type Config, type FibConfig, type NexthopConfig, type PortConfig, type RuleConfig } from "../api/config.js";
-import { formatAddress, formatPrefix, longestKey, parseAddress, parsePrefix, type Family, type Prefix } from "../lookup/prefix.js";
+import { formatAddress, formatPrefix, longestKey, parseAddress, parsePrefix, prefixKey, type Family, type Prefix } from "../lookup/prefix.js";
 import type { DataplaneDriver } from "./dataplane.js";
 import { adjKey, compilePlan, fwdKey, type Plan, type PlanNhg, type PlanRoute } from "./plan.js";
-import { Rib, type BestChange } from "./rib.js";
+import { ChangeSet, Rib, RouteChanges, type BestNow, type Candidate } from "./rib.js";
 
 export type ApiCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "PERMISSION_DENIED" | "INTERNAL";
 
@@ -68,19 +68,11 @@ export interface RouteOpIn {
   prefixes?: string[];
 }
 
-interface Step {
-  del: boolean;
-  sub: string;
-  text: string;
-  prefix: Prefix;
-  nhg: string;
-}
-
-interface Undo {
-  sub: string;
-  text: string;
-  prefix: Prefix;
+/** A client's route for one prefix as it was before a batch (null: none), and whether the
+ *  client has one after the batch's ops so far. */
+interface Before {
   had: { nhg: string; distance: number; stale: boolean } | null;
+  exists: boolean;
 }
 
 /** Routes applied between two turns of the event loop. */
@@ -134,8 +126,8 @@ export interface ExplainOut {
 export interface ModelHooks {
   /** an interface's addresses or MTU are about to change (the daemon updates its TAP); throw to refuse */
   portChanging?(old: PortConfig, next: PortConfig): void;
-  /** best-route changes, when someone listens */
-  routeChanged?(c: BestChange): void;
+  /** a best-route change (nhg null: withdrawn), when someone listens */
+  routeChanged?(sub: string, text: string, nhg: string | null): void;
   wantRouteEvents?(): boolean;
 }
 
@@ -184,6 +176,7 @@ export class Model {
   /** Installs a configuration into a fresh driver. */
   static async create(driver: DataplaneDriver, cfg: Config, hooks: ModelHooks = {}): Promise<Model> {
     const m = new Model(driver, cfg, hooks);
+    driver.attachRib(m.#rib);
     m.#fileFibs = new Set(cfg.fibs.map((f) => f.name));
     m.#fileBindings = new Set(cfg.bindings.map((b) => formatPrefix(b.source)));
     await m.#commit(cfg, null);
@@ -211,16 +204,16 @@ export class Model {
     const removed = [...this.#rib.subfibs()].filter((s) => !plan.subfibs.has(s));
     const sameImplicit = prev !== null && sameRoutes(prev.implicit, plan.implicit);
     for (const [sub, s] of plan.subfibs) {
-      const isNew = this.#rib.table(sub) === undefined;
+      const isNew = !this.#rib.hasSubfib(sub);
       this.#rib.addSubfib(sub);
-      const changes: BestChange[] = [];
-      const push = (c: BestChange | null): void => {
-        if (c) changes.push(c);
+      const changes = new RouteChanges();
+      const push = (t: string, c: BestNow): void => {
+        if (c !== undefined) changes.push(t, c);
       };
       const oldImplicit = isNew || prev === null ? new Map<string, PlanRoute>() : prev.implicit;
-      if (isNew || !sameImplicit) diffRoutes(oldImplicit, plan.implicit, (t, r) => push(r ? this.#rib.set(sub, t, r.prefix, OWNER_CONNECTED, DISTANCE_CONNECTED, r.nhg) : this.#rib.delete(sub, t, OWNER_CONNECTED)));
+      if (isNew || !sameImplicit) diffRoutes(oldImplicit, plan.implicit, (t, r) => push(t, r ? this.#rib.set(sub, t, OWNER_CONNECTED, DISTANCE_CONNECTED, r.nhg) : this.#rib.delete(sub, t, OWNER_CONNECTED)));
       const oldConfig = isNew || prev === null ? new Map<string, PlanRoute>() : (prev.subfibs.get(sub)?.routes ?? new Map<string, PlanRoute>());
-      if (oldConfig !== s.routes) diffRoutes(oldConfig, s.routes, (t, r) => push(r ? this.#rib.set(sub, t, r.prefix, OWNER_CONFIG, DISTANCE_CONFIG, r.nhg) : this.#rib.delete(sub, t, OWNER_CONFIG)));
+      if (oldConfig !== s.routes) diffRoutes(oldConfig, s.routes, (t, r) => push(t, r ? this.#rib.set(sub, t, OWNER_CONFIG, DISTANCE_CONFIG, r.nhg) : this.#rib.delete(sub, t, OWNER_CONFIG)));
       if (changes.length > 0) await this.#install(sub, changes);
     }
     this.#driver.apply(plan);
@@ -229,9 +222,27 @@ export class Model {
     this.#cfg = next;
   }
 
-  async #install(sub: string, changes: BestChange[]): Promise<void> {
+  async #install(sub: string, changes: RouteChanges): Promise<void> {
     await this.#driver.routes(sub, changes);
-    if (this.#hooks.routeChanged && this.#hooks.wantRouteEvents?.()) for (const c of changes) this.#hooks.routeChanged(c);
+    const f = this.#hooks.routeChanged;
+    if (f && this.#hooks.wantRouteEvents?.()) for (let i = 0; i < changes.length; i++) f(sub, changes.texts[i]!, changes.nhgs[i]!);
+  }
+
+  /** Installs best-route changes of several sub-FIBs, at most SLICE routes between two turns of
+   *  the event loop. */
+  async #installSet(cs: ChangeSet): Promise<void> {
+    let budget = SLICE;
+    for (const [sub, ch] of cs) {
+      for (let at = 0; at < ch.length; at += SLICE) {
+        const part = at === 0 && ch.length <= SLICE ? ch : ch.slice(at, at + SLICE);
+        if (budget <= 0) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          budget = SLICE;
+        }
+        await this.#install(sub, part);
+        budget -= part.length;
+      }
+    }
   }
 
   /** Applies a reloaded configuration file: its objects replace the file's old ones; FIBs and
@@ -258,10 +269,9 @@ export class Model {
     const keep = new Set(next.fibs.flatMap((f) => f.subfibs.map((s) => `${f.name}.${s.name}`)));
     for (const sub of this.#rib.subfibs()) {
       if (keep.has(sub)) continue;
-      const t = this.#rib.table(sub)!;
-      for (const e of t.values()) {
-        const c = e.cands.find((x) => !RESERVED_OWNERS.has(x.owner));
-        if (c) throw new ApiError("FAILED_PRECONDITION", `${what} removes sub-FIB ${sub}, which holds routes of client "${c.owner}" (${formatPrefix(e.prefix)}); withdraw them first`);
+      for (const [text, cands] of this.#rib.entries(sub)) {
+        const c = cands.find((x) => !RESERVED_OWNERS.has(x.owner));
+        if (c) throw new ApiError("FAILED_PRECONDITION", `${what} removes sub-FIB ${sub}, which holds routes of client "${c.owner}" (${text}); withdraw them first`);
       }
     }
   }
@@ -337,9 +347,11 @@ export class Model {
     let total = 0;
     for (const op of ops) total += op.prefixes && op.prefixes.length > 0 ? op.prefixes.length : 1;
     if (total > batchMax) throw new ApiError("INVALID_ARGUMENT", `ops: ${total} routes in one batch, at most ${batchMax} (api.batch_max)`);
-    // 1. validate, simulating the batch in order
-    const steps: Step[] = [];
-    const after = new Map<string, boolean>(); // "<sub> <text>" -> the client has a route after the earlier ops
+    // 1. validate, simulating the batch in order; remember each touched route as it was (undo)
+    const stepSub: string[] = [];
+    const stepText: string[] = [];
+    const stepNhg: (string | null)[] = []; // null: delete
+    const before = new Map<string, Map<string, Before>>(); // sub -> text -> state
     const macs = new Map<string, Uint8Array>();
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
@@ -348,73 +360,82 @@ export class Model {
         if (op.op === null) throw new ApiError("INVALID_ARGUMENT", `ops[${i}].op: must be OP_ADD, OP_DELETE or OP_REPLACE`);
         const r = op.route;
         const sub = this.#subKey(r.fib, r.subfib, key);
+        let seen = before.get(sub);
+        if (!seen) before.set(sub, (seen = new Map()));
         const packed = op.prefixes !== undefined && op.prefixes.length > 0;
         if (packed && r.prefix !== "") throw new ApiError("INVALID_ARGUMENT", `${key}.prefix: must be empty when ops[${i}].prefixes is given`);
         const texts = packed ? op.prefixes! : [r.prefix];
+        const del = op.op === "delete";
         // the nexthop group, once per op (the first prefix gives the family)
-        let nhg = "";
+        let nhg: string | null = null;
         let family: Family | null = null;
         for (let j = 0; j < texts.length; j++) {
-          const pk = packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`;
           const t0 = texts[j]!;
-          let prefix: Prefix;
+          let text: string;
           try {
-            prefix = parsePrefix(t0);
+            text = prefixKey(t0);
           } catch (err: unknown) {
+            const pk = packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`;
             throw new ApiError("INVALID_ARGUMENT", `${pk}: ${t0 === "" ? "is required" : errText(err)}`);
           }
-          const text = formatPrefix(prefix);
-          const sk = `${sub} ${text}`;
-          const exists = after.get(sk) ?? this.#rib.candidate(sub, text, client) !== undefined;
-          if (op.op === "delete") {
-            if (!exists) throw new ApiError("NOT_FOUND", `${pk}: client "${client}" has no route ${text} in ${sub}`);
-            after.set(sk, false);
-            steps.push({ del: true, sub, text, prefix, nhg: "" });
+          let b = seen.get(text);
+          if (b === undefined) {
+            const c = this.#rib.candidate(sub, text, client);
+            b = { had: c ? { nhg: c.nhg, distance: c.distance, stale: c.stale } : null, exists: c !== undefined };
+            seen.set(text, b);
+          }
+          if (del) {
+            if (!b.exists) throw new ApiError("NOT_FOUND", `${packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`}: client "${client}" has no route ${text} in ${sub}`);
+            b.exists = false;
+            stepSub.push(sub);
+            stepText.push(text);
+            stepNhg.push(null);
             continue;
           }
-          if (op.op === "add" && exists) throw new ApiError("ALREADY_EXISTS", `${pk}: client "${client}" already has a route ${text} in ${sub} (use OP_REPLACE to change it)`);
-          if (family !== prefix.family) {
-            if (family !== null) throw new ApiError("INVALID_ARGUMENT", `${pk}: IPv${prefix.family} among IPv${family} prefixes; one op shares its next hops, so its prefixes must be of one family`);
-            family = prefix.family;
-            nhg = this.#routeNhg(r, prefix.family, key, macs);
+          if (op.op === "add" && b.exists) throw new ApiError("ALREADY_EXISTS", `${packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`}: client "${client}" already has a route ${text} in ${sub} (use OP_REPLACE to change it)`);
+          const fam: Family = text.indexOf(":") >= 0 ? 6 : 4;
+          if (family !== fam) {
+            if (family !== null) throw new ApiError("INVALID_ARGUMENT", `${packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`}: IPv${fam} among IPv${family} prefixes; one op shares its next hops, so its prefixes must be of one family`);
+            family = fam;
+            nhg = this.#routeNhg(r, fam, key, macs);
           }
-          after.set(sk, true);
-          steps.push({ del: false, sub, text, prefix, nhg });
+          b.exists = true;
+          stepSub.push(sub);
+          stepText.push(text);
+          stepNhg.push(nhg);
         }
       } catch (err: unknown) {
         if (err instanceof ApiError) throw new ApiError(err.code, err.message.startsWith("ops[") ? err.message : `ops[${i}]: ${err.message}`, i);
         throw err;
       }
     }
-    // 2. apply to the RIB, then the dataplane, a slice at a time; undo everything if the
-    //    dataplane refuses
+    // 2. apply to the RIB, then the dataplane, a slice at a time with the event loop let through
+    //    between slices; if the dataplane refuses, put everything back
     for (const [k, m] of macs) this.#macs.set(k, m);
     if (macs.size > 0) this.#driver.prepare(this.#plan, this.#macs);
-    const undo: Undo[] = [];
+    const n = stepText.length;
     let bestChanges = 0;
     try {
-      for (let at = 0; at < steps.length; at += SLICE) {
+      for (let at = 0; at < n; at += SLICE) {
         if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-        const bySub = new Map<string, BestChange[]>();
-        for (let k = at; k < Math.min(steps.length, at + SLICE); k++) {
-          const st = steps[k]!;
-          const c0 = this.#rib.candidate(st.sub, st.text, client);
-          undo.push({ sub: st.sub, text: st.text, prefix: st.prefix, had: c0 ? { nhg: c0.nhg, distance: c0.distance, stale: c0.stale } : null });
-          const ch = st.del ? this.#rib.delete(st.sub, st.text, client) : this.#rib.set(st.sub, st.text, st.prefix, client, distance, st.nhg);
-          if (ch) {
-            let l = bySub.get(st.sub);
-            if (!l) bySub.set(st.sub, (l = []));
-            l.push(ch);
-            bestChanges++;
-          }
+        const cs = new ChangeSet();
+        const end = Math.min(n, at + SLICE);
+        for (let k = at; k < end; k++) {
+          const sub = stepSub[k]!;
+          const text = stepText[k]!;
+          const nhg = stepNhg[k]!;
+          const ch = nhg === null ? this.#rib.delete(sub, text, client) : this.#rib.set(sub, text, client, distance, nhg);
+          if (ch === undefined) continue;
+          cs.add(sub, text, ch);
+          bestChanges++;
         }
-        for (const [sub, l] of bySub) await this.#install(sub, l);
+        for (const [sub, ch] of cs) await this.#install(sub, ch);
       }
     } catch (err: unknown) {
-      await this.#undo(client, undo);
+      await this.#undo(client, before);
       throw new ApiError("FAILED_PRECONDITION", `the dataplane refused the batch, nothing changed: ${errText(err)}`);
     }
-    return { applied: steps.length, bestChanges };
+    return { applied: n, bestChanges };
   }
 
   /** The nexthop group key of a route to add (validated). */
@@ -438,52 +459,37 @@ export class Model {
   }
 
   /** Puts a client's routes back as they were before a batch and re-syncs the dataplane. */
-  async #undo(client: string, undo: Undo[]): Promise<void> {
-    for (let k = undo.length - 1; k >= 0; k--) {
-      const u = undo[k]!;
-      if (u.had === null) this.#rib.delete(u.sub, u.text, client);
-      else {
-        this.#rib.set(u.sub, u.text, u.prefix, client, u.had.distance, u.had.nhg);
-        const c = this.#rib.candidate(u.sub, u.text, client);
-        if (c) c.stale = u.had.stale;
+  async #undo(client: string, before: Map<string, Map<string, Before>>): Promise<void> {
+    const resync = new ChangeSet();
+    for (const [sub, seen] of before) {
+      for (const [text, b] of seen) {
+        if (b.had === null) this.#rib.delete(sub, text, client);
+        else {
+          this.#rib.set(sub, text, client, b.had.distance, b.had.nhg);
+          if (b.had.stale) this.#rib.markStaleOne(sub, text, client);
+        }
+        resync.add(sub, text, this.#rib.best(sub, text)?.nhg ?? null);
       }
     }
-    const resync = new Map<string, BestChange[]>();
-    for (const u of undo) {
-      const e = this.#rib.get(u.sub, u.text);
-      let l = resync.get(u.sub);
-      if (!l) resync.set(u.sub, (l = []));
-      l.push({ sub: u.sub, text: u.text, prefix: u.prefix, nhg: e?.cands[0]?.nhg ?? null, owner: e?.cands[0]?.owner ?? null });
-    }
-    for (const [sub, l] of resync) await this.#driver.routes(sub, l);
+    await this.#installSet(resync);
   }
 
   /** Removes routes of a client (sweep, stale timer); returns how many. */
   async removeRoutes(client: string, which: [string, string][]): Promise<number> {
-    const bySub = new Map<string, BestChange[]>();
+    const cs = new ChangeSet();
     let n = 0;
     for (const [sub, text] of which) {
       if (!this.#rib.candidate(sub, text, client)) continue;
       n++;
-      const ch = this.#rib.delete(sub, text, client);
-      if (!ch) continue;
-      let l = bySub.get(sub);
-      if (!l) bySub.set(sub, (l = []));
-      l.push(ch);
+      cs.add(sub, text, this.#rib.delete(sub, text, client));
     }
-    for (const [sub, l] of bySub) await this.#install(sub, l);
+    await this.#installSet(cs);
     return n;
   }
 
   /** Changes the distance of all of a client's routes. */
   async setDistance(client: string, distance: number): Promise<void> {
-    const bySub = new Map<string, BestChange[]>();
-    for (const ch of this.#rib.setDistance(client, distance)) {
-      let l = bySub.get(ch.sub);
-      if (!l) bySub.set(ch.sub, (l = []));
-      l.push(ch);
-    }
-    for (const [sub, l] of bySub) await this.#install(sub, l);
+    await this.#installSet(this.#rib.setDistance(client, distance));
   }
 
   #describe(nhg: string): { type: RouteType; nexthops: NexthopIn[]; group: string } {
@@ -536,17 +542,21 @@ export class Model {
       subs.splice(0, subs.length, k);
     }
     for (const sub of subs) {
-      const t = this.#rib.table(sub);
-      if (!t) continue;
+      if (!this.#rib.hasSubfib(sub)) continue;
       const dot = sub.indexOf(".");
       const fib = sub.slice(0, dot);
       const subfib = sub.slice(dot + 1);
-      const entries: Iterable<[string, (typeof t extends Map<string, infer E> ? E : never)]> = only === null ? t : t.has(only) ? [[only, t.get(only)!]] : [];
-      for (const [text, e] of entries) {
-        if (f.family !== 0 && e.prefix.family !== f.family) continue;
-        for (let i = 0; i < e.cands.length; i++) {
+      let entries: Iterable<[string, readonly Candidate[]]> = [];
+      if (only === null) entries = this.#rib.entries(sub);
+      else {
+        const one = this.#rib.get(sub, only);
+        if (one) entries = [[only, one]];
+      }
+      for (const [text, cands] of entries) {
+        if (f.family !== 0 && (text.indexOf(":") >= 0 ? 6 : 4) !== f.family) continue;
+        for (let i = 0; i < cands.length; i++) {
           if (i > 0 && !f.all) break;
-          const c = e.cands[i]!;
+          const c = cands[i]!;
           if (!f.local && c.owner === OWNER_CONNECTED) continue;
           if (f.owner !== "" && c.owner !== f.owner) continue;
           yield { fib, subfib, prefix: text, ...this.#describe(c.nhg), owner: c.owner, distance: c.distance, best: i === 0, stale: c.stale };
@@ -570,8 +580,8 @@ export class Model {
   }
 
   #longest(sub: string, family: Family, addr: Uint8Array): string | null {
-    const t = this.#rib.table(sub);
-    return t ? longestKey(family, addr, (x) => t.has(x)) : null;
+    if (!this.#rib.hasSubfib(sub)) return null;
+    return longestKey(family, addr, (x) => this.#rib.best(sub, x) !== undefined);
   }
 
   // ---- nexthop groups -------------------------------------------------------------------------
@@ -861,9 +871,9 @@ export class Model {
       return out;
     }
     const installed = this.#driver.installedMatch(d.subfib!, dst.family, dst.addr);
-    out.prefix = installed?.text ?? "";
-    const e = installed ? this.#rib.get(d.subfib!, installed.text) : undefined;
-    out.routeOwner = e ? e.cands[0]!.owner : installed ? OWNER_NEIGHBOUR : "";
+    out.prefix = installed ?? "";
+    const best = installed !== null ? this.#rib.best(d.subfib!, installed) : undefined;
+    out.routeOwner = best ? best.owner : installed !== null ? OWNER_NEIGHBOUR : "";
     out.nexthopGroup = d.nhg;
     steps.push(`destination ${q.dst}: ${out.prefix} (${out.routeOwner}) -> ${this.summary(d.nhg) || d.nhg}`);
     out.action = d.kind;

@@ -4,17 +4,20 @@
  * Owners are the configuration file ("config"), the router's own interfaces ("connected") and
  * API clients by name. Each candidate carries its owner's administrative distance; the best
  * candidate of a prefix is the one with the lowest distance, ties going to the one added first
- * (a replacement keeps its place). Only the best candidate reaches the dataplane: every call
- * that changes which candidate is best, or what it forwards to, reports that as a BestChange for
- * the caller to hand to the driver.
+ * (a replacement keeps its place). Only the best candidate reaches the dataplane: set() and
+ * delete() say when the best of a prefix changed, and the caller hands that to the driver.
  *
  * Stale marks (mark-and-sweep resync, controllers that went away) are per candidate: a stale
  * route keeps forwarding until it is swept.
  *
  * Nothing here validates: callers check prefixes, owners and nexthop groups first. Keys are the
- * sub-FIB key ("<fib>.<sub>") and the formatted prefix.
+ * sub-FIB key ("<fib>.<sub>") and the canonical prefix text (prefixKey).
+ *
+ * Memory: a full table is a million prefixes, nearly all with one candidate, so a prefix with one
+ * candidate holds just that object (no array, no prefix bytes: the text is the key and the
+ * family is in it), and per-owner counts are numbers rather than indexes. The operations that
+ * need an owner's routes (mark, sweep, distance change) are rare and walk the tables.
  */
-import { formatPrefix, type Prefix } from "../lookup/prefix.js";
 
 export interface Candidate {
   owner: string;
@@ -26,187 +29,261 @@ export interface Candidate {
   stale: boolean;
 }
 
-export interface RibEntry {
-  prefix: Prefix;
-  /** sorted: [0] is the best */
-  cands: Candidate[];
+/** One candidate, or several sorted best first. */
+type Slot = Candidate | Candidate[];
+
+/**
+ * What set() and delete() report: undefined when the best route of the prefix is what it was
+ * (same owner, same group); otherwise the best's nexthop group key now, or null when the prefix
+ * has no route any more.
+ */
+export type BestNow = string | null | undefined;
+
+/** Best-route changes of one sub-FIB, in order: texts[i] now forwards to nhgs[i] (null: no route). */
+export class RouteChanges {
+  readonly texts: string[] = [];
+  readonly nhgs: (string | null)[] = [];
+
+  push(text: string, nhg: string | null): void {
+    this.texts.push(text);
+    this.nhgs.push(nhg);
+  }
+
+  get length(): number {
+    return this.texts.length;
+  }
+
+  slice(from: number, to: number): RouteChanges {
+    const c = new RouteChanges();
+    c.texts.push(...this.texts.slice(from, to));
+    c.nhgs.push(...this.nhgs.slice(from, to));
+    return c;
+  }
 }
 
-export interface BestChange {
-  sub: string;
-  text: string;
-  prefix: Prefix;
-  /** the new best nexthop group, or null: no route for the prefix any more */
-  nhg: string | null;
-  owner: string | null;
+/** Best-route changes by sub-FIB. */
+export class ChangeSet extends Map<string, RouteChanges> {
+  add(sub: string, text: string, nhg: BestNow): void {
+    if (nhg === undefined) return;
+    let c = this.get(sub);
+    if (!c) this.set(sub, (c = new RouteChanges()));
+    c.push(text, nhg);
+  }
 }
 
 function better(a: Candidate, b: Candidate): number {
   return a.distance - b.distance || a.seq - b.seq;
 }
 
+function first(s: Slot): Candidate {
+  return Array.isArray(s) ? s[0]! : s;
+}
+
 export class Rib {
-  readonly #tables = new Map<string, Map<string, RibEntry>>();
-  /** owner -> sub-FIB -> prefixes it holds there */
-  readonly #byOwner = new Map<string, Map<string, Set<string>>>();
+  readonly #tables = new Map<string, Map<string, Slot>>();
+  /** routes per owner, and how many of them are stale */
+  readonly #count = new Map<string, number>();
+  readonly #stale = new Map<string, number>();
   /** candidates per nexthop group key */
   readonly #nhgUse = new Map<string, number>();
   #seq = 0;
 
-  #use(nhg: string, d: number): void {
-    const n = (this.#nhgUse.get(nhg) ?? 0) + d;
-    if (n === 0) this.#nhgUse.delete(nhg);
-    else this.#nhgUse.set(nhg, n);
-  }
-
-  table(sub: string): Map<string, RibEntry> | undefined {
-    return this.#tables.get(sub);
+  static #bump(m: Map<string, number>, k: string, d: number): void {
+    const n = (m.get(k) ?? 0) + d;
+    if (n === 0) m.delete(k);
+    else m.set(k, n);
   }
 
   subfibs(): IterableIterator<string> {
     return this.#tables.keys();
   }
 
+  hasSubfib(sub: string): boolean {
+    return this.#tables.has(sub);
+  }
+
   addSubfib(sub: string): void {
     if (!this.#tables.has(sub)) this.#tables.set(sub, new Map());
+  }
+
+  /** Prefixes with a route in a sub-FIB. */
+  size(sub: string): number {
+    return this.#tables.get(sub)?.size ?? 0;
+  }
+
+  /** Every prefix of a sub-FIB with its candidates, best first. */
+  *entries(sub: string): Generator<[string, readonly Candidate[]]> {
+    const t = this.#tables.get(sub);
+    if (!t) return;
+    for (const [text, s] of t) yield [text, Array.isArray(s) ? s : [s]];
+  }
+
+  /** Every prefix of a sub-FIB with its best route's nexthop group key. */
+  *bests(sub: string): Generator<[string, string]> {
+    const t = this.#tables.get(sub);
+    if (!t) return;
+    for (const [text, s] of t) yield [text, first(s).nhg];
   }
 
   /** Drops a sub-FIB and everything in it (the caller withdrew what it had installed). */
   dropSubfib(sub: string): void {
     const t = this.#tables.get(sub);
     if (!t) return;
-    for (const e of t.values()) for (const c of e.cands) {
-      this.#ownerIndex(c.owner, sub)?.delete(formatPrefix(e.prefix));
-      this.#use(c.nhg, -1);
+    for (const s of t.values()) {
+      for (const c of Array.isArray(s) ? s : [s]) {
+        Rib.#bump(this.#count, c.owner, -1);
+        if (c.stale) Rib.#bump(this.#stale, c.owner, -1);
+        Rib.#bump(this.#nhgUse, c.nhg, -1);
+      }
     }
     this.#tables.delete(sub);
   }
 
-  get(sub: string, text: string): RibEntry | undefined {
-    return this.#tables.get(sub)?.get(text);
+  /** The candidates of a prefix, best first. */
+  get(sub: string, text: string): readonly Candidate[] | undefined {
+    const s = this.#tables.get(sub)?.get(text);
+    return s === undefined ? undefined : Array.isArray(s) ? s : [s];
+  }
+
+  best(sub: string, text: string): Candidate | undefined {
+    const s = this.#tables.get(sub)?.get(text);
+    return s === undefined ? undefined : first(s);
   }
 
   candidate(sub: string, text: string, owner: string): Candidate | undefined {
-    return this.#tables.get(sub)?.get(text)?.cands.find((c) => c.owner === owner);
+    const s = this.#tables.get(sub)?.get(text);
+    if (s === undefined) return undefined;
+    if (!Array.isArray(s)) return s.owner === owner ? s : undefined;
+    return s.find((c) => c.owner === owner);
   }
 
-  /** Adds or replaces owner's route; returns the best change, if any. */
-  set(sub: string, text: string, prefix: Prefix, owner: string, distance: number, nhg: string): BestChange | null {
+  /** Adds or replaces owner's route. */
+  set(sub: string, text: string, owner: string, distance: number, nhg: string): BestNow {
     const t = this.#tables.get(sub);
     if (!t) throw new Error(`internal: no RIB table ${sub}`);
-    let e = t.get(text);
-    if (!e) {
-      e = { prefix, cands: [] };
-      t.set(text, e);
+    const s = t.get(text);
+    if (s === undefined) {
+      t.set(text, { owner, distance, seq: this.#seq++, nhg, stale: false });
+      Rib.#bump(this.#count, owner, 1);
+      Rib.#bump(this.#nhgUse, nhg, 1);
+      return nhg;
     }
-    const before = e.cands[0];
-    const beforeNhg = before?.nhg ?? null;
-    const beforeOwner = before?.owner ?? null;
-    const have = e.cands.find((c) => c.owner === owner);
+    const before = first(s);
+    const beforeNhg = before.nhg;
+    const beforeOwner = before.owner;
+    const list = Array.isArray(s) ? s : null;
+    const one = list ? null : (s as Candidate);
+    const have = list ? list.find((c) => c.owner === owner) : one!.owner === owner ? one! : undefined;
+    Rib.#bump(this.#nhgUse, nhg, 1);
     if (have) {
-      this.#use(have.nhg, -1);
-      this.#use(nhg, 1);
+      Rib.#bump(this.#nhgUse, have.nhg, -1);
       have.nhg = nhg;
-      have.stale = false;
+      if (have.stale) {
+        have.stale = false;
+        Rib.#bump(this.#stale, owner, -1);
+      }
       if (have.distance !== distance) {
         have.distance = distance;
-        e.cands.sort(better);
+        if (list) list.sort(better);
       }
     } else {
-      e.cands.push({ owner, distance, seq: this.#seq++, nhg, stale: false });
-      this.#use(nhg, 1);
-      if (e.cands.length > 1) e.cands.sort(better);
-      let idx = this.#byOwner.get(owner);
-      if (!idx) this.#byOwner.set(owner, (idx = new Map()));
-      let set = idx.get(sub);
-      if (!set) idx.set(sub, (set = new Set()));
-      set.add(text);
+      const c: Candidate = { owner, distance, seq: this.#seq++, nhg, stale: false };
+      Rib.#bump(this.#count, owner, 1);
+      if (list) list.push(c);
+      const l = list ?? [one!, c];
+      l.sort(better);
+      if (!list) t.set(text, l);
     }
-    const best = e.cands[0]!;
-    if (best.nhg === beforeNhg && best.owner === beforeOwner) return null;
-    return { sub, text, prefix: e.prefix, nhg: best.nhg, owner: best.owner };
+    const best = first(t.get(text)!);
+    return best.nhg === beforeNhg && best.owner === beforeOwner ? undefined : best.nhg;
   }
 
-  /** Removes owner's route; returns the best change, if any. */
-  delete(sub: string, text: string, owner: string): BestChange | null {
+  /** Removes owner's route. */
+  delete(sub: string, text: string, owner: string): BestNow {
     const t = this.#tables.get(sub);
-    const e = t?.get(text);
-    if (!t || !e) return null;
-    const i = e.cands.findIndex((c) => c.owner === owner);
-    if (i < 0) return null;
-    const was = e.cands[0]!;
-    this.#use(e.cands[i]!.nhg, -1);
-    e.cands.splice(i, 1);
-    this.#ownerIndex(owner, sub)?.delete(text);
-    if (e.cands.length === 0) {
+    const s = t?.get(text);
+    if (!t || s === undefined) return undefined;
+    const list = Array.isArray(s) ? s : null;
+    const i = list ? list.findIndex((c) => c.owner === owner) : (s as Candidate).owner === owner ? 0 : -1;
+    if (i < 0) return undefined;
+    const was = first(s);
+    const gone = list ? list[i]! : (s as Candidate);
+    Rib.#bump(this.#nhgUse, gone.nhg, -1);
+    Rib.#bump(this.#count, owner, -1);
+    if (gone.stale) Rib.#bump(this.#stale, owner, -1);
+    if (!list) {
       t.delete(text);
-      return { sub, text, prefix: e.prefix, nhg: null, owner: null };
+      return null;
     }
-    const best = e.cands[0]!;
-    if (best.nhg === was.nhg && best.owner === was.owner) return null;
-    return { sub, text, prefix: e.prefix, nhg: best.nhg, owner: best.owner };
+    list.splice(i, 1);
+    if (list.length === 1) t.set(text, list[0]!);
+    const best = list[0]!;
+    return best.nhg === was.nhg && best.owner === was.owner ? undefined : best.nhg;
   }
 
-  /** The prefixes an owner holds, by sub-FIB. */
-  owned(owner: string): Map<string, Set<string>> {
-    return this.#byOwner.get(owner) ?? new Map();
-  }
-
+  /** Routes an owner holds. */
   count(owner: string): number {
-    let n = 0;
-    for (const s of this.owned(owner).values()) n += s.size;
-    return n;
+    return this.#count.get(owner) ?? 0;
   }
 
+  /** Of those, the stale ones. */
   countStale(owner: string): number {
-    let n = 0;
-    for (const [sub, set] of this.owned(owner)) for (const text of set) if (this.candidate(sub, text, owner)?.stale) n++;
-    return n;
+    return this.#stale.get(owner) ?? 0;
   }
 
-  /** Marks every route of an owner stale; returns how many. */
-  markStale(owner: string): number {
-    let n = 0;
-    for (const [sub, set] of this.owned(owner)) {
-      for (const text of set) {
-        const c = this.candidate(sub, text, owner);
-        if (c && !c.stale) {
-          c.stale = true;
-          n++;
+  /** The (sub-FIB, prefix, candidate) of every route of an owner. */
+  *#owned(owner: string): Generator<[string, string, Candidate]> {
+    if (!this.#count.has(owner)) return;
+    for (const [sub, t] of this.#tables) {
+      for (const [text, s] of t) {
+        if (!Array.isArray(s)) {
+          if (s.owner === owner) yield [sub, text, s];
+        } else {
+          const c = s.find((x) => x.owner === owner);
+          if (c) yield [sub, text, c];
         }
       }
     }
+  }
+
+  /** Marks every route of an owner stale; returns how many were not stale yet. */
+  markStale(owner: string): number {
+    let n = 0;
+    for (const [, , c] of this.#owned(owner)) {
+      if (c.stale) continue;
+      c.stale = true;
+      n++;
+    }
+    if (n > 0) Rib.#bump(this.#stale, owner, n);
     return n;
+  }
+
+  /** Marks one route of an owner stale (undo of a batch that had refreshed it). */
+  markStaleOne(sub: string, text: string, owner: string): void {
+    const c = this.candidate(sub, text, owner);
+    if (!c || c.stale) return;
+    c.stale = true;
+    Rib.#bump(this.#stale, owner, 1);
   }
 
   /** The stale routes of an owner, as (sub, text) pairs. */
   staleOf(owner: string): [string, string][] {
     const out: [string, string][] = [];
-    for (const [sub, set] of this.owned(owner)) for (const text of set) if (this.candidate(sub, text, owner)?.stale) out.push([sub, text]);
+    if (this.countStale(owner) === 0) return out;
+    for (const [sub, text, c] of this.#owned(owner)) if (c.stale) out.push([sub, text]);
     return out;
   }
 
   /** Changes an owner's distance on all its routes; returns the best changes. */
-  setDistance(owner: string, distance: number): BestChange[] {
-    const out: BestChange[] = [];
-    for (const [sub, set] of this.owned(owner)) {
-      for (const text of set) {
-        const e = this.get(sub, text)!;
-        const c = e.cands.find((x) => x.owner === owner)!;
-        if (c.distance === distance) continue;
-        const ch = this.set(sub, text, e.prefix, owner, distance, c.nhg);
-        if (ch) out.push(ch);
-      }
-    }
+  setDistance(owner: string, distance: number): ChangeSet {
+    const out = new ChangeSet();
+    const todo = [...this.#owned(owner)].filter(([, , c]) => c.distance !== distance);
+    for (const [sub, text, c] of todo) out.add(sub, text, this.set(sub, text, owner, distance, c.nhg));
     return out;
   }
 
   /** How many routes in all use a nexthop group key (any candidate). */
   usesOf(nhg: string): number {
     return this.#nhgUse.get(nhg) ?? 0;
-  }
-
-  #ownerIndex(owner: string, sub: string): Set<string> | undefined {
-    return this.#byOwner.get(owner)?.get(sub);
   }
 }

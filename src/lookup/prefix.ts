@@ -353,6 +353,32 @@ export function parseAddress(text: string, family?: Family): Address {
 }
 
 /**
+ * Parses a prefix with the rules of parsePrefix into out[off, off + 4 or 16) and returns its
+ * length, plus 0x100 (PREFIX_V6) for IPv6. Allocates nothing: for batches of routes.
+ */
+export function parsePrefixInto(text: string, out: Uint8Array, off: number): number {
+  const r = scan("prefix", text, undefined);
+  writeScan(out, off, (r & SCAN_V6) !== 0);
+  return r;
+}
+
+export const PREFIX_V6 = SCAN_V6;
+
+const keyScratch = new Uint8Array(16);
+
+/**
+ * The canonical text of a prefix, formatPrefix(parsePrefix(text)), without building the Prefix:
+ * IPv4 text that parses is canonical already (one spelling per value), IPv6 text is formatted.
+ * Canonical text is what tables are keyed by; its family is 6 exactly when it has a ":".
+ */
+export function prefixKey(text: string): string {
+  const r = scan("prefix", text, undefined);
+  if ((r & SCAN_V6) === 0) return text;
+  writeScan(keyScratch, 0, true);
+  return `${formatIpv6(keyScratch)}/${r & SCAN_LEN}`;
+}
+
+/**
  * Parses many prefixes of one family into two packed arrays, ready to hand to native code:
  * entry i's address is addrs[i * w, (i + 1) * w) with w = 4 or 16, its length is lens[i].
  * Errors are those of parsePrefix with "entry <i>: " prepended.
@@ -429,10 +455,6 @@ export function formatPrefix(p: Prefix): string {
   return `${formatAddress(p.family, p.addr)}/${p.len}`;
 }
 
-/**
- * Whether `addr` is inside `p`. An address of the other family is not inside (false, like Go's
- * netip.Prefix.Contains); an array that is neither 4 nor 16 bytes is a TypeError.
- */
 /** The prefix of length len that contains addr (host bits cleared). */
 export function maskedPrefix(family: Family, addr: Uint8Array, len: number): Prefix {
   const a = addr.slice();
@@ -455,6 +477,10 @@ export function longestKey(family: Family, addr: Uint8Array, has: (text: string)
   return null;
 }
 
+/**
+ * Whether `addr` is inside `p`. An address of the other family is not inside (false, like Go's
+ * netip.Prefix.Contains); an array that is neither 4 nor 16 bytes is a TypeError.
+ */
 export function prefixContains(p: Prefix, addr: Uint8Array): boolean {
   checkPrefix(p);
   if (!(addr instanceof Uint8Array) || (addr.length !== 4 && addr.length !== 16)) {
