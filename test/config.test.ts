@@ -80,6 +80,7 @@ dataplane:
   eal_args: ["--no-pci", "--log-level=7"]
   status_file: /run/srcfib/status.json
   status_interval_ms: 500
+  idle_sleep_us: 20
 ports:
   - name: isp-a
     device: "net_af_packet0,iface=veth0"
@@ -146,6 +147,7 @@ const FULL_OBJ = {
     eal_args: ["--no-pci", "--log-level=7"],
     status_file: "/run/srcfib/status.json",
     status_interval_ms: 500,
+    idle_sleep_us: 20,
   },
   ports: [
     {
@@ -209,6 +211,7 @@ describe("a complete configuration", () => {
       ealArgs: ["--no-pci", "--log-level=7"],
       statusFile: "/run/srcfib/status.json",
       statusIntervalMs: 500,
+      idleSleepUs: 20,
     });
   });
 
@@ -337,7 +340,7 @@ describe("defaults", () => {
   it("fills in everything left out", () => {
     const cfg = parseConfigText("ports: [{ name: eth0, device: dev0 }]\nfibs: [{ name: main }]\n");
     expect(cfg).toEqual({
-      dataplane: { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000 },
+      dataplane: { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0 },
       api: { socket: "/run/srcfib/api.sock", tcpListen: null, tlsCert: null, tlsKey: null, tlsCa: null, insecure: false, staleTimeS: 120, batchMax: 100000 },
       ports: [{ name: "eth0", device: "dev0", tap: "eth0", mac: null, mtu: 1500, mru: 1500, addresses: [], fib: null }],
       fibs: [{ name: "main", subfibs: [{ name: "main", routes: [] }], rules: [] }],
@@ -579,7 +582,13 @@ describe("validation: dataplane", () => {
       "dataplane.status_interval_ms",
       /10 is out of range 50-3600000/,
     );
-    expect(accept((d) => (d.dataplane = { workers: 8, memory_mb: 64 })).dataplane).toMatchObject({ workers: 8, memoryMb: 64 });
+    expectOnly(
+      check((d) => (d.dataplane = { idle_sleep_us: 20000 })),
+      "dataplane.idle_sleep_us",
+      /20000 is out of range 0-10000/,
+    );
+    expect(accept((d) => (d.dataplane = { workers: 8, memory_mb: 64 })).dataplane).toMatchObject({ workers: 8, memoryMb: 64, idleSleepUs: 0 });
+    expect(accept((d) => (d.dataplane = { idle_sleep_us: 50 })).dataplane.idleSleepUs).toBe(50);
   });
 });
 

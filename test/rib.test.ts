@@ -65,4 +65,18 @@ describe("Rib", () => {
     expect(r.countStale("b")).toBe(0);
     expect(r.usesOf("x")).toBe(0);
   });
+
+  it("keeps every prefix apart and lists each by its text (IPv4 edges, IPv6)", () => {
+    const r = new Rib();
+    r.addSubfib("s");
+    const texts = ["0.0.0.0/0", "128.0.0.0/1", "255.255.255.255/32", "10.0.0.0/8", "10.0.0.0/9", "10.128.0.0/9", "192.0.2.0/24", "192.0.3.0/24", "::/0", "2001:db8::/32", "2001:db8::/48"];
+    texts.forEach((t, i) => r.set("s", t, "a", 100, `g${i}`));
+    expect(r.size("s")).toBe(texts.length);
+    texts.forEach((t, i) => expect(r.best("s", t)!.nhg).toBe(`g${i}`));
+    expect(new Map([...r.bests("s")])).toEqual(new Map(texts.map((t, i) => [t, `g${i}`])));
+    expect(r.best("s", "10.0.0.0/10")).toBeUndefined();
+    expect(r.delete("s", "10.0.0.0/9", "a")).toBeNull();
+    expect(r.best("s", "10.0.0.0/8")!.nhg).toBe("g3");
+    expect(r.size("s")).toBe(texts.length - 1);
+  });
 });

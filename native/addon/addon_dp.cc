@@ -104,6 +104,7 @@ public:
 		cfg.nports = ports.Length();
 		cfg.nworkers = U32(c.Get("workers"));
 		cfg.mbufs = U32(c.Get("mbufs"));
+		cfg.idle_sleep_us = c.Has("idleSleepUs") ? U32(c.Get("idleSleepUs")) : 0;
 		for (uint32_t i = 0; i < cfg.nports && i < DP_MAX_PORTS; i++) {
 			Napi::Object p = ports.Get(i).As<Napi::Object>();
 			std::string dev = p.Get("devargs").As<Napi::String>().Utf8Value();

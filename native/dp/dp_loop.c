@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include <rte_dev.h>
@@ -304,13 +305,17 @@ static int worker_main(void *arg)
 	unsigned me = a->idx;
 	struct dp_worker *w = l->w[me];
 	struct rte_mbuf *m[DP_BURST];
+	const unsigned sleep_us = l->cfg.idle_sleep_us;
+	unsigned idle = 0;
 	rcu_qsbr_online(l->rcu, l->rcu_id[me]);
 	while (!__atomic_load_n(&l->stop, __ATOMIC_RELAXED)) {
+		bool got = false;
 		for (unsigned i = 0; i < l->nrx[me]; i++) {
 			const struct rx_assign *r = &l->rx[me][i];
 			uint16_t n = rte_eth_rx_burst(r->dpdk_port, r->queue, m, DP_BURST);
 			if (!n)
 				continue;
+			got = true;
 			if (r->tap)
 				dp_worker_inject(w, r->port, m, n);
 			else
@@ -318,6 +323,13 @@ static int worker_main(void *arg)
 		}
 		dp_worker_flush(w);
 		rcu_qsbr_quiescent(l->rcu, l->rcu_id[me]);
+		if (sleep_us == 0 || got) {
+			idle = 0;
+		} else if (++idle >= DP_IDLE_ROUNDS) {
+			idle = DP_IDLE_ROUNDS;
+			struct timespec ts = {0, (long)sleep_us * 1000};
+			nanosleep(&ts, NULL);
+		}
 	}
 	rcu_qsbr_offline(l->rcu, l->rcu_id[me]);
 	return 0;

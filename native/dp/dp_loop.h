@@ -46,7 +46,12 @@ struct dp_loop_config {
 	struct dp_port_spec port[DP_MAX_PORTS];
 	unsigned nworkers;   /* worker lcores (EAL must have been given that many beyond the main one) */
 	unsigned mbufs;      /* mbufs in the pool; 0: a default sized for the ports */
+	unsigned idle_sleep_us; /* 0: workers poll without pause (lowest latency, a core each);
+	                           else a worker that found nothing DP_IDLE_ROUNDS rounds in a row
+	                           sleeps this long between rounds until packets come again */
 };
+
+#define DP_IDLE_ROUNDS 256
 
 struct dp_loop;
 

@@ -110,6 +110,8 @@ export interface DataplaneConfig {
   /** where `srcfib run` writes its status and counters (JSON), or null */
   statusFile: string | null;
   statusIntervalMs: number;
+  /** 0: workers poll without pause; else an idle worker sleeps this long between polls */
+  idleSleepUs: number;
 }
 
 export interface ApiConfig {
@@ -289,9 +291,9 @@ function portRange(c: Checker, v: unknown, key: string): [number, number] | unde
 }
 
 function checkDataplane(c: Checker, v: unknown): DataplaneConfig {
-  const d: DataplaneConfig = { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000 };
+  const d: DataplaneConfig = { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0 };
   if (v === undefined) return d;
-  const o = c.obj(v, "dataplane", ["workers", "lcores", "memory_mb", "eal_args", "status_file", "status_interval_ms"]);
+  const o = c.obj(v, "dataplane", ["workers", "lcores", "memory_mb", "eal_args", "status_file", "status_interval_ms", "idle_sleep_us"]);
   if (!o) return d;
   if (o.workers !== undefined) d.workers = c.int(o.workers, "dataplane.workers", 1, LIMITS.workers) ?? 1;
   if (o.lcores !== undefined) d.lcores = c.str(o.lcores, "dataplane.lcores", /^[0-9,\-@()]+$/, "an EAL lcore list (\"0-1\", \"0,2\")") ?? null;
@@ -302,6 +304,7 @@ function checkDataplane(c: Checker, v: unknown): DataplaneConfig {
   }
   if (o.status_file !== undefined) d.statusFile = c.str(o.status_file, "dataplane.status_file") ?? null;
   if (o.status_interval_ms !== undefined) d.statusIntervalMs = c.int(o.status_interval_ms, "dataplane.status_interval_ms", 50, 3600000) ?? 1000;
+  if (o.idle_sleep_us !== undefined) d.idleSleepUs = c.int(o.idle_sleep_us, "dataplane.idle_sleep_us", 0, 10000) ?? 0;
   return d;
 }
 

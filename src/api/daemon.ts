@@ -128,6 +128,7 @@ export async function runDaemon(file: string): Promise<number> {
     ports: cfg.ports.map((p) => ({ devargs: p.device, tap: p.tap ?? "", mac: p.mac, mtu: p.mtu })),
     workers: cfg.dataplane.workers,
     mbufs: 0,
+    idleSleepUs: cfg.dataplane.idleSleepUs,
   });
   let driver: DataplaneDriver | null = null;
   let model: Model | null = null;

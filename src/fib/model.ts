@@ -17,7 +17,7 @@ import { LIMITS, NAME, PORTED, PROTOCOLS, formatMac, parseInterfaceAddress, pars
 import { formatAddress, formatPrefix, longestKey, parseAddress, parsePrefix, prefixKey, type Family, type Prefix } from "../lookup/prefix.js";
 import type { DataplaneDriver } from "./dataplane.js";
 import { adjKey, compilePlan, fwdKey, type Plan, type PlanNhg, type PlanRoute } from "./plan.js";
-import { ChangeSet, Rib, RouteChanges, type BestNow, type Candidate } from "./rib.js";
+import { ChangeSet, Rib, RouteChanges, type BestNow, type Candidate, type RibSlot } from "./rib.js";
 
 export type ApiCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "PERMISSION_DENIED" | "INTERNAL";
 
@@ -75,8 +75,13 @@ interface Before {
   exists: boolean;
 }
 
+/** A step of a batch that is the first to touch its prefix carries what the RIB had there then
+ *  (nothing else changes the RIB until it is applied: writes are serialized), so that applying
+ *  it needs no second lookup; later steps of the same prefix look up again. */
+const LOOK_UP = undefined;
+
 /** Routes applied between two turns of the event loop. */
-const SLICE = 1024;
+const SLICE = 256;
 
 export interface RouteOut {
   fib: string;
@@ -339,8 +344,9 @@ export class Model {
 
   /**
    * Applies a batch of route operations for a client, all or nothing. Throws ApiError naming the
-   * first bad entry (nothing changed). Big batches are applied in slices with the event loop
-   * let through between them, so that reads (Explain, counters) stay quick meanwhile.
+   * first bad entry (nothing changed). Big batches are validated and applied in slices with the
+   * event loop let through between them, so that reads (Explain, counters) stay quick meanwhile;
+   * the caller serializes writes.
    */
   async modifyRoutes(client: string, distance: number, ops: readonly RouteOpIn[], batchMax: number): Promise<{ applied: number; bestChanges: number }> {
     if (RESERVED_OWNERS.has(client)) throw new ApiError("INVALID_ARGUMENT", `client name "${client}" is reserved`);
@@ -351,8 +357,10 @@ export class Model {
     const stepSub: string[] = [];
     const stepText: string[] = [];
     const stepNhg: (string | null)[] = []; // null: delete
+    const stepSlot: (RibSlot | undefined)[] = [];
     const before = new Map<string, Map<string, Before>>(); // sub -> text -> state
     const macs = new Map<string, Uint8Array>();
+    let budget = SLICE;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       const key = `ops[${i}].route`;
@@ -370,6 +378,11 @@ export class Model {
         let nhg: string | null = null;
         let family: Family | null = null;
         for (let j = 0; j < texts.length; j++) {
+          if (--budget === 0) {
+            // writes are serialized: nothing else changes the RIB meanwhile; reads go on
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            budget = SLICE;
+          }
           const t0 = texts[j]!;
           let text: string;
           try {
@@ -379,8 +392,10 @@ export class Model {
             throw new ApiError("INVALID_ARGUMENT", `${pk}: ${t0 === "" ? "is required" : errText(err)}`);
           }
           let b = seen.get(text);
+          let slot: RibSlot | undefined = LOOK_UP;
           if (b === undefined) {
-            const c = this.#rib.candidate(sub, text, client);
+            slot = this.#rib.find(sub, text);
+            const c = Rib.ownerIn(slot, client);
             b = { had: c ? { nhg: c.nhg, distance: c.distance, stale: c.stale } : null, exists: c !== undefined };
             seen.set(text, b);
           }
@@ -390,6 +405,7 @@ export class Model {
             stepSub.push(sub);
             stepText.push(text);
             stepNhg.push(null);
+            stepSlot.push(slot);
             continue;
           }
           if (op.op === "add" && b.exists) throw new ApiError("ALREADY_EXISTS", `${packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`}: client "${client}" already has a route ${text} in ${sub} (use OP_REPLACE to change it)`);
@@ -403,6 +419,7 @@ export class Model {
           stepSub.push(sub);
           stepText.push(text);
           stepNhg.push(nhg);
+          stepSlot.push(slot);
         }
       } catch (err: unknown) {
         if (err instanceof ApiError) throw new ApiError(err.code, err.message.startsWith("ops[") ? err.message : `ops[${i}]: ${err.message}`, i);
@@ -424,7 +441,8 @@ export class Model {
           const sub = stepSub[k]!;
           const text = stepText[k]!;
           const nhg = stepNhg[k]!;
-          const ch = nhg === null ? this.#rib.delete(sub, text, client) : this.#rib.set(sub, text, client, distance, nhg);
+          const slot = stepSlot[k];
+          const ch = nhg === null ? this.#rib.delete(sub, text, client, slot) : this.#rib.set(sub, text, client, distance, nhg, slot);
           if (ch === undefined) continue;
           cs.add(sub, text, ch);
           bestChanges++;

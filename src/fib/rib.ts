@@ -16,7 +16,8 @@
  * Memory: a full table is a million prefixes, nearly all with one candidate, so a prefix with one
  * candidate holds just that object (no array, no prefix bytes: the text is the key and the
  * family is in it), and per-owner counts are numbers rather than indexes. The operations that
- * need an owner's routes (mark, sweep, distance change) are rare and walk the tables.
+ * need an owner's routes (mark, sweep, distance change) are rare and walk the tables. How a table
+ * keys its prefixes is Table's business.
  */
 
 export interface Candidate {
@@ -31,6 +32,12 @@ export interface Candidate {
 
 /** One candidate, or several sorted best first. */
 type Slot = Candidate | Candidate[];
+
+/**
+ * What find() saw for a prefix, to hand back to set() or delete() so that they skip the lookup:
+ * valid until the next change of that prefix.
+ */
+export type RibSlot = Slot | null;
 
 /**
  * What set() and delete() report: undefined when the best route of the prefix is what it was
@@ -71,6 +78,86 @@ export class ChangeSet extends Map<string, RouteChanges> {
   }
 }
 
+/** IPv4 maps per prefix length (see Table). */
+const V4_SPLIT = 16;
+
+// parse4's result (single-threaded scratch)
+let p4Addr = 0;
+let p4Len = 0;
+
+/** Reads canonical IPv4 prefix text into p4Addr / p4Len; false for IPv6 text. Only for text that
+ *  prefixKey produced or accepted: it does not validate. */
+function parse4(text: string): boolean {
+  let v = 0;
+  let o = 0;
+  let i = 0;
+  for (; ; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      v = (v << 8) | o;
+      o = 0;
+    } else if (c === 47) break;
+    else if (c === 58 || c !== c) return false; // ":" (IPv6), or the end without a "/"
+    else o = o * 10 + c - 48;
+  }
+  let len = 0;
+  for (i++; i < text.length; i++) len = len * 10 + text.charCodeAt(i) - 48;
+  p4Addr = ((v << 8) | o) | 0;
+  p4Len = len;
+  return true;
+}
+
+/**
+ * One sub-FIB's prefixes. IPv4 prefixes are keyed by their address as an int32 (no string to hash
+ * or compare: a full table is nine in ten IPv4) in maps per length, each split V4_SPLIT ways by
+ * the address bits just above the length; IPv6 prefixes by their text in one map. Small maps also
+ * keep a JS Map's growth, which rehashes all of it at once, from stalling the event loop for tens
+ * of milliseconds at a million entries. Iteration goes map by map, not in insertion order.
+ */
+class Table {
+  readonly #v4: Map<number, Slot>[] = Array.from({ length: 33 * V4_SPLIT }, () => new Map<number, Slot>());
+  readonly #v6 = new Map<string, Slot>();
+
+  /** The IPv4 map of p4Addr / p4Len. */
+  #map4(): Map<number, Slot> {
+    const part = p4Len < 4 ? 0 : (p4Addr >>> (32 - p4Len)) & (V4_SPLIT - 1);
+    return this.#v4[p4Len * V4_SPLIT + part]!;
+  }
+
+  get(text: string): Slot | undefined {
+    return parse4(text) ? this.#map4().get(p4Addr) : this.#v6.get(text);
+  }
+
+  set(text: string, s: Slot): void {
+    if (parse4(text)) this.#map4().set(p4Addr, s);
+    else this.#v6.set(text, s);
+  }
+
+  delete(text: string): void {
+    if (parse4(text)) this.#map4().delete(p4Addr);
+    else this.#v6.delete(text);
+  }
+
+  get size(): number {
+    let n = this.#v6.size;
+    for (const m of this.#v4) n += m.size;
+    return n;
+  }
+
+  *[Symbol.iterator](): Generator<[string, Slot]> {
+    for (let k = 0; k < this.#v4.length; k++) {
+      const len = Math.floor(k / V4_SPLIT);
+      for (const [a, s] of this.#v4[k]!) yield [`${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${len}`, s];
+    }
+    yield* this.#v6;
+  }
+
+  *values(): Generator<Slot> {
+    for (const m of this.#v4) yield* m.values();
+    yield* this.#v6.values();
+  }
+}
+
 function better(a: Candidate, b: Candidate): number {
   return a.distance - b.distance || a.seq - b.seq;
 }
@@ -80,7 +167,7 @@ function first(s: Slot): Candidate {
 }
 
 export class Rib {
-  readonly #tables = new Map<string, Map<string, Slot>>();
+  readonly #tables = new Map<string, Table>();
   /** routes per owner, and how many of them are stale */
   readonly #count = new Map<string, number>();
   readonly #stale = new Map<string, number>();
@@ -103,7 +190,7 @@ export class Rib {
   }
 
   addSubfib(sub: string): void {
-    if (!this.#tables.has(sub)) this.#tables.set(sub, new Map());
+    if (!this.#tables.has(sub)) this.#tables.set(sub, new Table());
   }
 
   /** Prefixes with a route in a sub-FIB. */
@@ -152,16 +239,27 @@ export class Rib {
 
   candidate(sub: string, text: string, owner: string): Candidate | undefined {
     const s = this.#tables.get(sub)?.get(text);
-    if (s === undefined) return undefined;
+    return s === undefined ? undefined : Rib.ownerIn(s, owner);
+  }
+
+  /** The routes of a prefix as they are now (see RibSlot). */
+  find(sub: string, text: string): RibSlot {
+    return this.#tables.get(sub)?.get(text) ?? null;
+  }
+
+  /** An owner's route in what find() returned. */
+  static ownerIn(s: RibSlot, owner: string): Candidate | undefined {
+    if (s === null) return undefined;
     if (!Array.isArray(s)) return s.owner === owner ? s : undefined;
     return s.find((c) => c.owner === owner);
   }
 
-  /** Adds or replaces owner's route. */
-  set(sub: string, text: string, owner: string, distance: number, nhg: string): BestNow {
+  /** Adds or replaces owner's route; `known` is what find() returned for the prefix, if the
+   *  caller has it. */
+  set(sub: string, text: string, owner: string, distance: number, nhg: string, known?: RibSlot): BestNow {
     const t = this.#tables.get(sub);
     if (!t) throw new Error(`internal: no RIB table ${sub}`);
-    const s = t.get(text);
+    const s = known === undefined ? t.get(text) : known === null ? undefined : known;
     if (s === undefined) {
       t.set(text, { owner, distance, seq: this.#seq++, nhg, stale: false });
       Rib.#bump(this.#count, owner, 1);
@@ -193,15 +291,17 @@ export class Rib {
       const l = list ?? [one!, c];
       l.sort(better);
       if (!list) t.set(text, l);
+      const best = l[0]!;
+      return best.nhg === beforeNhg && best.owner === beforeOwner ? undefined : best.nhg;
     }
-    const best = first(t.get(text)!);
+    const best = list ? list[0]! : one!;
     return best.nhg === beforeNhg && best.owner === beforeOwner ? undefined : best.nhg;
   }
 
-  /** Removes owner's route. */
-  delete(sub: string, text: string, owner: string): BestNow {
+  /** Removes owner's route; `known` as for set(). */
+  delete(sub: string, text: string, owner: string, known?: RibSlot): BestNow {
     const t = this.#tables.get(sub);
-    const s = t?.get(text);
+    const s = known === undefined ? t?.get(text) : known === null ? undefined : known;
     if (!t || s === undefined) return undefined;
     const list = Array.isArray(s) ? s : null;
     const i = list ? list.findIndex((c) => c.owner === owner) : (s as Candidate).owner === owner ? 0 : -1;

@@ -129,6 +129,8 @@ export interface NativeAddon {
     ports: { devargs: string; tap: string; mac: Uint8Array | null; mtu: number }[];
     workers: number;
     mbufs: number;
+    /** 0: workers poll without pause; else idle workers sleep this long between polls */
+    idleSleepUs?: number;
   }) => NativeDataplane;
   NativeNeigh: new () => NativeNeigh;
   dropNames: string[];
