@@ -6,9 +6,26 @@
  * skipped silently.
  */
 import { spawn } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADDR, Lab, labConfig, type LabVariant } from "../../src/api/lab.js";
 import type { Status } from "../../src/api/daemon.js";
+import { ApiCallError, ApiClient, Session, type Msg } from "../../src/api/client.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** The status name of a refused call. */
+async function codeOf(p: Promise<unknown>): Promise<{ code: string; details: string }> {
+  try {
+    await p;
+  } catch (e: unknown) {
+    if (e instanceof ApiCallError) return { code: grpc.status[e.code], details: e.details };
+    throw e;
+  }
+  throw new Error("the call was not refused");
+}
 
 const isRoot = process.getuid?.() === 0;
 let lab: Lab;
@@ -290,6 +307,72 @@ describe("seed 003 site through srcfib", () => {
     expect(lab.status()!.reloads).toBe(before);
     const r = lab.ping(lab.ns.cli, ADDR.a4, { count: 5, interval: 0.02 });
     expect(r.received).toBe(5);
+  });
+
+  it("controller failover: the primary controller process is killed mid-stream, the backup is promoted, and forwarding never stops", async () => {
+    const sock = lab.statusFile.replace(/status\.json$/, "api.sock");
+    const route = (via: string, port: string): Msg => ({ fib: "isolated", prefix: "0.0.0.0/0", nexthops: [{ via, port, weight: 1 }] });
+    // Replies from the server's isolated address (bound to FIB "isolated", which has no route of
+    // its own) forward only along the controller's route.
+    expect(lab.ping(lab.ns.cli, ADDR.c4, { count: 3, interval: 0.05 }).received).toBe(0);
+    // The primary: its own process, a session with 100 ms heartbeats, and the route.
+    const primary = await background(
+      lab.ns.cli,
+      `(async () => {
+         const { ApiClient, Session } = await import(process.argv[1]);
+         const api = new ApiClient(process.argv[2], { client: "ctl", instance: "p1" });
+         const s = new Session(api, { client: "ctl", instance: "p1", heartbeat_ms: 100, role: "ROLE_PRIMARY" });
+         const w = await s.welcome;
+         if (w.role !== "primary") { console.log("role " + w.role); process.exit(1); }
+         await api.call("Routes", "Modify", { ops: [{ op: "OP_ADD", route: JSON.parse(process.argv[3]) }] });
+         console.log("ready");
+         setTimeout(() => process.exit(3), 60000);
+       })().catch((e) => { console.log("failed " + e.message); process.exit(1); });`,
+      [join(root, "dist", "api", "client.js"), sock, JSON.stringify(route(ADDR.ispa4, "ispa"))],
+    );
+    const api = new ApiClient(sock, { client: "ctl", instance: "b1" });
+    const backup = new Session(api, { client: "ctl", instance: "b1", heartbeat_ms: 100, role: "ROLE_BACKUP" });
+    try {
+      expect(await backup.welcome).toMatchObject({ role: "backup", primary: "p1" });
+      expect((await codeOf(api.call("Routes", "Modify", { ops: [{ op: "OP_REPLACE", route: route(ADDR.ispb4, "ispb") }] }))).code).toBe("PERMISSION_DENIED");
+      expect(lab.ping(lab.ns.cli, ADDR.c4, { count: 3, interval: 0.05 }).received).toBe(3);
+      // 400 pings 10 ms apart; the primary dies about a second in.
+      const flood = await background(
+        lab.ns.cli,
+        `const { spawnSync } = require("child_process"); console.log("ready");
+         const r = spawnSync("ping", ["-n", "-c", "400", "-i", "0.01", "-W", "2", process.argv[1]], { encoding: "utf8" });
+         console.log(r.stdout);`,
+        [ADDR.c4],
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      const promoted = new Promise<Msg>((resolve) => (backup.onRole = resolve));
+      const t0 = Date.now();
+      primary.kill();
+      const role = await promoted;
+      const tookMs = Date.now() - t0;
+      expect(role).toMatchObject({ client: "ctl", instance: "b1", role: "primary" });
+      expect(tookMs).toBeLessThan(2000);
+      const out = await flood.done;
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+      expect(m, out).not.toBeNull();
+      expect(Number(m![1])).toBe(400);
+      expect(Number(m![2]), `no forwarding gap across the failover (promoted after ${tookMs} ms): ${out}`).toBe(400);
+      // The new primary resyncs (mark, re-add, sweep: nothing to remove), then moves the route to
+      // ISP-B: it is in charge now.
+      expect((await api.call("Sessions", "BeginResync", {})).stale).toBe(1);
+      await api.call("Routes", "Modify", { ops: [{ op: "OP_REPLACE", route: route(ADDR.ispa4, "ispa") }] });
+      expect((await api.call("Sessions", "EndResync", {})).removed).toBe(0);
+      await api.call("Routes", "Modify", { ops: [{ op: "OP_REPLACE", route: route(ADDR.ispb4, "ispb") }] });
+      const ex = await api.call("Explain", "Explain", { src: ADDR.c4, dst: ADDR.cli4 });
+      expect(ex).toMatchObject({ fib: "isolated", prefix: "0.0.0.0/0", route_owner: "ctl", action: "forward", out_port: "ispb" });
+      expect(lab.ping(lab.ns.cli, ADDR.c4, { count: 10, interval: 0.02 }).received).toBe(10);
+      await api.call("Routes", "Modify", { ops: [{ op: "OP_DELETE", route: { fib: "isolated", prefix: "0.0.0.0/0" } }] });
+      expect(lab.ping(lab.ns.cli, ADDR.c4, { count: 3, interval: 0.05 }).received).toBe(0);
+    } finally {
+      primary.kill();
+      backup.close();
+      api.close();
+    }
   });
 
   it("stops cleanly on SIGTERM and releases every TAP", async () => {
