@@ -405,3 +405,78 @@ describe("CLI", () => {
     expect(cli("routes", "del", "10.230.0.0/16").status).toBe(0);
   });
 });
+
+describe("TCP", () => {
+  /** A CA, and certificates it signs (openssl, EC P-256, valid a day). */
+  function pki(where: string): { ca: string; cert: (name: string, san?: string) => { cert: string; key: string } } {
+    const sh = (cmd: string): void => void execFileSync("sh", ["-c", cmd], { cwd: where, stdio: "pipe", timeout: 20000 });
+    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=srcfib-test-ca");
+    return {
+      ca: join(where, "ca.pem"),
+      cert: (name, san) => {
+        sh(`openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ${name}.key -out ${name}.csr -subj /CN=${name}`);
+        writeFileSync(join(where, `${name}.ext`), san ? `subjectAltName=${san}\n` : "basicConstraints=CA:FALSE\n");
+        sh(`openssl x509 -req -in ${name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out ${name}.pem -days 1 -extfile ${name}.ext`);
+        return { cert: join(where, `${name}.pem`), key: join(where, `${name}.key`) };
+      },
+    };
+  }
+
+  /** The TCP address the daemon logged ("API listening on tls:127.0.0.1:PORT"). */
+  function listening(kind: "tls" | "tcp"): string {
+    const m = new RegExp(`API listening on ${kind}:(127\\.0\\.0\\.1:\\d+)`).exec(log);
+    if (!m) throw new Error(`no ${kind} listener in the log:\n${log}`);
+    return m[1]!;
+  }
+
+  /** An Interfaces.List over a raw channel with the given credentials: "OK" or the status name. */
+  async function rawCall(target: string, creds: grpc.ChannelCredentials): Promise<string> {
+    const c = new grpc.Client(target, creds, { "grpc.ssl_target_name_override": "localhost" });
+    try {
+      return await new Promise<string>((resolve) => {
+        c.makeUnaryRequest("/srcfib.v1.Interfaces/List", () => Buffer.alloc(0), (b: Buffer) => b, {}, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err) => resolve(err ? grpc.status[err.code]! : "OK"));
+      });
+    } finally {
+      c.close();
+    }
+  }
+
+  it("TLS with client certificates: a client with a certificate from the configured CA gets in; none, another CA's or plaintext do not", async () => {
+    const good = mkdtempSync(join(dir, "pki-"));
+    const rogue = mkdtempSync(join(dir, "rogue-"));
+    const p = pki(good);
+    const srv = p.cert("localhost", "DNS:localhost,IP:127.0.0.1");
+    const ctl = p.cert("ctl");
+    const r = pki(rogue);
+    const bad = r.cert("ctl");
+    await stopDaemon();
+    await startDaemon(config(`, tcp: { listen: "127.0.0.1:0", cert: ${srv.cert}, key: ${srv.key}, ca: ${p.ca} }`));
+    api.close();
+    api = new ApiClient(sock, { client: "t" });
+    const target = listening("tls");
+    expect(log).not.toMatch(/plaintext/);
+    // the right certificate: reads and writes
+    const tls = new ApiClient(target, { client: "tls-ctl", tls: { ca: p.ca, cert: ctl.cert, key: ctl.key, serverName: "localhost" } });
+    try {
+      expect(((await tls.call("Interfaces", "List")).interfaces as Msg[]).map((i) => i.name)).toEqual(["p0", "p1"]);
+      await tls.call("Routes", "Modify", { ops: [add(route("10.240.0.0/16"))] });
+      expect((await api.collect("Routes", "List", { prefix: "10.240.0.0/16" })).map((x) => x.owner)).toEqual(["tls-ctl"]);
+    } finally {
+      tls.close();
+    }
+    const ca = readFileSync(p.ca);
+    expect(await rawCall(target, grpc.credentials.createSsl(ca))).toBe("UNAVAILABLE"); // no client certificate
+    expect(await rawCall(target, grpc.credentials.createSsl(ca, readFileSync(bad.key), readFileSync(bad.cert)))).toBe("UNAVAILABLE"); // another CA's
+    expect(await rawCall(target, grpc.credentials.createInsecure())).toBe("UNAVAILABLE"); // plaintext
+    expect(await rawCall(target, grpc.credentials.createSsl(ca, readFileSync(ctl.key), readFileSync(ctl.cert)))).toBe("OK");
+  });
+
+  it("plaintext TCP only with api.tcp.insecure, which logs a warning", async () => {
+    await stopDaemon();
+    await startDaemon(config(`, tcp: { listen: "127.0.0.1:0", insecure: true }`));
+    api.close();
+    api = new ApiClient(sock, { client: "t" });
+    expect(log).toMatch(/warn.*plaintext TCP without authentication \(api\.tcp\.insecure\)/);
+    expect(await rawCall(listening("tcp"), grpc.credentials.createInsecure())).toBe("OK");
+  });
+});
