@@ -292,28 +292,24 @@ int dp_routes_apply(struct dp_tables *t, uint16_t subfib, int family, size_t n, 
 	if (fam_idx(family) < 0 || subfib >= DP_MAX_SUBFIBS)
 		return DP_EINVAL;
 	size_t w = family == 4 ? 4 : 16;
-	lpm_t *l = NULL;
+	bool adds = false;
 	for (size_t i = 0; i < n; i++) {
-		const uint8_t *a = addrs + i * w;
-		if (!prefix_ok(family, a, lens[i]) || (nhgs[i] != DP_ROUTE_DELETE && nhgs[i] >= DP_MAX_NHGS))
+		if (!prefix_ok(family, addrs + i * w, lens[i]) || (nhgs[i] != DP_ROUTE_DELETE && nhgs[i] >= DP_MAX_NHGS))
 			return DP_EINVAL;
-		old[i] = LPM_MISS;
-		if (nhgs[i] == DP_ROUTE_DELETE) {
-			lpm_t *d = l ? l : dp_subfib_lpm(t, subfib, family, false);
-			if (d) {
-				int st = lpm_route_delete(d, a, lens[i], &old[i]);
-				if (st != LPM_OK && st != LPM_ERR_NOENT)
-					return lpm_err(st, lpm_status);
-			}
-		} else {
-			if (!l && !(l = dp_subfib_lpm(t, subfib, family, true)))
-				return DP_ENOMEM;
-			int st = lpm_route_add(l, a, lens[i], nhgs[i], &old[i]);
-			if (st != LPM_OK)
-				return lpm_err(st, lpm_status);
-		}
-		*done = i + 1;
+		adds |= nhgs[i] != DP_ROUTE_DELETE;
 	}
+	lpm_t *l = dp_subfib_lpm(t, subfib, family, adds);
+	if (!l && adds)
+		return DP_ENOMEM;
+	if (l) {
+		int st = lpm_routes_apply(l, n, addrs, lens, nhgs, old);
+		if (st != LPM_OK)
+			return lpm_err(st, lpm_status);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			old[i] = LPM_MISS; /* deletes from a table that was never created */
+	}
+	*done = n;
 	return DP_OK;
 }
 

@@ -157,11 +157,11 @@ int dp_route_set(struct dp_tables *t, uint16_t subfib, int family, const uint8_t
                  uint32_t nhg, int *lpm_status);
 int dp_route_delete(struct dp_tables *t, uint16_t subfib, int family, const uint8_t *addr, unsigned len,
                     int *lpm_status);
-/* Applies n changes to a sub-FIB's routes of one family, in order: nhgs[i] is
- * the new nexthop group of prefix i, or DP_ROUTE_DELETE to remove it (a prefix
- * that is not there is no error).  old[i] receives the group it had, or
- * LPM_MISS.  Stops at the first failure: *done says how many were applied
- * (those stay applied; the caller undoes them). */
+/* Applies n changes to a sub-FIB's routes of one family as one update
+ * (lpm_routes_apply): nhgs[i] is the new nexthop group of prefix i, or
+ * DP_ROUTE_DELETE to remove it (a prefix that is not there is no error).
+ * old[i] receives the group it had, or LPM_MISS.  All or nothing: *done is n
+ * on success and 0 on any error. */
 #define DP_ROUTE_DELETE 0xFFFFFFFFu
 int dp_routes_apply(struct dp_tables *t, uint16_t subfib, int family, size_t n, const uint8_t *addrs,
                     const uint8_t *lens, const uint32_t *nhgs, uint32_t *old, size_t *done, int *lpm_status);

@@ -949,6 +949,167 @@ int lpm_route_delete(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t *ol
 	return LPM_OK;
 }
 
+/* What lpm_routes_apply changed in the RIB, to undo it if the rebuild fails
+ * (codes the undo drops are retired like any other: the caller seals). */
+struct batch_change {
+	u128 key;
+	uint8_t len;
+	uint8_t kind;       /* 0 nothing, 1 added, 2 replaced, 3 deleted */
+	uint16_t prev_code; /* replaced, deleted: the code the route had */
+	uint16_t code;      /* added, replaced: the code it has now */
+};
+
+static void batch_undo(struct lpm *lpm, struct lpm_state *st, struct batch_change *c, size_t n)
+{
+	for (size_t i = n; i > 0; i--) {
+		struct batch_change *x = &c[i - 1];
+		if (x->kind == 0)
+			continue;
+		uint32_t idx = lpm_rib_find(&st->rib, x->key, x->len);
+		if (x->kind == 1) {
+			if (idx != 0 && st->rib.pool[idx].has_route)
+				lpm_rib_route_clear(&st->rib, idx);
+			dict_unref(lpm, st, x->code);
+		} else if (x->kind == 2) {
+			if (idx != 0)
+				st->rib.pool[idx].code = x->prev_code;
+			dict_unref(lpm, st, x->code);
+		} else {
+			uint32_t again = lpm_rib_insert(&st->rib, x->key, x->len);
+			if (again != 0) { /* on ENOMEM the route stays lost, as in lpm_route_delete */
+				st->rib.pool[again].code = x->prev_code;
+				st->rib.pool[again].has_route = 1;
+				st->rib.routes++;
+			}
+		}
+	}
+}
+
+int lpm_routes_apply(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *lens, const uint32_t *nhs,
+                     uint32_t *old)
+{
+	unsigned nb = lpm->family == 4 ? 4 : 16;
+	for (size_t i = 0; i < n; i++)
+		if (check_args(lpm, lens[i]) != LPM_OK || (nhs[i] != LPM_MISS && nhs[i] > LPM_NH_MAX))
+			return LPM_ERR_INVAL;
+	if (n == 0)
+		return LPM_OK;
+	struct lpm_state *st = lpm->state;
+	unsigned s = lpm->s;
+	size_t nslots = (size_t)1 << s;
+	struct batch_change *ch = calloc(n, sizeof(*ch));
+	uint64_t *dirty = calloc(nslots / 64, sizeof(uint64_t));
+	uint32_t *slots = NULL;
+	uint32_t *fresh = NULL;
+	int rc = LPM_OK;
+	if (ch == NULL || dirty == NULL) {
+		rc = LPM_ERR_NOMEM;
+		goto out;
+	}
+	update_begin(lpm);
+
+	/* 1. The RIB takes every change, in order; the direct entries they touch are marked. */
+	size_t done = 0;
+	for (; done < n; done++) {
+		struct batch_change *x = &ch[done];
+		u128 key = key_from_bytes(lpm->family, addrs + done * nb) & rib_mask(lens[done]);
+		x->key = key;
+		x->len = lens[done];
+		old[done] = LPM_MISS;
+		uint32_t nh = nhs[done];
+		if (nh == LPM_MISS) {
+			uint32_t idx = lpm_rib_find(&st->rib, key, lens[done]);
+			if (idx == 0 || !st->rib.pool[idx].has_route)
+				continue;
+			x->prev_code = st->rib.pool[idx].code;
+			old[done] = st->values[x->prev_code];
+			lpm_rib_route_clear(&st->rib, idx);
+			x->kind = 3;
+		} else {
+			if (!dict_has_room(st, nh)) {
+				rc = LPM_ERR_NH_FULL;
+				break;
+			}
+			uint32_t idx = lpm_rib_insert(&st->rib, key, lens[done]);
+			if (idx == 0) {
+				rc = LPM_ERR_NOMEM;
+				break;
+			}
+			struct rib_node *rn = &st->rib.pool[idx];
+			if (rn->has_route) {
+				old[done] = st->values[rn->code];
+				if (old[done] == nh)
+					continue;
+				x->prev_code = rn->code;
+				x->kind = 2;
+			} else {
+				rn->has_route = 1;
+				st->rib.routes++;
+				x->kind = 1;
+			}
+			x->code = (uint16_t)dict_ref(st, nh);
+			st->rib.pool[idx].code = x->code;
+		}
+		uint32_t lo = key_bits(key, 0, s);
+		uint32_t cnt = lens[done] < s ? 1u << (s - lens[done]) : 1u;
+		for (uint32_t k = lo; k < lo + cnt; k++)
+			dirty[k >> 6] |= 1ull << (k & 63);
+	}
+	if (rc != LPM_OK) {
+		update_abort(lpm, st);
+		batch_undo(lpm, st, ch, done);
+		lpm_retire_seal(lpm);
+		goto out;
+	}
+
+	/* 2. Every marked direct entry is rebuilt from the RIB, all before any is published. */
+	size_t nd = 0;
+	for (size_t w = 0; w < nslots / 64; w++)
+		nd += (size_t)__builtin_popcountll(dirty[w]);
+	slots = malloc((nd ? nd : 1) * sizeof(uint32_t));
+	fresh = malloc((nd ? nd : 1) * sizeof(uint32_t));
+	if (slots == NULL || fresh == NULL) {
+		rc = LPM_ERR_NOMEM;
+		update_abort(lpm, st);
+		batch_undo(lpm, st, ch, n);
+		lpm_retire_seal(lpm);
+		goto out;
+	}
+	size_t j = 0;
+	for (size_t w = 0; w < nslots / 64; w++)
+		for (uint64_t b = dirty[w]; b != 0; b &= b - 1)
+			slots[j++] = (uint32_t)(w * 64 + (unsigned)__builtin_ctzll(b));
+	for (j = 0; j < nd; j++) {
+		fresh[j] = build_direct_entry(lpm, st, slots[j]);
+		if (lpm->failed) {
+			rc = LPM_ERR_NOMEM;
+			update_abort(lpm, st);
+			batch_undo(lpm, st, ch, n);
+			lpm_retire_seal(lpm);
+			goto out;
+		}
+	}
+
+	/* 3. Publish, one release store per entry, and retire what they replaced. */
+	for (j = 0; j < nd; j++) {
+		uint32_t was = st->direct[slots[j]];
+		if (was == fresh[j])
+			continue;
+		__atomic_store_n(&st->direct[slots[j]], fresh[j], __ATOMIC_RELEASE);
+		retire_direct_entry(lpm, st, was);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ch[i].kind >= 2)
+			dict_unref(lpm, st, ch[i].prev_code);
+	lpm_retire_seal(lpm);
+out:
+	free(ch);
+	free(dirty);
+	free(slots);
+	free(fresh);
+	return rc;
+}
+
 int lpm_route_get(const lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t *nh)
 {
 	if (check_args(lpm, len) != LPM_OK)

@@ -79,6 +79,15 @@ int lpm_table_family(const lpm_t *lpm);
 /* Insert or replace.  *old_nh (if not NULL) receives the previous value or LPM_MISS. */
 int lpm_route_add(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t nh, uint32_t *old_nh);
 int lpm_route_delete(lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t *old_nh);
+/* n changes as one update: nhs[i] is prefix i's new value, or LPM_MISS to
+ * delete it (a prefix that is not there is no error).  old[i] receives the
+ * value it had (LPM_MISS: none), counting earlier changes of the same call.
+ * The RIB takes them all, then each direct-table entry they touch is rebuilt
+ * once and published with one release store: cheaper than one update each
+ * when changes cluster, as a table being loaded in order does.  All or
+ * nothing: on error nothing changes. */
+int lpm_routes_apply(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *lens, const uint32_t *nhs,
+                     uint32_t *old);
 /* Exact-match read of the control half: LPM_OK and *nh, or LPM_ERR_NOENT. */
 int lpm_route_get(const lpm_t *lpm, const uint8_t *addr, unsigned len, uint32_t *nh);
 

@@ -673,12 +673,15 @@ static void test_routes_apply(void)
 	CHECK(dp_routes_apply(T, sub, 4, 3, b, blens, bnh, old, &done, NULL) == DP_OK);
 	CHECK(done == 3 && old[0] == 5 && old[1] == 6 && old[2] == LPM_MISS);
 	CHECK(lpm4_lookup(l, 0x0a010203) == 9 && lpm4_lookup(l, 0xc0000201) == 7);
-	/* entry 1 has host bits: entry 0 applied, the rest not */
+	/* entry 1 has host bits: nothing is applied */
 	uint8_t c[3 * 4] = {10, 2, 0, 0, 10, 3, 0, 1, 10, 4, 0, 0};
 	uint8_t clens[3] = {16, 16, 16};
 	uint32_t cnh[3] = {1, 2, 3};
 	CHECK(dp_routes_apply(T, sub, 4, 3, c, clens, cnh, old, &done, NULL) == DP_EINVAL);
-	CHECK(done == 1 && lpm4_lookup(l, 0x0a020001) == 1 && lpm4_lookup(l, 0x0a040001) == 9);
+	CHECK(done == 0 && lpm4_lookup(l, 0x0a020001) == 9 && lpm4_lookup(l, 0x0a040001) == 9);
+	c[7] = 0; /* now all three are good */
+	CHECK(dp_routes_apply(T, sub, 4, 3, c, clens, cnh, old, &done, NULL) == DP_OK && done == 3);
+	CHECK(lpm4_lookup(l, 0x0a020001) == 1 && lpm4_lookup(l, 0x0a030001) == 2 && lpm4_lookup(l, 0x0a040001) == 3);
 	/* IPv6, and a nexthop id out of range */
 	uint8_t d[16] = {0x20, 0x01, 0x0d, 0xb8};
 	uint8_t dlen = 32;
@@ -687,12 +690,12 @@ static void test_routes_apply(void)
 	CHECK(dp_routes_apply(T, sub, 6, 1, d, &dlen, &bad, old, &done, NULL) == DP_EINVAL && done == 0);
 	CHECK(lpm6_lookup(dp_subfib_lpm(T, sub, 6, false), d) == 4);
 	/* clean up: the sub-FIB is empty again */
-	uint8_t e[4 * 4] = {10, 0, 0, 0, 192, 0, 2, 0, 10, 2, 0, 0, 10, 4, 0, 0};
-	uint8_t elens[4] = {8, 24, 16, 16};
-	uint32_t enh[4] = {DP_ROUTE_DELETE, DP_ROUTE_DELETE, DP_ROUTE_DELETE, DP_ROUTE_DELETE};
-	uint32_t eold[4];
-	CHECK(dp_routes_apply(T, sub, 4, 4, e, elens, enh, eold, &done, NULL) == DP_OK && done == 4);
-	CHECK(eold[0] == 9 && eold[1] == 7 && eold[2] == 1 && eold[3] == LPM_MISS);
+	uint8_t e[5 * 4] = {10, 0, 0, 0, 192, 0, 2, 0, 10, 2, 0, 0, 10, 4, 0, 0, 10, 3, 0, 0};
+	uint8_t elens[5] = {8, 24, 16, 16, 16};
+	uint32_t enh[5] = {DP_ROUTE_DELETE, DP_ROUTE_DELETE, DP_ROUTE_DELETE, DP_ROUTE_DELETE, DP_ROUTE_DELETE};
+	uint32_t eold[5];
+	CHECK(dp_routes_apply(T, sub, 4, 5, e, elens, enh, eold, &done, NULL) == DP_OK && done == 5);
+	CHECK(eold[0] == 9 && eold[1] == 7 && eold[2] == 1 && eold[3] == 3 && eold[4] == 2);
 	CHECK(lpm4_lookup(l, 0x0a000001) == LPM_MISS);
 	CHECK(dp_routes_apply(T, sub, 6, 1, d, &dlen, enh, old, &done, NULL) == DP_OK && old[0] == 4);
 }

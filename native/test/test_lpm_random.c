@@ -252,11 +252,136 @@ static void run_family(int family, unsigned ops)
 	printf("lpm random family %d: %u ops ok\n", family, ops);
 }
 
+/* lpm_routes_apply against the reference: random batches of adds, replaces and
+ * deletes (of live and of missing prefixes, the same prefix twice in a batch),
+ * then the errors that must change nothing: a bad entry, a full dictionary. */
+static void run_batches(int family, unsigned batches)
+{
+	unsigned nb = family == 4 ? 4 : 16;
+	nroutes = 0;
+	routes = calloc(batches * 300 + 16, sizeof(*routes));
+	lpm_t *lpm = lpm_table_create(family, NULL);
+	CHECK(lpm != NULL);
+	uint8_t *addrs = malloc(300 * 16);
+	uint8_t lens[300];
+	uint32_t nhs[300], old[300], want[300];
+	for (unsigned b = 0; b < batches; b++) {
+		unsigned n = 1 + rnd() % 300;
+		for (unsigned i = 0; i < n; i++) {
+			unsigned kind = rnd() % 10;
+			uint8_t *a = addrs + i * nb;
+			unsigned len;
+			if (kind < 3 && nroutes > 0) { /* delete, live or not */
+				struct ref_route *r = &routes[rnd() % nroutes];
+				memcpy(a, r->addr, nb);
+				len = r->len;
+				nhs[i] = LPM_MISS;
+			} else if (kind < 4 && i > 0) { /* the same prefix as an earlier entry */
+				unsigned k = rnd() % i;
+				memcpy(a, addrs + k * nb, nb);
+				len = lens[k];
+				nhs[i] = rnd() % 2 ? LPM_MISS : rnd() % 64;
+			} else {
+				random_prefix(a, &len, nb);
+				nhs[i] = rnd() % 64;
+			}
+			lens[i] = (uint8_t)len;
+			/* the reference, in order */
+			struct ref_route *r = ref_find(a, len, nb);
+			want[i] = r != NULL && r->live ? r->nh : LPM_MISS;
+			if (nhs[i] == LPM_MISS) {
+				if (r != NULL)
+					r->live = 0;
+			} else if (r != NULL) {
+				r->nh = nhs[i];
+				r->live = 1;
+			} else {
+				r = &routes[nroutes++];
+				memcpy(r->addr, a, nb);
+				r->len = len;
+				r->nh = nhs[i];
+				r->live = 1;
+			}
+		}
+		CHECK(lpm_routes_apply(lpm, n, addrs, lens, nhs, old) == LPM_OK);
+		for (unsigned i = 0; i < n; i++)
+			CHECK(old[i] == want[i]);
+		if (b % 10 == 0)
+			check_probes(lpm, nb, 500);
+	}
+	check_probes(lpm, nb, 20000);
+	size_t live = 0;
+	for (size_t i = 0; i < nroutes; i++)
+		live += routes[i].live;
+	lpm_stats_t stats, before;
+	lpm_table_stats(lpm, &stats);
+	CHECK(stats.routes == live);
+
+	/* A bad entry anywhere: nothing changes. */
+	random_prefix(addrs, &(unsigned){0}, nb);
+	lens[0] = 8;
+	lens[1] = (uint8_t)(nb * 8 + 1);
+	nhs[0] = nhs[1] = 7;
+	lpm_table_stats(lpm, &before);
+	CHECK(lpm_routes_apply(lpm, 2, addrs, lens, nhs, old) == LPM_ERR_INVAL);
+	lpm_table_stats(lpm, &stats);
+	CHECK(stats.routes == before.routes && stats.next_hops == before.next_hops);
+	check_probes(lpm, nb, 2000);
+
+	/* A batch needing more distinct values than the dictionary holds fails
+	 * part-way through the RIB and is undone: the same answers as before. */
+	size_t big = LPM_DISTINCT_NH_MAX + 10;
+	uint8_t *ba = calloc(big, nb), *bl = malloc(big);
+	uint32_t *bn = malloc(big * 4), *bo = malloc(big * 4);
+	for (size_t i = 0; i < big; i++) {
+		/* distinct host routes in 100.64.0.0/10 (IPv4) or fd00::/16 (IPv6), fresh values */
+		if (nb == 4) {
+			uint32_t v = 0x64400000u + (uint32_t)i;
+			ba[i * 4] = (uint8_t)(v >> 24), ba[i * 4 + 1] = (uint8_t)(v >> 16), ba[i * 4 + 2] = (uint8_t)(v >> 8), ba[i * 4 + 3] = (uint8_t)v;
+		} else {
+			ba[i * 16] = 0xfd;
+			ba[i * 16 + 12] = (uint8_t)(i >> 24), ba[i * 16 + 13] = (uint8_t)(i >> 16), ba[i * 16 + 14] = (uint8_t)(i >> 8), ba[i * 16 + 15] = (uint8_t)i;
+		}
+		bl[i] = (uint8_t)(nb * 8);
+		bn[i] = 1000 + (uint32_t)i;
+	}
+	lpm_table_stats(lpm, &before);
+	CHECK(lpm_routes_apply(lpm, big, ba, bl, bn, bo) == LPM_ERR_NH_FULL);
+	lpm_table_reclaim(lpm, 1);
+	lpm_table_stats(lpm, &stats);
+	CHECK(stats.routes == before.routes && stats.next_hops == before.next_hops);
+	check_probes(lpm, nb, 20000);
+
+	/* And the result is as compact as a fresh build of the same routes. */
+	uint8_t *fa = malloc(live * nb + 1), *fl = malloc(live + 1);
+	uint32_t *fn = malloc((live + 1) * 4);
+	size_t k = 0;
+	for (size_t i = 0; i < nroutes; i++)
+		if (routes[i].live) {
+			memcpy(fa + k * nb, routes[i].addr, nb);
+			fl[k] = (uint8_t)routes[i].len;
+			fn[k++] = routes[i].nh;
+		}
+	lpm_t *bulk = lpm_table_create(family, NULL);
+	CHECK(lpm_table_build(bulk, live, fa, fl, fn) == LPM_OK);
+	lpm_stats_t bs;
+	lpm_table_stats(bulk, &bs);
+	CHECK(bs.nodes == stats.nodes && bs.leaves == stats.leaves);
+
+	free(fa), free(fl), free(fn), free(ba), free(bl), free(bn), free(bo), free(addrs);
+	lpm_table_destroy(bulk);
+	lpm_table_destroy(lpm);
+	free(routes);
+	printf("lpm random family %d: %u batches ok\n", family, batches);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned ops = argc > 1 ? (unsigned)atoi(argv[1]) : 6000;
 	rnd_seed(argc > 2 ? strtoull(argv[2], NULL, 10) : 12345);
 	run_family(4, ops);
 	run_family(6, ops);
+	run_batches(4, ops / 30);
+	run_batches(6, ops / 30);
 	return test_summary("test_lpm_random");
 }

@@ -44,6 +44,7 @@ type Duplex = (md: grpc.Metadata) => grpc.ClientDuplexStream<Msg, Msg>;
 
 export class ApiClient {
   readonly #stubs = new Map<string, grpc.Client>();
+  readonly #defs = new Map<string, grpc.ServiceDefinition>();
   readonly #opts: ClientOptions;
 
   constructor(where: string, opts: ClientOptions = {}) {
@@ -62,6 +63,7 @@ export class ApiClient {
       const stub: grpc.Client = channel === null ? new Ctor(targetOf(where), creds, chOpts) : new Ctor(targetOf(where), creds, { ...chOpts, channelOverride: channel });
       if (channel === null) channel = stub.getChannel() as grpc.Channel;
       this.#stubs.set(name, stub);
+      this.#defs.set(name, Ctor.service);
     }
   }
 
@@ -86,6 +88,30 @@ export class ApiClient {
     const f = this.#method<Unary>(service, method);
     return new Promise((resolve, reject) => {
       f(req, this.metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(new ApiCallError(err.code, err.details, err.metadata));
+        else resolve(res as T);
+      });
+    });
+  }
+
+  #def(service: string, method: string): grpc.MethodDefinition<Msg, Msg> {
+    const d = this.#defs.get(service)?.[method] as grpc.MethodDefinition<Msg, Msg> | undefined;
+    if (!d) throw new Error(`no method ${service}.${method}`);
+    return d;
+  }
+
+  /** A request encoded ahead of time, for callEncoded (bench:api: so that encoding is not what
+   *  it measures). */
+  encode(service: string, method: string, req: Msg): Buffer {
+    return this.#def(service, method).requestSerialize(req);
+  }
+
+  /** A unary call with a request from encode(). */
+  callEncoded<T = Msg>(service: string, method: string, bytes: Buffer, timeoutMs = 30000): Promise<T> {
+    const d = this.#def(service, method);
+    const stub = this.#stubs.get(service)!;
+    return new Promise((resolve, reject) => {
+      stub.makeUnaryRequest(d.path, (b: Buffer) => b, d.responseDeserialize, bytes, this.metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (err) reject(new ApiCallError(err.code, err.details, err.metadata));
         else resolve(res as T);
       });

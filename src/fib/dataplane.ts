@@ -329,8 +329,10 @@ export class DataplaneDriver {
   /**
    * Installs changes into one sub-FIB's tables: texts[i] (canonical prefix text) gets nexthop
    * group keys[i], or is removed (null; a prefix that is not there is no error). One native call
-   * per family. Group references follow what the native table says each change replaced. On the
-   * first failure this throws; the changes before it stay applied (callers re-sync from the RIB).
+   * per family, each all or nothing (the table takes the changes, then rebuilds each part of its
+   * trie they touch once). Group references follow what the native table says each change
+   * replaced. On a failure this throws; the other family's changes may have been applied
+   * (callers re-sync from the RIB).
    */
   #install(sub: string, id: number, texts: readonly string[], keys: readonly (string | null)[]): void {
     const n = texts.length;

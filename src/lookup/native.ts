@@ -50,7 +50,7 @@ export interface NativeDataplane {
   fibBaseDelete(fib: number): number;
   routeSet(subfib: number, family: 4 | 6, addr: Uint8Array, len: number, nhg: number): number;
   routeDelete(subfib: number, family: 4 | 6, addr: Uint8Array, len: number): number;
-  /** n changes in one call (nhgs[i] 0xffffffff deletes); old[i] gets the previous nhg id or 0xffffffff; [rc, applied] */
+  /** n changes as one update, all or nothing (nhgs[i] 0xffffffff deletes); old[i] gets the previous nhg id or 0xffffffff; [rc, applied] */
   routesApply(subfib: number, family: 4 | 6, addrs: Uint8Array, lens: Uint8Array, nhgs: Uint32Array, old: Uint32Array): [number, number];
   subfibLoad(subfib: number, family: 4 | 6, addrs: Uint8Array, lens: Uint8Array, nhgs: Uint32Array): Promise<number>;
   subfibLookup(subfib: number, family: 4 | 6, addr: Uint8Array): number;
