@@ -395,7 +395,7 @@ export class Model {
           let slot: RibSlot | undefined = LOOK_UP;
           if (b === undefined) {
             slot = this.#rib.find(sub, text);
-            const c = Rib.ownerIn(slot, client);
+            const c = this.#rib.ownerIn(slot, client);
             b = { had: c ? { nhg: c.nhg, distance: c.distance, stale: c.stale } : null, exists: c !== undefined };
             seen.set(text, b);
           }

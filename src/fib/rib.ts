@@ -30,14 +30,137 @@ export interface Candidate {
   stale: boolean;
 }
 
-/** One candidate, or several sorted best first. */
-type Slot = Candidate | Candidate[];
+/** A prefix's routes: one candidate (its index in the Pool), or several, sorted best first. */
+type Slot = number | number[];
 
 /**
  * What find() saw for a prefix, to hand back to set() or delete() so that they skip the lookup:
  * valid until the next change of that prefix.
  */
 export type RibSlot = Slot | null;
+
+/**
+ * The candidates themselves, as columns of typed arrays indexed by a small integer: a full table
+ * is a million of them, and as JS objects each would be copied by the young-generation collector
+ * on its way to the old one (pauses of 10-20 ms while a table loads) and then marked on every
+ * full collection. Owners and nexthop group keys are interned.
+ */
+const SEG_BITS = 16;
+const SEG = 1 << SEG_BITS;
+
+class Pool {
+  // Columns in segments of SEG entries: growing adds a segment instead of copying a million.
+  readonly #owner: Uint16Array[] = [];
+  readonly #distance: Uint16Array[] = [];
+  readonly #nhg: Uint32Array[] = [];
+  readonly #stale: Uint8Array[] = [];
+  readonly #seq: Float64Array[] = [];
+  #next = 0;
+  readonly #free: number[] = [];
+  readonly ownerNames: string[] = [];
+  readonly #ownerIds = new Map<string, number>();
+  readonly nhgKeys: string[] = [];
+  readonly #nhgIds = new Map<string, number>();
+  readonly #nhgRefs: number[] = [];
+  readonly #nhgFree: number[] = [];
+
+  ownerAt(i: number): number {
+    return this.#owner[i >>> SEG_BITS]![i & (SEG - 1)]!;
+  }
+  distAt(i: number): number {
+    return this.#distance[i >>> SEG_BITS]![i & (SEG - 1)]!;
+  }
+  nhgAt(i: number): number {
+    return this.#nhg[i >>> SEG_BITS]![i & (SEG - 1)]!;
+  }
+  staleAt(i: number): boolean {
+    return this.#stale[i >>> SEG_BITS]![i & (SEG - 1)] === 1;
+  }
+  seqAt(i: number): number {
+    return this.#seq[i >>> SEG_BITS]![i & (SEG - 1)]!;
+  }
+  setDist(i: number, v: number): void {
+    this.#distance[i >>> SEG_BITS]![i & (SEG - 1)] = v;
+  }
+  setStale(i: number, v: boolean): void {
+    this.#stale[i >>> SEG_BITS]![i & (SEG - 1)] = v ? 1 : 0;
+  }
+
+  alloc(owner: string, distance: number, seq: number, nhg: string): number {
+    let i = this.#free.pop();
+    if (i === undefined) {
+      i = this.#next++;
+      if ((i & (SEG - 1)) === 0) {
+        this.#owner.push(new Uint16Array(SEG));
+        this.#distance.push(new Uint16Array(SEG));
+        this.#nhg.push(new Uint32Array(SEG));
+        this.#stale.push(new Uint8Array(SEG));
+        this.#seq.push(new Float64Array(SEG));
+      }
+    }
+    const g = i >>> SEG_BITS;
+    const k = i & (SEG - 1);
+    this.#owner[g]![k] = this.ownerId(owner);
+    this.#distance[g]![k] = distance;
+    this.#seq[g]![k] = seq;
+    this.#nhg[g]![k] = this.#nhgRef(nhg);
+    this.#stale[g]![k] = 0;
+    return i;
+  }
+
+  release(i: number): void {
+    this.#nhgUnref(this.nhgAt(i));
+    this.#free.push(i);
+  }
+
+  setNhg(i: number, nhg: string): void {
+    const id = this.#nhgRef(nhg);
+    this.#nhgUnref(this.nhgAt(i));
+    this.#nhg[i >>> SEG_BITS]![i & (SEG - 1)] = id;
+  }
+
+  ownerId(name: string): number {
+    let id = this.#ownerIds.get(name);
+    if (id === undefined) {
+      id = this.ownerNames.length;
+      if (id > 0xffff) throw new Error("internal: more than 65536 route owners");
+      this.ownerNames.push(name);
+      this.#ownerIds.set(name, id);
+    }
+    return id;
+  }
+
+  /** The owner id of a name, or -1 when it never owned a route. */
+  ownerIdOf(name: string): number {
+    return this.#ownerIds.get(name) ?? -1;
+  }
+
+  nhgKeyAt(i: number): string {
+    return this.nhgKeys[this.nhgAt(i)]!;
+  }
+
+  view(i: number): Candidate {
+    return { owner: this.ownerNames[this.ownerAt(i)]!, distance: this.distAt(i), seq: this.seqAt(i), nhg: this.nhgKeyAt(i), stale: this.staleAt(i) };
+  }
+
+  #nhgRef(key: string): number {
+    let id = this.#nhgIds.get(key);
+    if (id === undefined) {
+      id = this.#nhgFree.pop() ?? this.nhgKeys.length;
+      this.nhgKeys[id] = key;
+      this.#nhgRefs[id] = 0;
+      this.#nhgIds.set(key, id);
+    }
+    this.#nhgRefs[id]!++;
+    return id;
+  }
+
+  #nhgUnref(id: number): void {
+    if (--this.#nhgRefs[id]! > 0) return;
+    this.#nhgIds.delete(this.nhgKeys[id]!);
+    this.#nhgFree.push(id);
+  }
+}
 
 /**
  * What set() and delete() report: undefined when the best route of the prefix is what it was
@@ -158,27 +281,37 @@ class Table {
   }
 }
 
-function better(a: Candidate, b: Candidate): number {
-  return a.distance - b.distance || a.seq - b.seq;
-}
-
-function first(s: Slot): Candidate {
-  return Array.isArray(s) ? s[0]! : s;
-}
-
 export class Rib {
   readonly #tables = new Map<string, Table>();
-  /** routes per owner, and how many of them are stale */
-  readonly #count = new Map<string, number>();
-  readonly #stale = new Map<string, number>();
+  readonly #pool = new Pool();
+  /** routes per owner id, and how many of them are stale */
+  readonly #count: number[] = [];
+  readonly #stale: number[] = [];
   /** candidates per nexthop group key */
   readonly #nhgUse = new Map<string, number>();
   #seq = 0;
 
-  static #bump(m: Map<string, number>, k: string, d: number): void {
-    const n = (m.get(k) ?? 0) + d;
-    if (n === 0) m.delete(k);
-    else m.set(k, n);
+  #better = (a: number, b: number): number => {
+    const p = this.#pool;
+    return p.distAt(a) - p.distAt(b) || p.seqAt(a) - p.seqAt(b);
+  };
+
+  #use(nhg: string, d: number): void {
+    const n = (this.#nhgUse.get(nhg) ?? 0) + d;
+    if (n === 0) this.#nhgUse.delete(nhg);
+    else this.#nhgUse.set(nhg, n);
+  }
+
+  #first(s: Slot): number {
+    return typeof s === "number" ? s : s[0]!;
+  }
+
+  /** The pool index of owner's candidate in a slot, or -1. */
+  #indexIn(s: Slot, oid: number): number {
+    const p = this.#pool;
+    if (typeof s === "number") return p.ownerAt(s) === oid ? s : -1;
+    for (const i of s) if (p.ownerAt(i) === oid) return i;
+    return -1;
   }
 
   subfibs(): IterableIterator<string> {
@@ -198,29 +331,37 @@ export class Rib {
     return this.#tables.get(sub)?.size ?? 0;
   }
 
+  #views(s: Slot): Candidate[] {
+    return typeof s === "number" ? [this.#pool.view(s)] : s.map((i) => this.#pool.view(i));
+  }
+
   /** Every prefix of a sub-FIB with its candidates, best first. */
   *entries(sub: string): Generator<[string, readonly Candidate[]]> {
     const t = this.#tables.get(sub);
     if (!t) return;
-    for (const [text, s] of t) yield [text, Array.isArray(s) ? s : [s]];
+    for (const [text, s] of t) yield [text, this.#views(s)];
   }
 
   /** Every prefix of a sub-FIB with its best route's nexthop group key. */
   *bests(sub: string): Generator<[string, string]> {
     const t = this.#tables.get(sub);
     if (!t) return;
-    for (const [text, s] of t) yield [text, first(s).nhg];
+    const p = this.#pool;
+    for (const [text, s] of t) yield [text, p.nhgKeyAt(this.#first(s))];
   }
 
   /** Drops a sub-FIB and everything in it (the caller withdrew what it had installed). */
   dropSubfib(sub: string): void {
     const t = this.#tables.get(sub);
     if (!t) return;
+    const p = this.#pool;
     for (const s of t.values()) {
-      for (const c of Array.isArray(s) ? s : [s]) {
-        Rib.#bump(this.#count, c.owner, -1);
-        if (c.stale) Rib.#bump(this.#stale, c.owner, -1);
-        Rib.#bump(this.#nhgUse, c.nhg, -1);
+      for (const i of typeof s === "number" ? [s] : s) {
+        const o = p.ownerAt(i);
+        this.#count[o]!--;
+        if (p.staleAt(i)) this.#stale[o]!--;
+        this.#use(p.nhgKeyAt(i), -1);
+        p.release(i);
       }
     }
     this.#tables.delete(sub);
@@ -229,17 +370,17 @@ export class Rib {
   /** The candidates of a prefix, best first. */
   get(sub: string, text: string): readonly Candidate[] | undefined {
     const s = this.#tables.get(sub)?.get(text);
-    return s === undefined ? undefined : Array.isArray(s) ? s : [s];
+    return s === undefined ? undefined : this.#views(s);
   }
 
   best(sub: string, text: string): Candidate | undefined {
     const s = this.#tables.get(sub)?.get(text);
-    return s === undefined ? undefined : first(s);
+    return s === undefined ? undefined : this.#pool.view(this.#first(s));
   }
 
   candidate(sub: string, text: string, owner: string): Candidate | undefined {
     const s = this.#tables.get(sub)?.get(text);
-    return s === undefined ? undefined : Rib.ownerIn(s, owner);
+    return s === undefined ? undefined : this.ownerIn(s, owner);
   }
 
   /** The routes of a prefix as they are now (see RibSlot). */
@@ -248,10 +389,12 @@ export class Rib {
   }
 
   /** An owner's route in what find() returned. */
-  static ownerIn(s: RibSlot, owner: string): Candidate | undefined {
+  ownerIn(s: RibSlot, owner: string): Candidate | undefined {
     if (s === null) return undefined;
-    if (!Array.isArray(s)) return s.owner === owner ? s : undefined;
-    return s.find((c) => c.owner === owner);
+    const oid = this.#pool.ownerIdOf(owner);
+    if (oid < 0) return undefined;
+    const i = this.#indexIn(s, oid);
+    return i < 0 ? undefined : this.#pool.view(i);
   }
 
   /** Adds or replaces owner's route; `known` is what find() returned for the prefix, if the
@@ -260,42 +403,42 @@ export class Rib {
     const t = this.#tables.get(sub);
     if (!t) throw new Error(`internal: no RIB table ${sub}`);
     const s = known === undefined ? t.get(text) : known === null ? undefined : known;
+    const p = this.#pool;
+    const oid = p.ownerId(owner);
     if (s === undefined) {
-      t.set(text, { owner, distance, seq: this.#seq++, nhg, stale: false });
-      Rib.#bump(this.#count, owner, 1);
-      Rib.#bump(this.#nhgUse, nhg, 1);
+      t.set(text, p.alloc(owner, distance, this.#seq++, nhg));
+      this.#count[oid] = (this.#count[oid] ?? 0) + 1;
+      this.#use(nhg, 1);
       return nhg;
     }
-    const before = first(s);
-    const beforeNhg = before.nhg;
-    const beforeOwner = before.owner;
-    const list = Array.isArray(s) ? s : null;
-    const one = list ? null : (s as Candidate);
-    const have = list ? list.find((c) => c.owner === owner) : one!.owner === owner ? one! : undefined;
-    Rib.#bump(this.#nhgUse, nhg, 1);
-    if (have) {
-      Rib.#bump(this.#nhgUse, have.nhg, -1);
-      have.nhg = nhg;
-      if (have.stale) {
-        have.stale = false;
-        Rib.#bump(this.#stale, owner, -1);
+    const b0 = this.#first(s);
+    const beforeNhg = p.nhgAt(b0);
+    const beforeOwner = p.ownerAt(b0);
+    const have = this.#indexIn(s, oid);
+    this.#use(nhg, 1);
+    let best: number;
+    if (have >= 0) {
+      this.#use(p.nhgKeyAt(have), -1);
+      p.setNhg(have, nhg);
+      if (p.staleAt(have)) {
+        p.setStale(have, false);
+        this.#stale[oid]!--;
       }
-      if (have.distance !== distance) {
-        have.distance = distance;
-        if (list) list.sort(better);
+      if (p.distAt(have) !== distance) {
+        p.setDist(have, distance);
+        if (typeof s !== "number") s.sort(this.#better);
       }
+      best = this.#first(s);
     } else {
-      const c: Candidate = { owner, distance, seq: this.#seq++, nhg, stale: false };
-      Rib.#bump(this.#count, owner, 1);
-      if (list) list.push(c);
-      const l = list ?? [one!, c];
-      l.sort(better);
-      if (!list) t.set(text, l);
-      const best = l[0]!;
-      return best.nhg === beforeNhg && best.owner === beforeOwner ? undefined : best.nhg;
+      const c = p.alloc(owner, distance, this.#seq++, nhg);
+      this.#count[oid] = (this.#count[oid] ?? 0) + 1;
+      const l = typeof s === "number" ? [s, c] : s;
+      if (typeof s !== "number") l.push(c);
+      l.sort(this.#better);
+      if (typeof s === "number") t.set(text, l);
+      best = l[0]!;
     }
-    const best = list ? list[0]! : one!;
-    return best.nhg === beforeNhg && best.owner === beforeOwner ? undefined : best.nhg;
+    return p.nhgAt(best) === beforeNhg && p.ownerAt(best) === beforeOwner ? undefined : p.nhgKeyAt(best);
   }
 
   /** Removes owner's route; `known` as for set(). */
@@ -303,82 +446,92 @@ export class Rib {
     const t = this.#tables.get(sub);
     const s = known === undefined ? t?.get(text) : known === null ? undefined : known;
     if (!t || s === undefined) return undefined;
-    const list = Array.isArray(s) ? s : null;
-    const i = list ? list.findIndex((c) => c.owner === owner) : (s as Candidate).owner === owner ? 0 : -1;
+    const p = this.#pool;
+    const oid = p.ownerIdOf(owner);
+    const i = oid < 0 ? -1 : this.#indexIn(s, oid);
     if (i < 0) return undefined;
-    const was = first(s);
-    const gone = list ? list[i]! : (s as Candidate);
-    Rib.#bump(this.#nhgUse, gone.nhg, -1);
-    Rib.#bump(this.#count, owner, -1);
-    if (gone.stale) Rib.#bump(this.#stale, owner, -1);
-    if (!list) {
+    const was = this.#first(s);
+    const wasNhg = p.nhgAt(was);
+    const wasOwner = p.ownerAt(was);
+    this.#use(p.nhgKeyAt(i), -1);
+    this.#count[oid]!--;
+    if (p.staleAt(i)) this.#stale[oid]!--;
+    p.release(i);
+    if (typeof s === "number") {
       t.delete(text);
       return null;
     }
-    list.splice(i, 1);
-    if (list.length === 1) t.set(text, list[0]!);
-    const best = list[0]!;
-    return best.nhg === was.nhg && best.owner === was.owner ? undefined : best.nhg;
+    s.splice(s.indexOf(i), 1);
+    if (s.length === 1) t.set(text, s[0]!);
+    const best = s[0]!;
+    return p.nhgAt(best) === wasNhg && p.ownerAt(best) === wasOwner ? undefined : p.nhgKeyAt(best);
   }
 
   /** Routes an owner holds. */
   count(owner: string): number {
-    return this.#count.get(owner) ?? 0;
+    const oid = this.#pool.ownerIdOf(owner);
+    return oid < 0 ? 0 : (this.#count[oid] ?? 0);
   }
 
   /** Of those, the stale ones. */
   countStale(owner: string): number {
-    return this.#stale.get(owner) ?? 0;
+    const oid = this.#pool.ownerIdOf(owner);
+    return oid < 0 ? 0 : (this.#stale[oid] ?? 0);
   }
 
-  /** The (sub-FIB, prefix, candidate) of every route of an owner. */
-  *#owned(owner: string): Generator<[string, string, Candidate]> {
-    if (!this.#count.has(owner)) return;
+  /** The (sub-FIB, prefix, pool index) of every route of an owner. */
+  *#owned(owner: string): Generator<[string, string, number]> {
+    if (this.count(owner) === 0) return;
+    const oid = this.#pool.ownerIdOf(owner);
     for (const [sub, t] of this.#tables) {
       for (const [text, s] of t) {
-        if (!Array.isArray(s)) {
-          if (s.owner === owner) yield [sub, text, s];
-        } else {
-          const c = s.find((x) => x.owner === owner);
-          if (c) yield [sub, text, c];
-        }
+        const i = this.#indexIn(s, oid);
+        if (i >= 0) yield [sub, text, i];
       }
     }
   }
 
   /** Marks every route of an owner stale; returns how many were not stale yet. */
   markStale(owner: string): number {
+    const p = this.#pool;
     let n = 0;
-    for (const [, , c] of this.#owned(owner)) {
-      if (c.stale) continue;
-      c.stale = true;
+    for (const [, , i] of this.#owned(owner)) {
+      if (p.staleAt(i)) continue;
+      p.setStale(i, true);
       n++;
     }
-    if (n > 0) Rib.#bump(this.#stale, owner, n);
+    if (n > 0) {
+      const oid = p.ownerIdOf(owner);
+      this.#stale[oid] = (this.#stale[oid] ?? 0) + n;
+    }
     return n;
   }
 
   /** Marks one route of an owner stale (undo of a batch that had refreshed it). */
   markStaleOne(sub: string, text: string, owner: string): void {
-    const c = this.candidate(sub, text, owner);
-    if (!c || c.stale) return;
-    c.stale = true;
-    Rib.#bump(this.#stale, owner, 1);
+    const s = this.#tables.get(sub)?.get(text);
+    const oid = this.#pool.ownerIdOf(owner);
+    if (s === undefined || oid < 0) return;
+    const i = this.#indexIn(s, oid);
+    if (i < 0 || this.#pool.staleAt(i)) return;
+    this.#pool.setStale(i, true);
+    this.#stale[oid] = (this.#stale[oid] ?? 0) + 1;
   }
 
   /** The stale routes of an owner, as (sub, text) pairs. */
   staleOf(owner: string): [string, string][] {
     const out: [string, string][] = [];
     if (this.countStale(owner) === 0) return out;
-    for (const [sub, text, c] of this.#owned(owner)) if (c.stale) out.push([sub, text]);
+    for (const [sub, text, i] of this.#owned(owner)) if (this.#pool.staleAt(i)) out.push([sub, text]);
     return out;
   }
 
   /** Changes an owner's distance on all its routes; returns the best changes. */
   setDistance(owner: string, distance: number): ChangeSet {
     const out = new ChangeSet();
-    const todo = [...this.#owned(owner)].filter(([, , c]) => c.distance !== distance);
-    for (const [sub, text, c] of todo) out.add(sub, text, this.set(sub, text, owner, distance, c.nhg));
+    const p = this.#pool;
+    const todo = [...this.#owned(owner)].filter(([, , i]) => p.distAt(i) !== distance);
+    for (const [sub, text, i] of todo) out.add(sub, text, this.set(sub, text, owner, distance, p.nhgKeyAt(i)));
     return out;
   }
 
