@@ -1055,12 +1055,8 @@ int lpm_routes_apply(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *
 		for (uint32_t k = lo; k < lo + cnt; k++)
 			dirty[k >> 6] |= 1ull << (k & 63);
 	}
-	if (rc != LPM_OK) {
-		update_abort(lpm, st);
-		batch_undo(lpm, st, ch, done);
-		lpm_retire_seal(lpm);
-		goto out;
-	}
+	if (rc != LPM_OK)
+		goto fail;
 
 	/* 2. Every marked direct entry is rebuilt from the RIB, all before any is published. */
 	size_t nd = 0;
@@ -1070,10 +1066,7 @@ int lpm_routes_apply(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *
 	fresh = malloc((nd ? nd : 1) * sizeof(uint32_t));
 	if (slots == NULL || fresh == NULL) {
 		rc = LPM_ERR_NOMEM;
-		update_abort(lpm, st);
-		batch_undo(lpm, st, ch, n);
-		lpm_retire_seal(lpm);
-		goto out;
+		goto fail;
 	}
 	size_t j = 0;
 	for (size_t w = 0; w < nslots / 64; w++)
@@ -1083,10 +1076,7 @@ int lpm_routes_apply(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *
 		fresh[j] = build_direct_entry(lpm, st, slots[j]);
 		if (lpm->failed) {
 			rc = LPM_ERR_NOMEM;
-			update_abort(lpm, st);
-			batch_undo(lpm, st, ch, n);
-			lpm_retire_seal(lpm);
-			goto out;
+			goto fail;
 		}
 	}
 
@@ -1101,6 +1091,12 @@ int lpm_routes_apply(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *
 	for (size_t i = 0; i < n; i++)
 		if (ch[i].kind >= 2)
 			dict_unref(lpm, st, ch[i].prev_code);
+	lpm_retire_seal(lpm);
+	goto out;
+fail:
+	/* `done` changes reached the RIB: blocks built for them go back, the RIB is put back */
+	update_abort(lpm, st);
+	batch_undo(lpm, st, ch, done);
 	lpm_retire_seal(lpm);
 out:
 	free(ch);

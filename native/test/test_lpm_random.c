@@ -145,6 +145,37 @@ static void check_probes(lpm_t *lpm, unsigned nb, unsigned nprobe)
 	}
 }
 
+/* A fresh bulk build of the reference's live routes: it must answer the same
+ * and be exactly as compact as lpm (an incrementally maintained trie is). */
+static void check_as_fresh_build(lpm_t *lpm, int family, unsigned nb)
+{
+	size_t live = 0;
+	for (size_t i = 0; i < nroutes; i++)
+		live += routes[i].live;
+	uint8_t *addrs = malloc(live * nb + 1), *lens = malloc(live + 1);
+	uint32_t *nhs = malloc((live + 1) * 4);
+	size_t k = 0;
+	for (size_t i = 0; i < nroutes; i++)
+		if (routes[i].live) {
+			memcpy(addrs + k * nb, routes[i].addr, nb);
+			lens[k] = (uint8_t)routes[i].len;
+			nhs[k++] = routes[i].nh;
+		}
+	lpm_t *bulk = lpm_table_create(family, NULL);
+	CHECK(lpm_table_build(bulk, live, addrs, lens, nhs) == LPM_OK);
+	check_probes(bulk, nb, 20000);
+	lpm_stats_t bs, stats;
+	lpm_table_stats(bulk, &bs);
+	lpm_table_stats(lpm, &stats);
+	CHECK(bs.routes == live && stats.routes == live);
+	CHECK(bs.nodes == stats.nodes);
+	CHECK(bs.leaves == stats.leaves);
+	lpm_table_destroy(bulk);
+	free(addrs);
+	free(lens);
+	free(nhs);
+}
+
 static void run_family(int family, unsigned ops)
 {
 	unsigned nb = family == 4 ? 4 : 16;
@@ -212,25 +243,7 @@ static void run_family(int family, unsigned ops)
 	lpm_table_stats(lpm, &stats);
 	CHECK(stats.routes == live);
 
-	/* Bulk build of the live set must give the same answers. */
-	uint8_t *addrs = malloc(live * nb + 1), *lens = malloc(live + 1);
-	uint32_t *nhs = malloc((live + 1) * 4);
-	size_t k = 0;
-	for (size_t i = 0; i < nroutes; i++)
-		if (routes[i].live) {
-			memcpy(addrs + k * nb, routes[i].addr, nb);
-			lens[k] = (uint8_t)routes[i].len;
-			nhs[k++] = routes[i].nh;
-		}
-	lpm_t *bulk = lpm_table_create(family, NULL);
-	CHECK(lpm_table_build(bulk, live, addrs, lens, nhs) == LPM_OK);
-	check_probes(bulk, nb, 20000);
-	lpm_stats_t bs;
-	lpm_table_stats(bulk, &bs);
-	CHECK(bs.routes == live);
-	/* An incrementally maintained trie stays exactly as compact as a fresh build. */
-	CHECK(bs.nodes == stats.nodes);
-	CHECK(bs.leaves == stats.leaves);
+	check_as_fresh_build(lpm, family, nb);
 
 	/* Delete everything: the table must be empty and answer miss everywhere. */
 	for (size_t i = 0; i < nroutes; i++)
@@ -243,10 +256,6 @@ static void run_family(int family, unsigned ops)
 	lpm_table_stats(lpm, &stats);
 	CHECK(stats.routes == 0 && stats.nodes == 0 && stats.leaves == 0 && stats.next_hops == 0);
 
-	free(addrs);
-	free(lens);
-	free(nhs);
-	lpm_table_destroy(bulk);
 	lpm_table_destroy(lpm);
 	free(routes);
 	printf("lpm random family %d: %u ops ok\n", family, ops);
@@ -353,23 +362,9 @@ static void run_batches(int family, unsigned batches)
 	check_probes(lpm, nb, 20000);
 
 	/* And the result is as compact as a fresh build of the same routes. */
-	uint8_t *fa = malloc(live * nb + 1), *fl = malloc(live + 1);
-	uint32_t *fn = malloc((live + 1) * 4);
-	size_t k = 0;
-	for (size_t i = 0; i < nroutes; i++)
-		if (routes[i].live) {
-			memcpy(fa + k * nb, routes[i].addr, nb);
-			fl[k] = (uint8_t)routes[i].len;
-			fn[k++] = routes[i].nh;
-		}
-	lpm_t *bulk = lpm_table_create(family, NULL);
-	CHECK(lpm_table_build(bulk, live, fa, fl, fn) == LPM_OK);
-	lpm_stats_t bs;
-	lpm_table_stats(bulk, &bs);
-	CHECK(bs.nodes == stats.nodes && bs.leaves == stats.leaves);
+	check_as_fresh_build(lpm, family, nb);
 
-	free(fa), free(fl), free(fn), free(ba), free(bl), free(bn), free(bo), free(addrs);
-	lpm_table_destroy(bulk);
+	free(ba), free(bl), free(bn), free(bo), free(addrs);
 	lpm_table_destroy(lpm);
 	free(routes);
 	printf("lpm random family %d: %u batches ok\n", family, batches);

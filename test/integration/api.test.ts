@@ -13,8 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
-import { ApiCallError, ApiClient, Session, type Msg } from "../../src/api/client.js";
+import { ApiClient, Session, type Msg } from "../../src/api/client.js";
 import { PROTO_DIR, PROTO_FILES } from "../../src/api/server.js";
+import { codeOf } from "../support/api.js";
 
 const isRoot = process.getuid?.() === 0;
 const root = join(import.meta.dirname, "..", "..");
@@ -75,16 +76,6 @@ afterAll(async () => {
 const nh = (via: string, port = "p1", weight = 1): Msg => ({ via, port, weight, mac: "" });
 const route = (prefix: string, extra: Msg = {}): Msg => ({ fib: "main", prefix, nexthops: [nh("203.0.113.7")], ...extra });
 const add = (r: Msg): Msg => ({ op: "OP_ADD", route: r });
-
-async function codeOf(p: Promise<unknown>): Promise<{ code: string; details: string; index: string | undefined }> {
-  try {
-    await p;
-  } catch (err: unknown) {
-    if (err instanceof ApiCallError) return { code: grpc.status[err.code]!, details: err.details, index: err.metadata?.get("srcfib-bad-index")[0]?.toString() };
-    throw err;
-  }
-  return { code: "OK", details: "", index: undefined };
-}
 
 /** Everything the API can read, without counters. */
 async function state(c: ApiClient = api): Promise<unknown> {

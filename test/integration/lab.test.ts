@@ -8,24 +8,13 @@
 import { spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADDR, Lab, labConfig, type LabVariant } from "../../src/api/lab.js";
 import type { Status } from "../../src/api/daemon.js";
-import { ApiCallError, ApiClient, Session, type Msg } from "../../src/api/client.js";
+import { ApiClient, Session, type Msg } from "../../src/api/client.js";
+import { codeOf } from "../support/api.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-/** The status name of a refused call. */
-async function codeOf(p: Promise<unknown>): Promise<{ code: string; details: string }> {
-  try {
-    await p;
-  } catch (e: unknown) {
-    if (e instanceof ApiCallError) return { code: grpc.status[e.code], details: e.details };
-    throw e;
-  }
-  throw new Error("the call was not refused");
-}
 
 const isRoot = process.getuid?.() === 0;
 let lab: Lab;
