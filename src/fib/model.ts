@@ -377,6 +377,8 @@ export class Model {
         // the nexthop group, once per op (the first prefix gives the family)
         let nhg: string | null = null;
         let family: Family | null = null;
+        // the field an error names (built only for an error)
+        const field = (j: number): string => (packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`);
         for (let j = 0; j < texts.length; j++) {
           if (--budget === 0) {
             // writes are serialized: nothing else changes the RIB meanwhile; reads go on
@@ -388,8 +390,7 @@ export class Model {
           try {
             text = prefixKey(t0);
           } catch (err: unknown) {
-            const pk = packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`;
-            throw new ApiError("INVALID_ARGUMENT", `${pk}: ${t0 === "" ? "is required" : errText(err)}`);
+            throw new ApiError("INVALID_ARGUMENT", `${field(j)}: ${t0 === "" ? "is required" : errText(err)}`);
           }
           let b = seen.get(text);
           let slot: RibSlot | undefined = LOOK_UP;
@@ -400,7 +401,7 @@ export class Model {
             seen.set(text, b);
           }
           if (del) {
-            if (!b.exists) throw new ApiError("NOT_FOUND", `${packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`}: client "${client}" has no route ${text} in ${sub}`);
+            if (!b.exists) throw new ApiError("NOT_FOUND", `${field(j)}: client "${client}" has no route ${text} in ${sub}`);
             b.exists = false;
             stepSub.push(sub);
             stepText.push(text);
@@ -408,10 +409,10 @@ export class Model {
             stepSlot.push(slot);
             continue;
           }
-          if (op.op === "add" && b.exists) throw new ApiError("ALREADY_EXISTS", `${packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`}: client "${client}" already has a route ${text} in ${sub} (use OP_REPLACE to change it)`);
+          if (op.op === "add" && b.exists) throw new ApiError("ALREADY_EXISTS", `${field(j)}: client "${client}" already has a route ${text} in ${sub} (use OP_REPLACE to change it)`);
           const fam: Family = text.indexOf(":") >= 0 ? 6 : 4;
           if (family !== fam) {
-            if (family !== null) throw new ApiError("INVALID_ARGUMENT", `${packed ? `ops[${i}].prefixes[${j}]` : `${key}.prefix`}: IPv${fam} among IPv${family} prefixes; one op shares its next hops, so its prefixes must be of one family`);
+            if (family !== null) throw new ApiError("INVALID_ARGUMENT", `${field(j)}: IPv${fam} among IPv${family} prefixes; one op shares its next hops, so its prefixes must be of one family`);
             family = fam;
             nhg = this.#routeNhg(r, fam, key, macs);
           }
