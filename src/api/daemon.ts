@@ -61,6 +61,22 @@ function sysctl(path: string, value: string): void {
   }
 }
 
+/**
+ * Link state of a port: the PMD's and, for an af_packet port, its kernel interface's too: DPDK
+ * 22.11's af_packet PMD says "up" from start to stop whatever the interface does (seen in the lab:
+ * no change when the veth goes down).
+ */
+function portUp(device: string, pmdUp: boolean): boolean {
+  const m = /^net_af_packet\d*,(?:[^,]*,)*iface=([^,]+)/.exec(device);
+  if (!pmdUp || !m) return pmdUp;
+  try {
+    const state = readFileSync(`/sys/class/net/${m[1]}/operstate`, "utf8").trim();
+    return state === "up" || state === "unknown";
+  } catch {
+    return false;
+  }
+}
+
 function hugepagesFree(): number {
   try {
     const m = /HugePages_Free:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"));
@@ -252,10 +268,10 @@ export async function runDaemon(file: string): Promise<number> {
     }, POLL_MS);
     writeStatus();
     const statusTimer = setInterval(writeStatus, cfg.dataplane.statusIntervalMs);
-    const linkUp = cfg.ports.map((_, i) => driver?.link(i).up ?? false);
+    const linkUp = cfg.ports.map((p, i) => portUp(p.device, driver?.link(i).up ?? false));
     const linkTimer = setInterval(() => {
       cfg.ports.forEach((p, i) => {
-        const up = driver?.link(i).up ?? false;
+        const up = portUp(p.device, driver?.link(i).up ?? false);
         if (up === linkUp[i]) return;
         linkUp[i] = up;
         log("info", `port ${p.name}: link ${up ? "up" : "down"}`);

@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADDR, Lab, labConfig, type LabVariant } from "../../src/api/lab.js";
 import type { Status } from "../../src/api/daemon.js";
@@ -360,6 +361,63 @@ describe("seed 003 site through srcfib", () => {
     } finally {
       primary.kill();
       backup.close();
+      api.close();
+    }
+  });
+
+  it("streams counters at the requested interval and events for kernel neighbours and port link changes", async () => {
+    const api = new ApiClient(lab.statusFile.replace(/status\.json$/, "api.sock"), { client: "watch" });
+    const events: Msg[] = [];
+    const sub = api.stream("Events", "Subscribe", { types: ["EVENT_TYPE_NEIGHBOUR", "EVENT_TYPE_PORT"] });
+    sub.on("data", (e: Msg) => events.push(e));
+    const subEnded = new Promise<grpc.status>((resolve) => sub.on("error", (e: grpc.ServiceError) => resolve(e.code)));
+    const waitFor = async (what: string, f: () => boolean, ms = 8000): Promise<void> => {
+      const end = Date.now() + ms;
+      while (!f() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      expect(f(), `${what}; events: ${JSON.stringify(events)}`).toBe(true);
+    };
+    try {
+      // counters every 200 ms while 20 pings cross the router
+      const got: Msg[] = [];
+      const cs = api.stream("CountersService", "Stream", { interval_ms: 200 });
+      cs.on("data", (m: Msg) => got.push(m));
+      const csEnded = new Promise<grpc.status>((resolve) => cs.on("error", (e: grpc.ServiceError) => resolve(e.code)));
+      await waitFor("the first counter message", () => got.length >= 1);
+      expect(lab.ping(lab.ns.cli, ADDR.a4, { count: 20, interval: 0.02 }).received).toBe(20);
+      await waitFor("5 counter messages", () => got.length >= 5);
+      cs.cancel();
+      expect(await csEnded).toBe(grpc.status.CANCELLED);
+      const times = got.map((m) => Date.parse(String(m.time)));
+      for (let i = 1; i < times.length; i++) {
+        expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(150);
+        expect(times[i]! - times[i - 1]!).toBeLessThan(1000);
+      }
+      const rx = got.map((m) => Number(((m.ports as Record<string, Msg>).lan!.values as Record<string, number>).rx_pkts));
+      for (let i = 1; i < rx.length; i++) expect(rx[i]!).toBeGreaterThanOrEqual(rx[i - 1]!);
+      expect(rx[rx.length - 1]!, "the 20 pings' replies came in on lan between the first and the last message").toBeGreaterThanOrEqual(rx[0]! + 20);
+      const now = await api.call("CountersService", "Get");
+      expect(Number(((now.ports as Record<string, Msg>).lan!.values as Record<string, number>).rx_pkts)).toBeGreaterThanOrEqual(rx[rx.length - 1]!);
+
+      // the kernel forgets ISP-A's gateway, then learns it again when traffic needs it
+      lab.run(lab.ns.rtr, "ip", "neigh", "del", ADDR.ispa4, "dev", "t-ispa");
+      const neigh = (mac: boolean) => () => events.some((e) => (e.neighbour as Msg | undefined)?.address === ADDR.ispa4 && (e.neighbour as Msg).port === "ispa" && (String((e.neighbour as Msg).mac) !== "") === mac);
+      await waitFor("neighbour gone", neigh(false));
+      lab.ping(lab.ns.cli, ADDR.a4, { count: 5, interval: 0.2 });
+      await waitFor("neighbour back", neigh(true));
+
+      // ISP-A's link goes down and comes back
+      const link = (up: boolean) => () => events.some((e) => (e.port as Msg | undefined)?.port === "ispa" && (e.port as Msg).up === up);
+      lab.run(lab.ns.rtr, "ip", "link", "set", "dev", "ispa", "down");
+      await waitFor("port down", link(false));
+      lab.run(lab.ns.rtr, "ip", "link", "set", "dev", "ispa", "up");
+      await waitFor("port up", link(true));
+      const end = Date.now() + 10000;
+      let r = lab.ping(lab.ns.cli, ADDR.a4, { count: 3, interval: 0.2 });
+      while (r.received < 3 && Date.now() < end) r = lab.ping(lab.ns.cli, ADDR.a4, { count: 3, interval: 0.2 });
+      expect(r.received, "traffic over ISP-A after its link came back").toBe(3);
+    } finally {
+      sub.cancel();
+      await subEnded;
       api.close();
     }
   });
