@@ -1,0 +1,375 @@
+#define ALLOW_EXPERIMENTAL_API 1
+#include "ipsec_esp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_crypto.h>
+#include <rte_cryptodev.h>
+#include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_ipsec.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+struct ipsec_esp_sa {
+	struct rte_ipsec_session ss; /* first: cache aligned */
+	struct rte_ipsec_sa *sa;
+	void *cses;
+	uint8_t dev_id;
+	bool inbound, tunnel, natt;
+	uint8_t outer_family, inner_family;
+	uint16_t min_esp; /* inbound: ESP header + IV + pad length + next header + ICV */
+	struct rte_crypto_sym_xform xf[2];
+	uint8_t key[32], auth_key[32]; /* what xf points at; zeroed on destroy */
+	uint8_t hdr[64];               /* outbound tunnel header template */
+};
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Wipes memory the compiler may not optimise the stores away from. */
+static void wipe(void *p, size_t n)
+{
+	volatile uint8_t *v = p;
+	while (n--)
+		*v++ = 0;
+}
+
+static int check_conf(const struct ipsec_sa_conf *c, char *err, size_t errlen)
+{
+	if (c->cipher == IPSEC_CIPHER_AES_GCM) {
+		if (c->auth != IPSEC_AUTH_NONE)
+			return errf(err, errlen, "AES-GCM authenticates itself: no separate integrity algorithm"), -1;
+	} else if (c->cipher == IPSEC_CIPHER_AES_CBC) {
+		if (c->auth == IPSEC_AUTH_HMAC_SHA256_128 && c->auth_key_len != 32)
+			return errf(err, errlen, "HMAC-SHA-256-128 needs a 32-byte key, got %u", c->auth_key_len), -1;
+		if (c->auth == IPSEC_AUTH_HMAC_SHA1_96 && c->auth_key_len != 20)
+			return errf(err, errlen, "HMAC-SHA1-96 needs a 20-byte key, got %u", c->auth_key_len), -1;
+		if (c->auth != IPSEC_AUTH_HMAC_SHA256_128 && c->auth != IPSEC_AUTH_HMAC_SHA1_96)
+			return errf(err, errlen, "AES-CBC needs an integrity algorithm (HMAC-SHA-256-128 or HMAC-SHA1-96)"), -1;
+	} else {
+		return errf(err, errlen, "unknown cipher %u", c->cipher), -1;
+	}
+	if (c->key_len != 16 && c->key_len != 32)
+		return errf(err, errlen, "AES keys are 16 or 32 bytes, got %u", c->key_len), -1;
+	if (c->spi < 256)
+		return errf(err, errlen, "SPI %u is reserved (0-255, RFC 4303)", c->spi), -1;
+	if (c->replay_window > 4096)
+		return errf(err, errlen, "replay window %u is above 4096", c->replay_window), -1;
+	if ((c->tunnel && c->outer_family != 4 && c->outer_family != 6) || (c->inner_family != 4 && c->inner_family != 6))
+		return errf(err, errlen, "families must be 4 or 6"), -1;
+	if (c->natt && !c->tunnel)
+		return errf(err, errlen, "UDP encapsulation needs tunnel mode"), -1;
+	return 0;
+}
+
+/* The outer header template of an outbound tunnel SA: IP (+ UDP). */
+static uint8_t build_template(struct ipsec_esp_sa *s, const struct ipsec_sa_conf *c)
+{
+	uint8_t ttl = c->ttl ? c->ttl : 64;
+	uint8_t proto = c->natt ? IPPROTO_UDP : IPPROTO_ESP;
+	uint8_t len;
+	if (c->outer_family == 4) {
+		struct rte_ipv4_hdr *h = (struct rte_ipv4_hdr *)s->hdr;
+		h->version_ihl = 0x45;
+		h->time_to_live = ttl;
+		h->next_proto_id = proto;
+		memcpy(&h->src_addr, c->src, 4);
+		memcpy(&h->dst_addr, c->dst, 4);
+		len = sizeof *h;
+	} else {
+		struct rte_ipv6_hdr *h = (struct rte_ipv6_hdr *)s->hdr;
+		h->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		h->hop_limits = ttl;
+		h->proto = proto;
+		memcpy(h->src_addr, c->src, 16);
+		memcpy(h->dst_addr, c->dst, 16);
+		len = sizeof *h;
+	}
+	return len;
+}
+
+int ipsec_esp_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf, struct ipsec_esp_sa **out,
+                        char *err, size_t errlen)
+{
+	*out = NULL;
+	if (check_conf(conf, err, errlen) != 0)
+		return -1;
+	struct ipsec_esp_sa *s = rte_zmalloc("srcfib_esp_sa", sizeof *s, RTE_CACHE_LINE_SIZE);
+	if (s == NULL)
+		return errf(err, errlen, "out of memory"), -1;
+	s->inbound = conf->inbound;
+	s->tunnel = conf->tunnel;
+	s->natt = conf->natt;
+	s->outer_family = conf->outer_family;
+	s->inner_family = conf->inner_family;
+	s->dev_id = c->dev_id;
+	s->min_esp = conf->cipher == IPSEC_CIPHER_AES_GCM ? 8 + 8 + 2 + 16
+	                                                  : 8 + 16 + 2 + (conf->auth == IPSEC_AUTH_HMAC_SHA256_128 ? 16 : 12);
+	memcpy(s->key, conf->key, conf->key_len);
+	memcpy(s->auth_key, conf->auth_key, conf->auth_key_len);
+
+	/* crypto transforms: GCM alone; CBC + HMAC chained in the order rte_ipsec wants
+	 * (outbound encrypt then generate, inbound verify then decrypt) */
+	struct rte_crypto_sym_xform *first;
+	if (conf->cipher == IPSEC_CIPHER_AES_GCM) {
+		struct rte_crypto_sym_xform *x = &s->xf[0];
+		x->type = RTE_CRYPTO_SYM_XFORM_AEAD;
+		x->aead.op = conf->inbound ? RTE_CRYPTO_AEAD_OP_DECRYPT : RTE_CRYPTO_AEAD_OP_ENCRYPT;
+		x->aead.algo = RTE_CRYPTO_AEAD_AES_GCM;
+		x->aead.key.data = s->key;
+		x->aead.key.length = conf->key_len;
+		x->aead.iv.offset = IPSEC_IV_OFFSET;
+		x->aead.iv.length = 12;
+		x->aead.digest_length = 16;
+		x->aead.aad_length = conf->esn ? 12 : 8;
+		first = x;
+	} else {
+		struct rte_crypto_sym_xform *ci = &s->xf[0], *au = &s->xf[1];
+		ci->type = RTE_CRYPTO_SYM_XFORM_CIPHER;
+		ci->cipher.op = conf->inbound ? RTE_CRYPTO_CIPHER_OP_DECRYPT : RTE_CRYPTO_CIPHER_OP_ENCRYPT;
+		ci->cipher.algo = RTE_CRYPTO_CIPHER_AES_CBC;
+		ci->cipher.key.data = s->key;
+		ci->cipher.key.length = conf->key_len;
+		ci->cipher.iv.offset = IPSEC_IV_OFFSET;
+		ci->cipher.iv.length = 16;
+		au->type = RTE_CRYPTO_SYM_XFORM_AUTH;
+		au->auth.op = conf->inbound ? RTE_CRYPTO_AUTH_OP_VERIFY : RTE_CRYPTO_AUTH_OP_GENERATE;
+		au->auth.algo = conf->auth == IPSEC_AUTH_HMAC_SHA256_128 ? RTE_CRYPTO_AUTH_SHA256_HMAC : RTE_CRYPTO_AUTH_SHA1_HMAC;
+		au->auth.key.data = s->auth_key;
+		au->auth.key.length = conf->auth_key_len;
+		au->auth.digest_length = conf->auth == IPSEC_AUTH_HMAC_SHA256_128 ? 16 : 12;
+		if (conf->inbound) {
+			au->next = ci;
+			first = au;
+		} else {
+			ci->next = au;
+			first = ci;
+		}
+	}
+
+	struct rte_ipsec_sa_prm prm;
+	memset(&prm, 0, sizeof prm);
+	prm.crypto_xform = first;
+	struct rte_security_ipsec_xform *ix = &prm.ipsec_xform;
+	ix->spi = conf->spi;
+	if (conf->cipher == IPSEC_CIPHER_AES_GCM)
+		memcpy(&ix->salt, conf->salt, 4); /* the wire bytes, as RFC 4106's nonce starts */
+	ix->direction = conf->inbound ? RTE_SECURITY_IPSEC_SA_DIR_INGRESS : RTE_SECURITY_IPSEC_SA_DIR_EGRESS;
+	ix->proto = RTE_SECURITY_IPSEC_SA_PROTO_ESP;
+	ix->mode = conf->tunnel ? RTE_SECURITY_IPSEC_SA_MODE_TUNNEL : RTE_SECURITY_IPSEC_SA_MODE_TRANSPORT;
+	ix->replay_win_sz = conf->replay_window;
+	ix->options.esn = conf->esn;
+	/* inbound NAT-T: see the header comment (the UDP header is stripped with the outer one) */
+	ix->options.udp_encap = conf->natt && !conf->inbound;
+	if (ix->options.udp_encap) {
+		ix->udp.sport = conf->natt_sport;
+		ix->udp.dport = conf->natt_dport;
+	}
+	uint8_t inner_proto = conf->inner_family == 4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	if (conf->tunnel) {
+		ix->tunnel.type = conf->outer_family == 4 ? RTE_SECURITY_IPSEC_TUNNEL_IPV4 : RTE_SECURITY_IPSEC_TUNNEL_IPV6;
+		prm.tun.next_proto = inner_proto;
+		if (!conf->inbound) {
+			prm.tun.hdr_len = build_template(s, conf);
+			prm.tun.hdr_l3_off = 0;
+			prm.tun.hdr = s->hdr;
+		}
+	} else {
+		prm.trs.proto = inner_proto; /* the IP version, for rte_ipsec */
+	}
+
+	int size = rte_ipsec_sa_size(&prm);
+	if (size < 0) {
+		errf(err, errlen, "SA parameters refused by rte_ipsec: %s", rte_strerror(-size));
+		goto fail;
+	}
+	s->sa = rte_zmalloc("srcfib_rte_ipsec_sa", (size_t)size, RTE_CACHE_LINE_SIZE);
+	if (s->sa == NULL) {
+		errf(err, errlen, "out of memory");
+		goto fail;
+	}
+	int rc = rte_ipsec_sa_init(s->sa, &prm, (uint32_t)size);
+	if (rc < 0 || (rte_ipsec_sa_type(s->sa) & RTE_IPSEC_SATP_PROTO_MASK) != RTE_IPSEC_SATP_PROTO_ESP) {
+		errf(err, errlen, "SA parameters refused by rte_ipsec: %s", rc < 0 ? rte_strerror(-rc) : "not set up");
+		goto fail;
+	}
+	s->cses = rte_cryptodev_sym_session_create(c->dev_id, first, c->sess_pool);
+	if (s->cses == NULL) {
+		errf(err, errlen, "%s refused the session: %s", c->driver, rte_strerror(rte_errno));
+		goto fail;
+	}
+	s->ss.sa = s->sa;
+	s->ss.type = RTE_SECURITY_ACTION_TYPE_NONE;
+	s->ss.crypto.ses = s->cses;
+	s->ss.crypto.dev_id = c->dev_id;
+	rc = rte_ipsec_session_prepare(&s->ss);
+	if (rc != 0) {
+		errf(err, errlen, "rte_ipsec session: %s", rte_strerror(-rc));
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	ipsec_esp_sa_destroy(s);
+	return -1;
+}
+
+void ipsec_esp_sa_destroy(struct ipsec_esp_sa *s)
+{
+	if (s == NULL)
+		return;
+	if (s->cses != NULL)
+		rte_cryptodev_sym_session_free(s->dev_id, s->cses); /* the library zeroes the session's key schedule */
+	if (s->sa != NULL) {
+		rte_ipsec_sa_fini(s->sa);
+		rte_free(s->sa);
+	}
+	wipe(s, sizeof *s);
+	rte_free(s);
+}
+
+/* The offset of the ESP header in an inbound packet that starts at its outer IP header, or 0. */
+static uint32_t esp_offset(const struct ipsec_esp_sa *s, const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), off;
+	if (len < 20)
+		return 0;
+	uint8_t next;
+	if ((p[0] >> 4) == 4) {
+		off = (uint32_t)(p[0] & 15) * 4;
+		next = p[9];
+	} else if ((p[0] >> 4) == 6 && len >= 40) {
+		off = 40; /* extension headers before ESP: not supported here */
+		next = p[6];
+	} else {
+		return 0;
+	}
+	if (s->natt) {
+		if (next != IPPROTO_UDP)
+			return 0;
+		off += 8;
+	} else if (next != IPPROTO_ESP) {
+		return 0;
+	}
+	return off + 8 <= len ? off : 0;
+}
+
+#define MAX_BURST 64
+
+uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp_sa *s, struct rte_mbuf *mb[],
+                           uint16_t n, uint8_t *why)
+{
+	struct rte_mbuf *good[MAX_BURST], *bad[MAX_BURST];
+	uint8_t badwhy[MAX_BURST];
+	uint16_t ng = 0, nb = 0;
+	if (n > MAX_BURST)
+		n = MAX_BURST; /* callers pass bursts; the rest stays where it is, untouched */
+
+	/* header lengths the library reads */
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = mb[i];
+		m->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
+		if (s->inbound) {
+			uint32_t off = esp_offset(s, m);
+			if (off == 0 || rte_pktmbuf_pkt_len(m) < off + s->min_esp) {
+				bad[nb] = m;
+				badwhy[nb++] = IPSEC_FAIL_PREPARE;
+				continue;
+			}
+			m->l2_len = 0;
+			m->l3_len = off;
+		} else {
+			const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+			m->l2_len = 0;
+			m->l3_len = (p[0] >> 4) == 4 ? (uint32_t)(p[0] & 15) * 4 : 40;
+		}
+		good[ng++] = m;
+	}
+
+	/* prepare: failures (replayed, malformed) go after the prepared ones */
+	struct rte_crypto_op *cop[MAX_BURST];
+	uint16_t np = 0;
+	if (ng > 0) {
+		if (rte_crypto_op_bulk_alloc(c->op_pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, ng) == 0) {
+			for (uint16_t i = 0; i < ng; i++) {
+				bad[nb] = good[i];
+				badwhy[nb++] = IPSEC_FAIL_CRYPTO;
+			}
+			ng = 0;
+		} else {
+			np = rte_ipsec_pkt_crypto_prepare(&s->ss, good, cop, ng);
+			for (uint16_t i = np; i < ng; i++) {
+				bad[nb] = good[i];
+				badwhy[nb++] = s->inbound ? IPSEC_FAIL_REPLAY : IPSEC_FAIL_PREPARE;
+			}
+			if (np < ng)
+				rte_mempool_put_bulk(c->op_pool, (void **)&cop[np], ng - np);
+		}
+	}
+
+	/* the device: enqueue all, then collect all (a software device finishes them promptly) */
+	uint16_t sent = 0, got = 0;
+	struct rte_crypto_op *done[MAX_BURST];
+	unsigned spins = 0;
+	while ((sent < np || got < sent) && spins < 10000000u) {
+		if (sent < np)
+			sent += rte_cryptodev_enqueue_burst(c->dev_id, qp, &cop[sent], (uint16_t)(np - sent));
+		got += rte_cryptodev_dequeue_burst(c->dev_id, qp, &done[got], (uint16_t)(sent - got));
+		spins++;
+	}
+	/* map each finished op's status onto its mbuf, in the order they came back */
+	struct rte_mbuf *proc[MAX_BURST];
+	for (uint16_t i = 0; i < got; i++) {
+		struct rte_mbuf *m = done[i]->sym->m_src;
+		m->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD;
+		if (done[i]->status != RTE_CRYPTO_OP_STATUS_SUCCESS)
+			m->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
+		proc[i] = m;
+	}
+	if (got > 0)
+		rte_mempool_put_bulk(c->op_pool, (void **)done, got);
+	for (uint16_t i = got; i < np; i++) { /* never came back (device stuck): fail them */
+		bad[nb] = good[i];
+		badwhy[nb++] = IPSEC_FAIL_CRYPTO;
+	}
+
+	uint16_t ok = got > 0 ? rte_ipsec_pkt_process(&s->ss, proc, got) : 0;
+	for (uint16_t i = ok; i < got; i++) {
+		bad[nb] = proc[i];
+		badwhy[nb++] = (proc[i]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) ? IPSEC_FAIL_AUTH
+		               : s->inbound                                        ? IPSEC_FAIL_REPLAY
+		                                                                   : IPSEC_FAIL_PROCESS;
+	}
+	/* IPv4 header checksums rte_ipsec leaves to us */
+	for (uint16_t i = 0; i < ok; i++) {
+		struct rte_mbuf *m = proc[i];
+		m->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
+		bool fix = s->inbound ? !s->tunnel && s->inner_family == 4 : !s->tunnel ? s->inner_family == 4 : s->outer_family == 4;
+		if (fix) {
+			struct rte_ipv4_hdr *h = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+			h->hdr_checksum = 0;
+			h->hdr_checksum = rte_ipv4_cksum(h);
+		}
+	}
+	memcpy(mb, proc, ok * sizeof *mb);
+	memcpy(mb + ok, bad, nb * sizeof *mb);
+	if (why != NULL) {
+		memset(why, IPSEC_FAIL_NONE, ok);
+		memcpy(why + ok, badwhy, nb);
+	}
+	return ok;
+}

@@ -1,0 +1,323 @@
+/*
+ * ESP through ipsec_esp (rte_ipsec + a cryptodev), checked against an independent
+ * implementation: scapy's SecurityAssociation (esp_oracle.py, Debian's python3-scapy) decrypts
+ * what srcfib encrypts and encrypts what srcfib must decrypt, for every algorithm, IPv4 and IPv6
+ * tunnels, ESN and NAT-T, on each crypto device this machine has (crypto_aesni_mb and
+ * crypto_openssl). Replayed packets and packets with a flipped bit are refused with their reason.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <rte_eal.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "ipsec_crypto.h"
+#include "ipsec_esp.h"
+#include "test_util.h"
+
+static struct rte_mempool *mp;
+
+struct alg {
+	const char *name; /* esp_oracle.py's */
+	uint8_t cipher, auth, key_len, auth_len;
+};
+static const struct alg ALGS[] = {
+	{"gcm", IPSEC_CIPHER_AES_GCM, IPSEC_AUTH_NONE, 16, 0},
+	{"gcm", IPSEC_CIPHER_AES_GCM, IPSEC_AUTH_NONE, 32, 0},
+	{"cbc-sha256", IPSEC_CIPHER_AES_CBC, IPSEC_AUTH_HMAC_SHA256_128, 16, 32},
+	{"cbc-sha256", IPSEC_CIPHER_AES_CBC, IPSEC_AUTH_HMAC_SHA256_128, 32, 32},
+	{"cbc-sha1", IPSEC_CIPHER_AES_CBC, IPSEC_AUTH_HMAC_SHA1_96, 16, 20},
+	{"cbc-sha1", IPSEC_CIPHER_AES_CBC, IPSEC_AUTH_HMAC_SHA1_96, 32, 20},
+};
+
+static void tohex(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+	out[2 * n] = 0;
+}
+
+static size_t unhex(const char *s, uint8_t *out, size_t max)
+{
+	size_t n = 0;
+	unsigned v;
+	while (n < max && sscanf(s + 2 * n, "%2x", &v) == 1)
+		out[n++] = (uint8_t)v;
+	return n;
+}
+
+/* Runs esp_oracle.py; its one line of output goes to out.  0 on success. */
+static int oracle(char *out, size_t outlen, const char *fmt, ...)
+{
+	char cmd[16384];
+	int k = snprintf(cmd, sizeof cmd, "/usr/bin/python3 test/esp_oracle.py ");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd + k, sizeof cmd - (size_t)k, fmt, ap);
+	va_end(ap);
+	FILE *f = popen(cmd, "r");
+	if (f == NULL)
+		return -1;
+	out[0] = 0;
+	if (fgets(out, (int)outlen, f) == NULL)
+		out[0] = 0;
+	out[strcspn(out, "\n")] = 0;
+	return pclose(f) == 0 && out[0] != 0 ? 0 : -1;
+}
+
+static struct rte_mbuf *mbuf_of(const uint8_t *b, size_t n)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	CHECK(m != NULL);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)n), b, n);
+	return m;
+}
+
+/* An inner IPv4 or IPv6 / UDP packet with `payload` bytes of `tag`. */
+static size_t inner_packet(int family, unsigned payload, uint8_t tag, uint8_t *b)
+{
+	size_t ip = family == 4 ? 20 : 40, len = ip + 8 + payload;
+	memset(b, 0, len);
+	if (family == 4) {
+		struct rte_ipv4_hdr *h = (struct rte_ipv4_hdr *)b;
+		h->version_ihl = 0x45;
+		h->total_length = rte_cpu_to_be_16((uint16_t)len);
+		h->time_to_live = 64;
+		h->next_proto_id = IPPROTO_UDP;
+		h->src_addr = rte_cpu_to_be_32(0x0a000001);
+		h->dst_addr = rte_cpu_to_be_32(0x0a000002);
+		h->hdr_checksum = rte_ipv4_cksum(h);
+	} else {
+		struct rte_ipv6_hdr *h = (struct rte_ipv6_hdr *)b;
+		h->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		h->payload_len = rte_cpu_to_be_16((uint16_t)(8 + payload));
+		h->proto = IPPROTO_UDP;
+		h->hop_limits = 64;
+		h->src_addr[0] = 0xfd, h->src_addr[15] = 1;
+		h->dst_addr[0] = 0xfd, h->dst_addr[15] = 2;
+	}
+	struct rte_udp_hdr *u = (struct rte_udp_hdr *)(b + ip);
+	u->src_port = rte_cpu_to_be_16(1234);
+	u->dst_port = rte_cpu_to_be_16(5678);
+	u->dgram_len = rte_cpu_to_be_16((uint16_t)(8 + payload));
+	memset(b + ip + 8, tag, payload);
+	if (family == 4)
+		u->dgram_cksum = rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)b, u);
+	else
+		u->dgram_cksum = rte_ipv6_udptcp_cksum((struct rte_ipv6_hdr *)b, u);
+	return len;
+}
+
+static const char *SRC4 = "192.0.2.1", *DST4 = "198.51.100.1", *SRC6 = "2001:db8::1", *DST6 = "2001:db8:1::1";
+
+static void conf_for(struct ipsec_sa_conf *c, const struct alg *a, bool inbound, int outer, int inner, bool esn,
+                     bool natt)
+{
+	memset(c, 0, sizeof *c);
+	c->spi = 0x1234;
+	c->inbound = inbound;
+	c->tunnel = true;
+	c->outer_family = (uint8_t)outer;
+	c->inner_family = (uint8_t)inner;
+	if (outer == 4) {
+		inet_pton(AF_INET, SRC4, c->src);
+		inet_pton(AF_INET, DST4, c->dst);
+	} else {
+		inet_pton(AF_INET6, SRC6, c->src);
+		inet_pton(AF_INET6, DST6, c->dst);
+	}
+	c->cipher = a->cipher;
+	c->auth = a->auth;
+	c->key_len = a->key_len;
+	for (unsigned i = 0; i < a->key_len; i++)
+		c->key[i] = (uint8_t)(0x10 + i);
+	memcpy(c->salt, (uint8_t[]){0xca, 0xfe, 0xba, 0xbe}, 4);
+	c->auth_key_len = a->auth_len;
+	for (unsigned i = 0; i < a->auth_len; i++)
+		c->auth_key[i] = (uint8_t)(0x40 + i);
+	c->replay_window = 64;
+	c->esn = esn;
+	c->natt = natt;
+	c->natt_sport = c->natt_dport = 4500;
+}
+
+/* The oracle's arguments for an SA: ALG KEY AUTHKEY SPI SRC DST ESN NATT */
+static void oracle_args(const struct ipsec_sa_conf *c, const struct alg *a, char *out)
+{
+	char key[80], akey[80];
+	uint8_t km[36];
+	memcpy(km, c->key, c->key_len);
+	memcpy(km + c->key_len, c->salt, 4);
+	tohex(km, c->key_len + (a->cipher == IPSEC_CIPHER_AES_GCM ? 4u : 0u), key);
+	tohex(c->auth_key, c->auth_key_len, akey);
+	bool v6 = c->outer_family == 6;
+	sprintf(out, "%s %s %s 0x%x %s %s %d %d", a->name, key, a->auth_len ? akey : "-", c->spi, v6 ? SRC6 : SRC4,
+	        v6 ? DST6 : DST4, c->esn, c->natt);
+}
+
+static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, int inner, bool esn, bool natt)
+{
+	char label[128];
+	snprintf(label, sizeof label, "%s-%u %s IPv%d-in-IPv%d%s%s", a->name, a->key_len * 8, cr->driver, inner, outer,
+	         esn ? " ESN" : "", natt ? " NAT-T" : "");
+	struct ipsec_sa_conf co, ci;
+	conf_for(&co, a, false, outer, inner, esn, natt);
+	conf_for(&ci, a, true, outer, inner, esn, natt);
+	struct ipsec_esp_sa *out = NULL, *in = NULL;
+	char err[256];
+	if (ipsec_esp_sa_create(cr, &co, &out, err, sizeof err) != 0 || ipsec_esp_sa_create(cr, &ci, &in, err, sizeof err) != 0) {
+		FAIL("%s: SA: %s", label, err);
+		ipsec_esp_sa_destroy(out);
+		return;
+	}
+	char args[256];
+	oracle_args(&co, a, args);
+	static char hx[8192], res[8192];
+	uint8_t orig[2048], got[2048];
+	uint8_t why[4];
+
+	/* 1. srcfib encrypts; scapy decrypts to the same inner packet */
+	size_t olen = inner_packet(inner, 300, 0x5a, orig);
+	struct rte_mbuf *m = mbuf_of(orig, olen);
+	if (ipsec_esp_process(cr, 0, out, &m, 1, why) != 1) {
+		FAIL("%s: outbound failed (%u)", label, why[0]);
+		rte_pktmbuf_free(m);
+		goto done;
+	}
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	size_t elen = rte_pktmbuf_pkt_len(m), hl = outer == 4 ? 20 : 40;
+	uint8_t esp_proto = natt ? IPPROTO_UDP : IPPROTO_ESP;
+	if (outer == 4) {
+		const struct rte_ipv4_hdr *h = (const struct rte_ipv4_hdr *)p;
+		CHECK(h->next_proto_id == esp_proto && rte_be_to_cpu_16(h->total_length) == elen);
+		CHECK(rte_ipv4_cksum(h) == 0 || rte_ipv4_cksum(h) == 0xffff); /* a correct header sums to all ones */
+	} else {
+		const struct rte_ipv6_hdr *h = (const struct rte_ipv6_hdr *)p;
+		CHECK(h->proto == esp_proto && rte_be_to_cpu_16(h->payload_len) == elen - 40);
+	}
+	if (natt) {
+		const struct rte_udp_hdr *u = (const struct rte_udp_hdr *)(p + hl);
+		CHECK(rte_be_to_cpu_16(u->src_port) == 4500 && rte_be_to_cpu_16(u->dst_port) == 4500);
+		hl += 8;
+	}
+	CHECK(p[hl] == 0 && p[hl + 1] == 0 && p[hl + 2] == 0x12 && p[hl + 3] == 0x34); /* SPI */
+	CHECK(p[hl + 4] == 0 && p[hl + 5] == 0 && p[hl + 6] == 0 && p[hl + 7] == 1);   /* sequence number 1 */
+	uint8_t esp1[2048];
+	memcpy(esp1, p, elen);
+	tohex(p, elen, hx);
+	if (oracle(res, sizeof res, "decrypt %s %s", args, hx) != 0)
+		FAIL("%s: scapy could not decrypt srcfib's packet: %s", label, res);
+	else
+		CHECK(unhex(res, got, sizeof got) == olen && memcmp(got, orig, olen) == 0);
+	rte_pktmbuf_free(m);
+
+	/* 2. srcfib decrypts its own packet, then refuses it again (replay) */
+	for (int k = 0; k < 2; k++) {
+		m = mbuf_of(esp1, elen);
+		uint16_t ok = ipsec_esp_process(cr, 0, in, &m, 1, why);
+		if (k == 0) {
+			CHECK(ok == 1);
+			if (ok == 1)
+				CHECK(rte_pktmbuf_pkt_len(m) == olen && memcmp(rte_pktmbuf_mtod(m, void *), orig, olen) == 0);
+		} else {
+			CHECK(ok == 0 && why[0] == IPSEC_FAIL_REPLAY);
+		}
+		rte_pktmbuf_free(m);
+	}
+
+	/* 3. scapy encrypts (sequence 2); srcfib decrypts to the same inner packet */
+	olen = inner_packet(inner, 77, 0xa5, orig);
+	tohex(orig, olen, hx);
+	if (oracle(res, sizeof res, "encrypt %s 2 %s", args, hx) != 0) {
+		FAIL("%s: scapy could not encrypt: %s", label, res);
+		goto done;
+	}
+	size_t slen = unhex(res, got, sizeof got);
+	m = mbuf_of(got, slen);
+	if (ipsec_esp_process(cr, 0, in, &m, 1, why) != 1)
+		FAIL("%s: srcfib could not decrypt scapy's packet (reason %u)", label, why[0]);
+	else
+		CHECK(rte_pktmbuf_pkt_len(m) == olen && memcmp(rte_pktmbuf_mtod(m, void *), orig, olen) == 0);
+	rte_pktmbuf_free(m);
+
+	/* 4. one flipped bit in scapy's packet of sequence 3: refused, as an ICV failure */
+	if (oracle(res, sizeof res, "encrypt %s 3 %s", args, hx) == 0) {
+		slen = unhex(res, got, sizeof got);
+		got[slen - 20] ^= 0x08;
+		m = mbuf_of(got, slen);
+		CHECK(ipsec_esp_process(cr, 0, in, &m, 1, why) == 0 && why[0] == IPSEC_FAIL_AUTH);
+		rte_pktmbuf_free(m);
+	} else {
+		FAIL("%s: scapy could not encrypt: %s", label, res);
+	}
+done:
+	ipsec_esp_sa_destroy(out);
+	ipsec_esp_sa_destroy(in);
+	printf("  %s: done\n", label);
+}
+
+/* Refusals that need no device work. */
+static void test_bad_conf(struct ipsec_crypto *cr)
+{
+	struct ipsec_sa_conf c;
+	struct ipsec_esp_sa *s = NULL;
+	char err[256];
+	conf_for(&c, &ALGS[0], false, 4, 4, false, false);
+	c.key_len = 24;
+	CHECK(ipsec_esp_sa_create(cr, &c, &s, err, sizeof err) == -1 && s == NULL && strstr(err, "16 or 32") != NULL);
+	conf_for(&c, &ALGS[2], false, 4, 4, false, false);
+	c.auth_key_len = 20;
+	CHECK(ipsec_esp_sa_create(cr, &c, &s, err, sizeof err) == -1 && strstr(err, "32-byte key") != NULL);
+	conf_for(&c, &ALGS[0], false, 4, 4, false, false);
+	c.spi = 7;
+	CHECK(ipsec_esp_sa_create(cr, &c, &s, err, sizeof err) == -1 && strstr(err, "reserved") != NULL);
+	c.spi = 0x1234;
+	c.replay_window = 5000;
+	CHECK(ipsec_esp_sa_create(cr, &c, &s, err, sizeof err) == -1 && strstr(err, "4096") != NULL);
+	/* no key byte in any message */
+	CHECK(strstr(err, "10111213") == NULL);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	char *eal[] = {argv[0], "-l", "0", "--no-huge", "--no-shconf", "-m", "512", "--no-pci", "--no-telemetry",
+	               "--log-level=error", NULL};
+	if (rte_eal_init(10, eal) < 0) {
+		fprintf(stderr, "rte_eal_init failed\n");
+		return 1;
+	}
+	mp = rte_pktmbuf_pool_create("mp", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	CHECK(mp != NULL);
+	const char *drivers[] = {"crypto_aesni_mb", "crypto_openssl"};
+	/* the automatic choice takes aesni_mb here */
+	struct ipsec_crypto cr;
+	char err[256];
+	CHECK(ipsec_crypto_init(&cr, NULL, 1, 64, err, sizeof err) == 0);
+	CHECK(strcmp(cr.driver, "crypto_aesni_mb") == 0);
+	ipsec_crypto_fini(&cr);
+	for (unsigned d = 0; d < 2; d++) {
+		if (ipsec_crypto_init(&cr, drivers[d], 1, 64, err, sizeof err) != 0) {
+			FAIL("%s: %s", drivers[d], err);
+			continue;
+		}
+		printf("%s\n", cr.driver);
+		test_bad_conf(&cr);
+		for (unsigned i = 0; i < sizeof ALGS / sizeof ALGS[0]; i++)
+			run_case(&cr, &ALGS[i], 4, 4, false, false);
+		run_case(&cr, &ALGS[0], 6, 6, false, false);
+		run_case(&cr, &ALGS[2], 6, 4, false, false);
+		run_case(&cr, &ALGS[0], 4, 6, false, false);
+		run_case(&cr, &ALGS[0], 4, 4, true, false);
+		run_case(&cr, &ALGS[2], 4, 4, true, false);
+		run_case(&cr, &ALGS[0], 4, 4, false, true);
+		ipsec_crypto_fini(&cr);
+	}
+	rte_eal_cleanup();
+	return test_summary("test_ipsec");
+}
