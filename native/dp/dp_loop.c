@@ -19,6 +19,7 @@
 #include <rte_mbuf.h>
 
 #include "dp_loop.h"
+#include "../common/errf.h"
 #include "dp_worker.h"
 
 #define RX_DESC 1024
@@ -54,17 +55,6 @@ struct worker_arg {
 	unsigned idx;
 };
 static struct worker_arg worker_args[DP_MAX_WORKERS];
-
-static void errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t n, const char *fmt, ...)
-{
-	if (!err || !n)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-}
 
 int dp_eal_init(int argc, char **argv, char *err, size_t errlen)
 {

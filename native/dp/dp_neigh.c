@@ -14,6 +14,7 @@
 #include <linux/rtnetlink.h>
 
 #include "dp_neigh.h"
+#include "../common/errf.h"
 
 #define BUF_SIZE 65536
 
@@ -26,17 +27,6 @@ struct dp_neigh {
 	size_t len, off;
 	uint8_t buf[BUF_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
-
-static void errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t n, const char *fmt, ...)
-{
-	if (!err || !n)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-}
 
 static int nl_socket(uint32_t groups, int flags)
 {

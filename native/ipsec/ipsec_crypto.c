@@ -1,5 +1,6 @@
 #define ALLOW_EXPERIMENTAL_API 1 /* rte_cryptodev_sym_session_pool_create */
 #include "ipsec_crypto.h"
+#include "../common/errf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,14 +13,6 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Operations in flight per queue pair, and in the pool. */
 #define QP_DESCRIPTORS 2048u

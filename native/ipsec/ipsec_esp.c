@@ -1,5 +1,6 @@
 #define ALLOW_EXPERIMENTAL_API 1
 #include "ipsec_esp.h"
+#include "../common/errf.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,14 +31,6 @@ struct ipsec_esp_sa {
 	uint8_t key[32], auth_key[32]; /* what xf points at; zeroed on destroy */
 	uint8_t hdr[64];               /* outbound tunnel header template */
 };
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Wipes memory the compiler may not optimise the stores away from. */
 static void wipe(void *p, size_t n)
