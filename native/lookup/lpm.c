@@ -96,8 +96,12 @@ static int arena_init(struct arena *a, size_t elem, uint32_t cap)
 
 static void arena_fini(struct arena *a)
 {
-	if (a->mem != NULL)
+	if (a->mem != NULL) {
+		/* ASan keeps the shadow of unmapped memory: clear the poison of released blocks, or
+		 * the next mapping at this address (the dictionary, another arena) reads as poisoned */
+		ARENA_UNPOISON(a->mem, a->elem * a->cap);
 		munmap(a->mem, a->elem * a->cap);
+	}
 	for (unsigned i = 0; i <= LPM_FANOUT; i++)
 		free(a->free[i].v);
 	memset(a, 0, sizeof(*a));
