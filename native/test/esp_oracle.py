@@ -6,7 +6,7 @@ decrypts what srcfib encrypted, and encrypts what srcfib must decrypt.
   esp_oracle.py encrypt ALG KEY AUTHKEY SPI SRC DST ESN NATT SEQ INNER -> the ESP packet, hex
 
 ALG is gcm, cbc-sha256 or cbc-sha1; KEY is hex (for gcm: key then 4-byte salt, RFC 4106); SRC
-and DST are the tunnel endpoints; ESN and NATT are 0 or 1 (NAT-T: UDP 4500 -> 4500); PACKET and
+and DST are the tunnel endpoints, or - - for transport mode; ESN and NATT are 0 or 1 (NAT-T: UDP 4500 -> 4500); PACKET and
 INNER are hex, starting at the IP header. Errors go to stderr with exit status 1.
 
 Scapy leaves the extended sequence number out of the ICV of ESP with a separate integrity
@@ -39,8 +39,9 @@ def main(argv):
     rest = argv[9:]
     crypt = {"gcm": "AES-GCM", "cbc-sha256": "AES-CBC", "cbc-sha1": "AES-CBC"}[alg]
     auth = {"gcm": None, "cbc-sha256": "SHA2-256-128", "cbc-sha1": "HMAC-SHA1-96"}[alg]
+    transport = src == "-"
     v6 = ":" in src
-    outer = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
+    outer = None if transport else IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
     sa = SecurityAssociation(
         ESP,
         spi=int(spi, 0),
@@ -55,7 +56,7 @@ def main(argv):
     own_icv = alg != "gcm" and esn == "1"
     if mode == "decrypt":
         raw = bytes.fromhex(rest[0])
-        pkt = IPv6(raw) if v6 else IP(raw)
+        pkt = IPv6(raw) if raw[0] >> 4 == 6 else IP(raw)
         if own_icv:
             n = 16 if alg == "cbc-sha256" else 12
             esp = raw[esp_offset(raw, natt == "1"):]

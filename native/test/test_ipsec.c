@@ -115,19 +115,20 @@ static size_t inner_packet(int family, unsigned payload, uint8_t tag, uint8_t *b
 
 static const char *SRC4 = "192.0.2.1", *DST4 = "198.51.100.1", *SRC6 = "2001:db8::1", *DST6 = "2001:db8:1::1";
 
+/* outer 0: transport mode */
 static void conf_for(struct ipsec_sa_conf *c, const struct alg *a, bool inbound, int outer, int inner, bool esn,
                      bool natt)
 {
 	memset(c, 0, sizeof *c);
 	c->spi = 0x1234;
 	c->inbound = inbound;
-	c->tunnel = true;
+	c->tunnel = outer != 0;
 	c->outer_family = (uint8_t)outer;
 	c->inner_family = (uint8_t)inner;
 	if (outer == 4) {
 		inet_pton(AF_INET, SRC4, c->src);
 		inet_pton(AF_INET, DST4, c->dst);
-	} else {
+	} else if (outer == 6) {
 		inet_pton(AF_INET6, SRC6, c->src);
 		inet_pton(AF_INET6, DST6, c->dst);
 	}
@@ -156,15 +157,19 @@ static void oracle_args(const struct ipsec_sa_conf *c, const struct alg *a, char
 	tohex(km, c->key_len + (a->cipher == IPSEC_CIPHER_AES_GCM ? 4u : 0u), key);
 	tohex(c->auth_key, c->auth_key_len, akey);
 	bool v6 = c->outer_family == 6;
-	sprintf(out, "%s %s %s 0x%x %s %s %d %d", a->name, key, a->auth_len ? akey : "-", c->spi, v6 ? SRC6 : SRC4,
-	        v6 ? DST6 : DST4, c->esn, c->natt);
+	sprintf(out, "%s %s %s 0x%x %s %s %d %d", a->name, key, a->auth_len ? akey : "-", c->spi,
+	        !c->tunnel ? "-" : v6 ? SRC6 : SRC4, !c->tunnel ? "-" : v6 ? DST6 : DST4, c->esn, c->natt);
 }
 
 static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, int inner, bool esn, bool natt)
 {
 	char label[128];
-	snprintf(label, sizeof label, "%s-%u %s IPv%d-in-IPv%d%s%s", a->name, a->key_len * 8, cr->driver, inner, outer,
-	         esn ? " ESN" : "", natt ? " NAT-T" : "");
+	if (outer == 0)
+		snprintf(label, sizeof label, "%s-%u %s IPv%d transport%s", a->name, a->key_len * 8, cr->driver, inner,
+		         esn ? " ESN" : "");
+	else
+		snprintf(label, sizeof label, "%s-%u %s IPv%d-in-IPv%d%s%s", a->name, a->key_len * 8, cr->driver, inner,
+		         outer, esn ? " ESN" : "", natt ? " NAT-T" : "");
 	struct ipsec_sa_conf co, ci;
 	conf_for(&co, a, false, outer, inner, esn, natt);
 	conf_for(&ci, a, true, outer, inner, esn, natt);
@@ -190,9 +195,12 @@ static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, in
 		goto done;
 	}
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	size_t elen = rte_pktmbuf_pkt_len(m), hl = outer == 4 ? 20 : 40;
+	int fam = outer ? outer : inner; /* the family of the header in front of ESP */
+	size_t elen = rte_pktmbuf_pkt_len(m), hl = fam == 4 ? 20 : 40;
+	if (outer == 0) /* transport: the packet's own addresses */
+		CHECK(memcmp(p + (fam == 4 ? 12 : 8), orig + (fam == 4 ? 12 : 8), fam == 4 ? 8 : 32) == 0);
 	uint8_t esp_proto = natt ? IPPROTO_UDP : IPPROTO_ESP;
-	if (outer == 4) {
+	if (fam == 4) {
 		const struct rte_ipv4_hdr *h = (const struct rte_ipv4_hdr *)p;
 		CHECK(h->next_proto_id == esp_proto && rte_be_to_cpu_16(h->total_length) == elen);
 		CHECK(rte_ipv4_cksum(h) == 0 || rte_ipv4_cksum(h) == 0xffff); /* a correct header sums to all ones */
@@ -316,6 +324,10 @@ int main(int argc, char **argv)
 		run_case(&cr, &ALGS[0], 4, 4, true, false);
 		run_case(&cr, &ALGS[2], 4, 4, true, false);
 		run_case(&cr, &ALGS[0], 4, 4, false, true);
+		run_case(&cr, &ALGS[0], 0, 4, false, false);
+		run_case(&cr, &ALGS[3], 0, 4, false, false);
+		run_case(&cr, &ALGS[0], 0, 6, false, false);
+		run_case(&cr, &ALGS[4], 0, 6, true, false);
 		ipsec_crypto_fini(&cr);
 	}
 	rte_eal_cleanup();
