@@ -1,6 +1,6 @@
 /*
- * ESP through ipsec_esp (rte_ipsec + a cryptodev), checked against an independent
- * implementation: scapy's SecurityAssociation (esp_oracle.py, Debian's python3-scapy) decrypts
+ * ESP through ipsec_esp (rte_ipsec + a cryptodev) and AH through ipsec_ah, checked against an
+ * independent implementation: scapy's SecurityAssociation (esp_oracle.py, Debian's python3-scapy) decrypts
  * what srcfib encrypts and encrypts what srcfib must decrypt, for every algorithm, IPv4 and IPv6
  * tunnels, ESN and NAT-T, on each crypto device this machine has (crypto_aesni_mb and
  * crypto_openssl). Replayed packets and packets with a flipped bit are refused with their reason.
@@ -16,6 +16,7 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "ipsec_ah.h"
 #include "ipsec_crypto.h"
 #include "ipsec_esp.h"
 #include "test_util.h"
@@ -33,7 +34,29 @@ static const struct alg ALGS[] = {
 	{"cbc-sha256", IPSEC_CIPHER_AES_CBC, IPSEC_AUTH_HMAC_SHA256_128, 32, 32},
 	{"cbc-sha1", IPSEC_CIPHER_AES_CBC, IPSEC_AUTH_HMAC_SHA1_96, 16, 20},
 	{"cbc-sha1", IPSEC_CIPHER_AES_CBC, IPSEC_AUTH_HMAC_SHA1_96, 32, 20},
+	{"ah-sha256", 0, IPSEC_AUTH_HMAC_SHA256_128, 0, 32}, /* [6]: AH */
+	{"ah-sha1", 0, IPSEC_AUTH_HMAC_SHA1_96, 0, 20},
 };
+
+/* ESP and AH behind one face, for run_case */
+static int sa_create(const struct alg *a, struct ipsec_crypto *c, const struct ipsec_sa_conf *conf, void **out,
+                     char *err, size_t errlen)
+{
+	if (a->cipher == 0)
+		return ipsec_ah_sa_create(c, conf, (struct ipsec_ah_sa **)out, err, errlen);
+	return ipsec_esp_sa_create(c, conf, (struct ipsec_esp_sa **)out, err, errlen);
+}
+static void sa_destroy(const struct alg *a, void *sa)
+{
+	if (a->cipher == 0)
+		ipsec_ah_sa_destroy(sa);
+	else
+		ipsec_esp_sa_destroy(sa);
+}
+static uint16_t sa_process(const struct alg *a, struct ipsec_crypto *c, void *sa, struct rte_mbuf **m, uint8_t *why)
+{
+	return a->cipher == 0 ? ipsec_ah_process(c, 0, sa, m, 1, why) : ipsec_esp_process(c, 0, sa, m, 1, why);
+}
 
 static void tohex(const uint8_t *p, size_t n, char *out)
 {
@@ -157,29 +180,31 @@ static void oracle_args(const struct ipsec_sa_conf *c, const struct alg *a, char
 	tohex(km, c->key_len + (a->cipher == IPSEC_CIPHER_AES_GCM ? 4u : 0u), key);
 	tohex(c->auth_key, c->auth_key_len, akey);
 	bool v6 = c->outer_family == 6;
-	sprintf(out, "%s %s %s 0x%x %s %s %d %d", a->name, key, a->auth_len ? akey : "-", c->spi,
+	sprintf(out, "%s %s %s 0x%x %s %s %d %d", a->name, key[0] ? key : "-", a->auth_len ? akey : "-", c->spi,
 	        !c->tunnel ? "-" : v6 ? SRC6 : SRC4, !c->tunnel ? "-" : v6 ? DST6 : DST4, c->esn, c->natt);
 }
 
 static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, int inner, bool esn, bool natt)
 {
 	char label[128];
+	char name[32];
+	snprintf(name, sizeof name, a->key_len ? "%s-%u" : "%s", a->name, a->key_len * 8u);
 	if (outer == 0)
-		snprintf(label, sizeof label, "%s-%u %s IPv%d transport%s", a->name, a->key_len * 8, cr->driver, inner,
-		         esn ? " ESN" : "");
+		snprintf(label, sizeof label, "%s %s IPv%d transport%s", name, cr->driver, inner, esn ? " ESN" : "");
 	else
-		snprintf(label, sizeof label, "%s-%u %s IPv%d-in-IPv%d%s%s", a->name, a->key_len * 8, cr->driver, inner,
-		         outer, esn ? " ESN" : "", natt ? " NAT-T" : "");
+		snprintf(label, sizeof label, "%s %s IPv%d-in-IPv%d%s%s", name, cr->driver, inner, outer, esn ? " ESN" : "",
+		         natt ? " NAT-T" : "");
 	struct ipsec_sa_conf co, ci;
 	conf_for(&co, a, false, outer, inner, esn, natt);
 	conf_for(&ci, a, true, outer, inner, esn, natt);
-	struct ipsec_esp_sa *out = NULL, *in = NULL;
+	void *out = NULL, *in = NULL;
 	char err[256];
-	if (ipsec_esp_sa_create(cr, &co, &out, err, sizeof err) != 0 || ipsec_esp_sa_create(cr, &ci, &in, err, sizeof err) != 0) {
+	if (sa_create(a, cr, &co, &out, err, sizeof err) != 0 || sa_create(a, cr, &ci, &in, err, sizeof err) != 0) {
 		FAIL("%s: SA: %s", label, err);
-		ipsec_esp_sa_destroy(out);
+		sa_destroy(a, out);
 		return;
 	}
+	const bool ah = a->cipher == 0;
 	char args[256];
 	oracle_args(&co, a, args);
 	static char hx[8192], res[8192];
@@ -189,7 +214,7 @@ static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, in
 	/* 1. srcfib encrypts; scapy decrypts to the same inner packet */
 	size_t olen = inner_packet(inner, 300, 0x5a, orig);
 	struct rte_mbuf *m = mbuf_of(orig, olen);
-	if (ipsec_esp_process(cr, 0, out, &m, 1, why) != 1) {
+	if (sa_process(a, cr, out, &m, why) != 1) {
 		FAIL("%s: outbound failed (%u)", label, why[0]);
 		rte_pktmbuf_free(m);
 		goto done;
@@ -199,7 +224,7 @@ static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, in
 	size_t elen = rte_pktmbuf_pkt_len(m), hl = fam == 4 ? 20 : 40;
 	if (outer == 0) /* transport: the packet's own addresses */
 		CHECK(memcmp(p + (fam == 4 ? 12 : 8), orig + (fam == 4 ? 12 : 8), fam == 4 ? 8 : 32) == 0);
-	uint8_t esp_proto = natt ? IPPROTO_UDP : IPPROTO_ESP;
+	uint8_t esp_proto = ah ? IPPROTO_AH : natt ? IPPROTO_UDP : IPPROTO_ESP;
 	if (fam == 4) {
 		const struct rte_ipv4_hdr *h = (const struct rte_ipv4_hdr *)p;
 		CHECK(h->next_proto_id == esp_proto && rte_be_to_cpu_16(h->total_length) == elen);
@@ -212,6 +237,11 @@ static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, in
 		const struct rte_udp_hdr *u = (const struct rte_udp_hdr *)(p + hl);
 		CHECK(rte_be_to_cpu_16(u->src_port) == 4500 && rte_be_to_cpu_16(u->dst_port) == 4500);
 		hl += 8;
+	}
+	if (ah) { /* AH: next header, length, reserved, then SPI and sequence number */
+		CHECK(p[hl] == (outer == 0 ? IPPROTO_UDP : inner == 4 ? IPPROTO_IPIP : IPPROTO_IPV6));
+		CHECK((p[hl + 1] + 2u) * 4 == 12u + (a->auth == IPSEC_AUTH_HMAC_SHA256_128 ? (fam == 6 ? 20u : 16u) : 12u));
+		hl += 4;
 	}
 	CHECK(p[hl] == 0 && p[hl + 1] == 0 && p[hl + 2] == 0x12 && p[hl + 3] == 0x34); /* SPI */
 	CHECK(p[hl + 4] == 0 && p[hl + 5] == 0 && p[hl + 6] == 0 && p[hl + 7] == 1);   /* sequence number 1 */
@@ -227,7 +257,7 @@ static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, in
 	/* 2. srcfib decrypts its own packet, then refuses it again (replay) */
 	for (int k = 0; k < 2; k++) {
 		m = mbuf_of(esp1, elen);
-		uint16_t ok = ipsec_esp_process(cr, 0, in, &m, 1, why);
+		uint16_t ok = sa_process(a, cr, in, &m, why);
 		if (k == 0) {
 			CHECK(ok == 1);
 			if (ok == 1)
@@ -247,7 +277,7 @@ static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, in
 	}
 	size_t slen = unhex(res, got, sizeof got);
 	m = mbuf_of(got, slen);
-	if (ipsec_esp_process(cr, 0, in, &m, 1, why) != 1)
+	if (sa_process(a, cr, in, &m, why) != 1)
 		FAIL("%s: srcfib could not decrypt scapy's packet (reason %u)", label, why[0]);
 	else
 		CHECK(rte_pktmbuf_pkt_len(m) == olen && memcmp(rte_pktmbuf_mtod(m, void *), orig, olen) == 0);
@@ -258,14 +288,14 @@ static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, in
 		slen = unhex(res, got, sizeof got);
 		got[slen - 20] ^= 0x08;
 		m = mbuf_of(got, slen);
-		CHECK(ipsec_esp_process(cr, 0, in, &m, 1, why) == 0 && why[0] == IPSEC_FAIL_AUTH);
+		CHECK(sa_process(a, cr, in, &m, why) == 0 && why[0] == IPSEC_FAIL_AUTH);
 		rte_pktmbuf_free(m);
 	} else {
 		FAIL("%s: scapy could not encrypt: %s", label, res);
 	}
 done:
-	ipsec_esp_sa_destroy(out);
-	ipsec_esp_sa_destroy(in);
+	sa_destroy(a, out);
+	sa_destroy(a, in);
 	printf("  %s: done\n", label);
 }
 
@@ -289,6 +319,16 @@ static void test_bad_conf(struct ipsec_crypto *cr)
 	CHECK(ipsec_esp_sa_create(cr, &c, &s, err, sizeof err) == -1 && strstr(err, "4096") != NULL);
 	/* no key byte in any message */
 	CHECK(strstr(err, "10111213") == NULL);
+	/* AH: no UDP encapsulation (it covers the outer addresses), and an integrity algorithm */
+	struct ipsec_ah_sa *ah = NULL;
+	conf_for(&c, &ALGS[6], false, 4, 4, false, true);
+	CHECK(ipsec_ah_sa_create(cr, &c, &ah, err, sizeof err) == -1 && ah == NULL && strstr(err, "UDP") != NULL);
+	conf_for(&c, &ALGS[6], false, 4, 4, false, false);
+	c.auth = IPSEC_AUTH_NONE;
+	CHECK(ipsec_ah_sa_create(cr, &c, &ah, err, sizeof err) == -1 && strstr(err, "HMAC") != NULL);
+	conf_for(&c, &ALGS[7], false, 4, 4, false, false);
+	c.auth_key_len = 32;
+	CHECK(ipsec_ah_sa_create(cr, &c, &ah, err, sizeof err) == -1 && strstr(err, "20-byte key") != NULL);
 }
 
 int main(int argc, char **argv)
@@ -316,7 +356,7 @@ int main(int argc, char **argv)
 		}
 		printf("%s\n", cr.driver);
 		test_bad_conf(&cr);
-		for (unsigned i = 0; i < sizeof ALGS / sizeof ALGS[0]; i++)
+		for (unsigned i = 0; i < 6; i++) /* the ESP ones */
 			run_case(&cr, &ALGS[i], 4, 4, false, false);
 		run_case(&cr, &ALGS[0], 6, 6, false, false);
 		run_case(&cr, &ALGS[2], 6, 4, false, false);
@@ -328,6 +368,14 @@ int main(int argc, char **argv)
 		run_case(&cr, &ALGS[3], 0, 4, false, false);
 		run_case(&cr, &ALGS[0], 0, 6, false, false);
 		run_case(&cr, &ALGS[4], 0, 6, true, false);
+		/* AH: tunnel and transport, IPv4 and IPv6, both integrity algorithms, ESN */
+		run_case(&cr, &ALGS[6], 4, 4, false, false);
+		run_case(&cr, &ALGS[7], 4, 4, false, false);
+		run_case(&cr, &ALGS[6], 6, 6, false, false);
+		run_case(&cr, &ALGS[7], 6, 4, false, false);
+		run_case(&cr, &ALGS[6], 0, 4, false, false);
+		run_case(&cr, &ALGS[7], 0, 6, false, false);
+		run_case(&cr, &ALGS[6], 4, 4, true, false);
 		ipsec_crypto_fini(&cr);
 	}
 	rte_eal_cleanup();
