@@ -33,13 +33,6 @@ struct ipsec_ah_sa {
 	uint8_t key[32];
 };
 
-static void wipe(void *p, size_t n)
-{
-	volatile uint8_t *v = p;
-	while (n--)
-		*v++ = 0;
-}
-
 int ipsec_ah_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf, struct ipsec_ah_sa **out, char *err,
                        size_t errlen)
 {
@@ -75,26 +68,8 @@ int ipsec_ah_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf,
 	s->spi = conf->spi;
 	s->win = conf->replay_window;
 	memcpy(s->key, conf->auth_key, conf->auth_key_len);
-	if (conf->tunnel) {
-		uint8_t ttl = conf->ttl ? conf->ttl : 64;
-		if (fam == 4) {
-			struct rte_ipv4_hdr *h = (struct rte_ipv4_hdr *)s->hdr;
-			h->version_ihl = 0x45;
-			h->time_to_live = ttl;
-			h->next_proto_id = IPPROTO_AH;
-			memcpy(&h->src_addr, conf->src, 4);
-			memcpy(&h->dst_addr, conf->dst, 4);
-			s->hdr_len = 20;
-		} else {
-			struct rte_ipv6_hdr *h = (struct rte_ipv6_hdr *)s->hdr;
-			h->vtc_flow = rte_cpu_to_be_32(6u << 28);
-			h->hop_limits = ttl;
-			h->proto = IPPROTO_AH;
-			memcpy(h->src_addr, conf->src, 16);
-			memcpy(h->dst_addr, conf->dst, 16);
-			s->hdr_len = 40;
-		}
-	}
+	if (conf->tunnel)
+		s->hdr_len = ipsec_outer_header(fam, conf->src, conf->dst, conf->ttl ? conf->ttl : 64, IPPROTO_AH, s->hdr);
 	s->xf.type = RTE_CRYPTO_SYM_XFORM_AUTH;
 	s->xf.auth.op = conf->inbound ? RTE_CRYPTO_AUTH_OP_VERIFY : RTE_CRYPTO_AUTH_OP_GENERATE;
 	s->xf.auth.algo = conf->auth == IPSEC_AUTH_HMAC_SHA256_128 ? RTE_CRYPTO_AUTH_SHA256_HMAC : RTE_CRYPTO_AUTH_SHA1_HMAC;
@@ -117,7 +92,7 @@ void ipsec_ah_sa_destroy(struct ipsec_ah_sa *s)
 		return;
 	if (s->cses != NULL)
 		rte_cryptodev_sym_session_free(s->dev_id, s->cses);
-	wipe(s, sizeof *s);
+	ipsec_wipe(s, sizeof *s);
 	rte_free(s);
 }
 
@@ -362,15 +337,8 @@ uint16_t ipsec_ah_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_ah_s
 		np++;
 	}
 
-	uint16_t sent = 0, got = 0;
 	struct rte_crypto_op *done[MAX_BURST];
-	unsigned spins = 0;
-	while ((sent < np || got < sent) && spins < 10000000u) {
-		if (sent < np)
-			sent += rte_cryptodev_enqueue_burst(c->dev_id, qp, &cop[sent], (uint16_t)(np - sent));
-		got += rte_cryptodev_dequeue_burst(c->dev_id, qp, &done[got], (uint16_t)(sent - got));
-		spins++;
-	}
+	uint16_t got = ipsec_crypto_run(c, qp, cop, np, done);
 	for (uint16_t i = 0; i < got; i++) {
 		struct rte_crypto_op *op = done[i];
 		struct pending *e = NULL;
@@ -432,11 +400,5 @@ uint16_t ipsec_ah_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_ah_s
 		}
 	}
 	rte_mempool_put_bulk(c->op_pool, (void **)cop, n);
-	memcpy(mb, okm, nok * sizeof *mb);
-	memcpy(mb + nok, bad, nb * sizeof *mb);
-	if (why != NULL) {
-		memset(why, IPSEC_FAIL_NONE, nok);
-		memcpy(why + nok, badwhy, nb);
-	}
-	return nok;
+	return ipsec_burst_result(mb, why, okm, nok, bad, badwhy, nb);
 }

@@ -11,6 +11,7 @@
 #include <rte_crypto.h>
 #include <rte_cryptodev.h>
 #include <rte_errno.h>
+#include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 
@@ -116,4 +117,58 @@ void ipsec_crypto_fini(struct ipsec_crypto *c)
 	rte_mempool_free(c->op_pool);
 	rte_mempool_free(c->sess_pool);
 	memset(c, 0, sizeof *c);
+}
+
+uint16_t ipsec_crypto_run(struct ipsec_crypto *c, uint16_t qp, struct rte_crypto_op *ops[], uint16_t n,
+                          struct rte_crypto_op *done[])
+{
+	uint16_t sent = 0, got = 0;
+	for (unsigned spins = 0; (sent < n || got < sent) && spins < 10000000u; spins++) {
+		if (sent < n)
+			sent += rte_cryptodev_enqueue_burst(c->dev_id, qp, &ops[sent], (uint16_t)(n - sent));
+		got += rte_cryptodev_dequeue_burst(c->dev_id, qp, &done[got], (uint16_t)(sent - got));
+	}
+	return got;
+}
+
+uint16_t ipsec_burst_result(struct rte_mbuf *mb[], uint8_t *why, struct rte_mbuf *const ok[], uint16_t nok,
+                            struct rte_mbuf *const bad[], const uint8_t *badwhy, uint16_t nbad)
+{
+	memmove(mb, ok, nok * sizeof *mb);
+	memmove(mb + nok, bad, nbad * sizeof *mb);
+	if (why != NULL) {
+		memset(why, 0, nok);
+		memcpy(why + nok, badwhy, nbad);
+	}
+	return nok;
+}
+
+uint8_t ipsec_outer_header(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t ttl, uint8_t proto,
+                           uint8_t *out)
+{
+	if (family == 4) {
+		struct rte_ipv4_hdr *h = (struct rte_ipv4_hdr *)out;
+		memset(h, 0, sizeof *h);
+		h->version_ihl = 0x45;
+		h->time_to_live = ttl;
+		h->next_proto_id = proto;
+		memcpy(&h->src_addr, src, 4);
+		memcpy(&h->dst_addr, dst, 4);
+		return sizeof *h;
+	}
+	struct rte_ipv6_hdr *h = (struct rte_ipv6_hdr *)out;
+	memset(h, 0, sizeof *h);
+	h->vtc_flow = rte_cpu_to_be_32(6u << 28);
+	h->hop_limits = ttl;
+	h->proto = proto;
+	memcpy(h->src_addr, src, 16);
+	memcpy(h->dst_addr, dst, 16);
+	return sizeof *h;
+}
+
+void ipsec_wipe(void *p, size_t n)
+{
+	volatile uint8_t *v = p;
+	while (n--)
+		*v++ = 0;
 }

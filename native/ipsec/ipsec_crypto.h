@@ -44,6 +44,26 @@ int ipsec_crypto_init(struct ipsec_crypto *c, const char *only, unsigned nqp, un
                       size_t errlen);
 void ipsec_crypto_fini(struct ipsec_crypto *c);
 
+struct rte_crypto_op;
+struct rte_mbuf;
+
+/* Enqueues n operations on queue pair qp and collects them as the device finishes them (a
+ * software device: promptly; bounded in spins).  Returns how many came back, in done[]. */
+uint16_t ipsec_crypto_run(struct ipsec_crypto *c, uint16_t qp, struct rte_crypto_op *ops[], uint16_t n,
+                          struct rte_crypto_op *done[]);
+
+/* Writes a burst's outcome back: mb[] = ok[0 .. nok) then bad[0 .. nbad), why[] = 0 for each ok
+ * one then badwhy[] (why may be NULL).  Returns nok. */
+uint16_t ipsec_burst_result(struct rte_mbuf *mb[], uint8_t *why, struct rte_mbuf *const ok[], uint16_t nok,
+                            struct rte_mbuf *const bad[], const uint8_t *badwhy, uint16_t nbad);
+
+/* The outer IPv4 or IPv6 header of a tunnel (lengths and checksum left 0) into out; its length. */
+uint8_t ipsec_outer_header(uint8_t family, const uint8_t *src, const uint8_t *dst, uint8_t ttl, uint8_t proto,
+                           uint8_t *out);
+
+/* Zeroes memory with stores the compiler keeps (keys). */
+void ipsec_wipe(void *p, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,14 +32,6 @@ struct ipsec_esp_sa {
 	uint8_t hdr[64];               /* outbound tunnel header template */
 };
 
-/* Wipes memory the compiler may not optimise the stores away from. */
-static void wipe(void *p, size_t n)
-{
-	volatile uint8_t *v = p;
-	while (n--)
-		*v++ = 0;
-}
-
 static int check_conf(const struct ipsec_sa_conf *c, char *err, size_t errlen)
 {
 	if (c->cipher == IPSEC_CIPHER_AES_GCM) {
@@ -66,32 +58,6 @@ static int check_conf(const struct ipsec_sa_conf *c, char *err, size_t errlen)
 	if (c->natt && !c->tunnel)
 		return errf(err, errlen, "UDP encapsulation needs tunnel mode"), -1;
 	return 0;
-}
-
-/* The outer header template of an outbound tunnel SA: IP (+ UDP). */
-static uint8_t build_template(struct ipsec_esp_sa *s, const struct ipsec_sa_conf *c)
-{
-	uint8_t ttl = c->ttl ? c->ttl : 64;
-	uint8_t proto = c->natt ? IPPROTO_UDP : IPPROTO_ESP;
-	uint8_t len;
-	if (c->outer_family == 4) {
-		struct rte_ipv4_hdr *h = (struct rte_ipv4_hdr *)s->hdr;
-		h->version_ihl = 0x45;
-		h->time_to_live = ttl;
-		h->next_proto_id = proto;
-		memcpy(&h->src_addr, c->src, 4);
-		memcpy(&h->dst_addr, c->dst, 4);
-		len = sizeof *h;
-	} else {
-		struct rte_ipv6_hdr *h = (struct rte_ipv6_hdr *)s->hdr;
-		h->vtc_flow = rte_cpu_to_be_32(6u << 28);
-		h->hop_limits = ttl;
-		h->proto = proto;
-		memcpy(h->src_addr, c->src, 16);
-		memcpy(h->dst_addr, c->dst, 16);
-		len = sizeof *h;
-	}
-	return len;
 }
 
 int ipsec_esp_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf, struct ipsec_esp_sa **out,
@@ -176,7 +142,8 @@ int ipsec_esp_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf
 		ix->tunnel.type = conf->outer_family == 4 ? RTE_SECURITY_IPSEC_TUNNEL_IPV4 : RTE_SECURITY_IPSEC_TUNNEL_IPV6;
 		prm.tun.next_proto = inner_proto;
 		if (!conf->inbound) {
-			prm.tun.hdr_len = build_template(s, conf);
+			prm.tun.hdr_len = ipsec_outer_header(conf->outer_family, conf->src, conf->dst, conf->ttl ? conf->ttl : 64,
+			                                     conf->natt ? IPPROTO_UDP : IPPROTO_ESP, s->hdr);
 			prm.tun.hdr_l3_off = 0;
 			prm.tun.hdr = s->hdr;
 		}
@@ -230,7 +197,7 @@ void ipsec_esp_sa_destroy(struct ipsec_esp_sa *s)
 		rte_ipsec_sa_fini(s->sa);
 		rte_free(s->sa);
 	}
-	wipe(s, sizeof *s);
+	ipsec_wipe(s, sizeof *s);
 	rte_free(s);
 }
 
@@ -315,15 +282,8 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 	}
 
 	/* the device: enqueue all, then collect all (a software device finishes them promptly) */
-	uint16_t sent = 0, got = 0;
 	struct rte_crypto_op *done[MAX_BURST];
-	unsigned spins = 0;
-	while ((sent < np || got < sent) && spins < 10000000u) {
-		if (sent < np)
-			sent += rte_cryptodev_enqueue_burst(c->dev_id, qp, &cop[sent], (uint16_t)(np - sent));
-		got += rte_cryptodev_dequeue_burst(c->dev_id, qp, &done[got], (uint16_t)(sent - got));
-		spins++;
-	}
+	uint16_t got = ipsec_crypto_run(c, qp, cop, np, done);
 	/* map each finished op's status onto its mbuf, in the order they came back */
 	struct rte_mbuf *proc[MAX_BURST];
 	for (uint16_t i = 0; i < got; i++) {
@@ -358,11 +318,5 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 			h->hdr_checksum = rte_ipv4_cksum(h);
 		}
 	}
-	memcpy(mb, proc, ok * sizeof *mb);
-	memcpy(mb + ok, bad, nb * sizeof *mb);
-	if (why != NULL) {
-		memset(why, IPSEC_FAIL_NONE, ok);
-		memcpy(why + ok, badwhy, nb);
-	}
-	return ok;
+	return ipsec_burst_result(mb, why, proc, ok, bad, badwhy, nb);
 }
