@@ -4,11 +4,14 @@
  * what srcfib encrypts and encrypts what srcfib must decrypt, for every algorithm, IPv4 and IPv6
  * tunnels, ESN and NAT-T, on each crypto device this machine has (crypto_aesni_mb and
  * crypto_openssl). Replayed packets and packets with a flipped bit are refused with their reason.
+ * A second oracle, tshark (Wireshark's ESP dissector with an esp_sa table), decrypts every
+ * ESP packet srcfib encrypted without ESN or NAT-T and reports its ICV good.
  */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include <rte_eal.h>
@@ -22,6 +25,37 @@
 #include "test_util.h"
 
 static struct rte_mempool *mp;
+
+/* For tshark: srcfib's ESP packets in a pcap (raw IP), and an esp_sa entry for each. */
+static FILE *pcap;
+static char pcap_path[] = "/tmp/srcfib-test-esp-XXXXXX";
+static char uat[32768];
+static size_t uat_len;
+struct captured {
+	uint32_t spi;
+	char label[128];
+};
+static struct captured caps[128];
+static unsigned ncaps;
+static uint32_t next_spi = 0x1000;
+
+static void pcap_open(void)
+{
+	int fd = mkstemp(pcap_path);
+	pcap = fd < 0 ? NULL : fdopen(fd, "wb");
+	CHECK(pcap != NULL);
+	if (pcap == NULL)
+		return;
+	const uint32_t hdr[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 101 /* LINKTYPE_RAW */};
+	fwrite(hdr, sizeof hdr, 1, pcap);
+}
+
+static void pcap_add(const uint8_t *p, uint32_t len)
+{
+	const uint32_t rec[4] = {ncaps, 0, len, len};
+	fwrite(rec, sizeof rec, 1, pcap);
+	fwrite(p, len, 1, pcap);
+}
 
 struct alg {
 	const char *name; /* esp_oracle.py's */
@@ -143,7 +177,7 @@ static void conf_for(struct ipsec_sa_conf *c, const struct alg *a, bool inbound,
                      bool natt)
 {
 	memset(c, 0, sizeof *c);
-	c->spi = 0x1234;
+	c->spi = next_spi;
 	c->inbound = inbound;
 	c->tunnel = outer != 0;
 	c->outer_family = (uint8_t)outer;
@@ -197,6 +231,7 @@ static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, in
 	struct ipsec_sa_conf co, ci;
 	conf_for(&co, a, false, outer, inner, esn, natt);
 	conf_for(&ci, a, true, outer, inner, esn, natt);
+	next_spi++; /* one SPI per case: tshark tells them apart */
 	void *out = NULL, *in = NULL;
 	char err[256];
 	if (sa_create(a, cr, &co, &out, err, sizeof err) != 0 || sa_create(a, cr, &ci, &in, err, sizeof err) != 0) {
@@ -243,10 +278,28 @@ static void run_case(struct ipsec_crypto *cr, const struct alg *a, int outer, in
 		CHECK((p[hl + 1] + 2u) * 4 == 12u + (a->auth == IPSEC_AUTH_HMAC_SHA256_128 ? (fam == 6 ? 20u : 16u) : 12u));
 		hl += 4;
 	}
-	CHECK(p[hl] == 0 && p[hl + 1] == 0 && p[hl + 2] == 0x12 && p[hl + 3] == 0x34); /* SPI */
+	CHECK(p[hl] == 0 && p[hl + 1] == 0 && p[hl + 2] == (uint8_t)(co.spi >> 8) && p[hl + 3] == (uint8_t)co.spi); /* SPI */
 	CHECK(p[hl + 4] == 0 && p[hl + 5] == 0 && p[hl + 6] == 0 && p[hl + 7] == 1);   /* sequence number 1 */
 	uint8_t esp1[2048];
 	memcpy(esp1, p, elen);
+	if (!ah && !esn && !natt && pcap != NULL && ncaps < sizeof caps / sizeof caps[0]) {
+		char key[80], akey[80];
+		uint8_t km[36];
+		memcpy(km, co.key, co.key_len);
+		memcpy(km + co.key_len, co.salt, 4);
+		bool gcm = a->cipher == IPSEC_CIPHER_AES_GCM;
+		tohex(km, co.key_len + (gcm ? 4u : 0u), key);
+		tohex(co.auth_key, co.auth_key_len, akey);
+		uat_len += (size_t)snprintf(uat + uat_len, sizeof uat - uat_len,
+		                            " -o 'uat:esp_sa:\"IPv%d\",\"*\",\"*\",\"0x%08x\",\"%s\",\"0x%s\",\"%s\",\"%s%s\"'", fam,
+		                            co.spi, gcm ? "AES-GCM with 16 octet ICV [RFC4106]" : "AES-CBC [RFC3602]", key,
+		                            gcm ? "NULL" : a->auth == IPSEC_AUTH_HMAC_SHA256_128 ? "HMAC-SHA-256-128 [RFC4868]" : "HMAC-SHA-1-96 [RFC2404]",
+		                            gcm ? "" : "0x", gcm ? "" : akey);
+		caps[ncaps].spi = co.spi;
+		snprintf(caps[ncaps].label, sizeof caps[ncaps].label, "%s", label);
+		pcap_add(p, (uint32_t)elen);
+		ncaps++;
+	}
 	tohex(p, elen, hx);
 	if (oracle(res, sizeof res, "decrypt %s %s", args, hx) != 0)
 		FAIL("%s: scapy could not decrypt srcfib's packet: %s", label, res);
@@ -331,6 +384,36 @@ static void test_bad_conf(struct ipsec_crypto *cr)
 	CHECK(ipsec_ah_sa_create(cr, &c, &ah, err, sizeof err) == -1 && strstr(err, "20-byte key") != NULL);
 }
 
+/* tshark decrypts each captured packet (the inner UDP source port comes out) and checks its ICV. */
+static void check_with_tshark(void)
+{
+	fclose(pcap);
+	pcap = NULL;
+	char *cmd = malloc(sizeof uat + 512);
+	snprintf(cmd, sizeof uat + 512,
+	         "tshark -r %s -o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE%s "
+	         "-T fields -e esp.spi -e esp.icv_good -e udp.srcport -E separator=, 2>/dev/null",
+	         pcap_path, uat);
+	FILE *f = popen(cmd, "r");
+	free(cmd);
+	CHECK(f != NULL);
+	char line[256];
+	unsigned k = 0;
+	while (f != NULL && fgets(line, sizeof line, f) != NULL && k < ncaps) {
+		unsigned spi = 0, good = 0, sport = 0;
+		if (sscanf(line, "0x%x,%u,%u", &spi, &good, &sport) != 3 || spi != caps[k].spi || good != 1 || sport != 1234)
+			FAIL("tshark on %s (SPI 0x%x): %s", caps[k].label, caps[k].spi, line);
+		else
+			test_passed++;
+		k++;
+	}
+	if (f != NULL)
+		CHECK(pclose(f) == 0);
+	CHECK(k == ncaps);
+	printf("tshark decrypted and authenticated %u of %u packets\n", k, ncaps);
+	unlink(pcap_path);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -342,6 +425,7 @@ int main(int argc, char **argv)
 	}
 	mp = rte_pktmbuf_pool_create("mp", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	CHECK(mp != NULL);
+	pcap_open();
 	const char *drivers[] = {"crypto_aesni_mb", "crypto_openssl"};
 	/* the automatic choice takes aesni_mb here */
 	struct ipsec_crypto cr;
@@ -378,6 +462,8 @@ int main(int argc, char **argv)
 		run_case(&cr, &ALGS[6], 4, 4, true, false);
 		ipsec_crypto_fini(&cr);
 	}
+	if (pcap != NULL)
+		check_with_tshark();
 	rte_eal_cleanup();
 	return test_summary("test_ipsec");
 }
