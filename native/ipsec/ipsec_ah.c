@@ -29,6 +29,7 @@ struct ipsec_ah_sa {
 	uint64_t bits[WIN_WORDS]; /* inbound: bit (s % 4096) for s in (seq - win, seq] */
 	uint8_t hdr[40];      /* tunnel: the outer header template */
 	uint8_t hdr_len;
+	struct ipsec_usage use;
 	struct rte_crypto_sym_xform xf;
 	uint8_t key[32];
 };
@@ -57,6 +58,7 @@ int ipsec_ah_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf,
 	if (s == NULL)
 		return errf(err, errlen, "out of memory"), -1;
 	s->dev_id = c->dev_id;
+	s->use.life = conf->life;
 	s->inbound = conf->inbound;
 	s->tunnel = conf->tunnel;
 	s->esn = conf->esn;
@@ -94,6 +96,11 @@ void ipsec_ah_sa_destroy(struct ipsec_ah_sa *s)
 		rte_cryptodev_sym_session_free(s->dev_id, s->cses);
 	ipsec_wipe(s, sizeof *s);
 	rte_free(s);
+}
+
+void ipsec_ah_sa_stats(const struct ipsec_ah_sa *sa, struct ipsec_sa_stats *out)
+{
+	*out = sa->use.st;
 }
 
 /* ---- anti-replay (RFC 4302 3.4.3, with RFC 4303 appendix A for ESN) ---- */
@@ -221,8 +228,14 @@ uint16_t ipsec_ah_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_ah_s
 			memcpy(why, badwhy, n);
 		return 0;
 	}
+	uint64_t room = ipsec_usage_room(&s->use);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
+		if (i >= room) {
+			bad[nb] = m;
+			badwhy[nb++] = IPSEC_FAIL_EXPIRED;
+			continue;
+		}
 		uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
 		uint32_t len = rte_pktmbuf_pkt_len(m);
 		struct pending *e = &pd[np];
@@ -388,6 +401,7 @@ uint16_t ipsec_ah_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_ah_s
 				}
 			}
 		}
+		ipsec_usage_count(&s->use, rte_pktmbuf_pkt_len(m));
 		okm[nok++] = m;
 	}
 	for (uint16_t k = 0; k < np; k++) { /* never came back from the device */

@@ -24,6 +24,7 @@ void ipsec_ah_sa_destroy(struct ipsec_ah_sa *sa);
 /* As ipsec_esp_process, for AH (why: enum ipsec_fail). */
 uint16_t ipsec_ah_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_ah_sa *sa, struct rte_mbuf *mb[], uint16_t n,
                           uint8_t *why);
+void ipsec_ah_sa_stats(const struct ipsec_ah_sa *sa, struct ipsec_sa_stats *out);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@ struct ipsec_esp_sa {
 	bool inbound, tunnel, natt;
 	uint8_t outer_family, inner_family;
 	uint16_t min_esp; /* inbound: ESP header + IV + pad length + next header + ICV */
+	struct ipsec_usage use;
 	struct rte_crypto_sym_xform xf[2];
 	uint8_t key[32], auth_key[32]; /* what xf points at; zeroed on destroy */
 	uint8_t hdr[64];               /* outbound tunnel header template */
@@ -75,6 +76,7 @@ int ipsec_esp_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf
 	s->outer_family = conf->outer_family;
 	s->inner_family = conf->inner_family;
 	s->dev_id = c->dev_id;
+	s->use.life = conf->life;
 	s->min_esp = conf->cipher == IPSEC_CIPHER_AES_GCM ? 8 + 8 + 2 + 16
 	                                                  : 8 + 16 + 2 + (conf->auth == IPSEC_AUTH_HMAC_SHA256_128 ? 16 : 12);
 	memcpy(s->key, conf->key, conf->key_len);
@@ -201,6 +203,29 @@ void ipsec_esp_sa_destroy(struct ipsec_esp_sa *s)
 	rte_free(s);
 }
 
+uint64_t ipsec_usage_room(const struct ipsec_usage *u)
+{
+	if (u->st.hard_expired)
+		return 0;
+	return u->life.hard_packets ? u->life.hard_packets - u->st.packets : UINT64_MAX;
+}
+
+void ipsec_usage_count(struct ipsec_usage *u, uint32_t len)
+{
+	u->st.packets++;
+	u->st.bytes += len;
+	const struct ipsec_life *l = &u->life;
+	if ((l->soft_packets && u->st.packets >= l->soft_packets) || (l->soft_bytes && u->st.bytes >= l->soft_bytes))
+		u->st.soft_expired = true;
+	if ((l->hard_packets && u->st.packets >= l->hard_packets) || (l->hard_bytes && u->st.bytes >= l->hard_bytes))
+		u->st.hard_expired = true;
+}
+
+void ipsec_esp_sa_stats(const struct ipsec_esp_sa *sa, struct ipsec_sa_stats *out)
+{
+	*out = sa->use.st;
+}
+
 /* The offset of the ESP header in an inbound packet that starts at its outer IP header, or 0. */
 static uint32_t esp_offset(const struct ipsec_esp_sa *s, const struct rte_mbuf *m)
 {
@@ -240,8 +265,14 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 		n = MAX_BURST; /* callers pass bursts; the rest stays where it is, untouched */
 
 	/* header lengths the library reads */
+	uint64_t room = ipsec_usage_room(&s->use);
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = mb[i];
+		if (i >= room) {
+			bad[nb] = m;
+			badwhy[nb++] = IPSEC_FAIL_EXPIRED;
+			continue;
+		}
 		m->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
 		if (s->inbound) {
 			uint32_t off = esp_offset(s, m);
@@ -307,9 +338,10 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 		               : s->inbound                                        ? IPSEC_FAIL_REPLAY
 		                                                                   : IPSEC_FAIL_PROCESS;
 	}
-	/* IPv4 header checksums rte_ipsec leaves to us */
+	/* IPv4 header checksums rte_ipsec leaves to us; lifetimes */
 	for (uint16_t i = 0; i < ok; i++) {
 		struct rte_mbuf *m = proc[i];
+		ipsec_usage_count(&s->use, rte_pktmbuf_pkt_len(m));
 		m->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
 		bool fix = s->inbound ? !s->tunnel && s->inner_family == 4 : !s->tunnel ? s->inner_family == 4 : s->outer_family == 4;
 		if (fix) {

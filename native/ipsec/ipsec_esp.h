@@ -32,6 +32,20 @@ struct rte_mbuf;
 enum ipsec_cipher { IPSEC_CIPHER_AES_GCM = 1, IPSEC_CIPHER_AES_CBC = 2 };
 enum ipsec_auth { IPSEC_AUTH_NONE = 0 /* AES-GCM */, IPSEC_AUTH_HMAC_SHA256_128 = 1, IPSEC_AUTH_HMAC_SHA1_96 = 2 };
 
+/* Lifetimes in traffic (0: none). rte_ipsec does not enforce lifetimes; the packet path counts and
+ * enforces these (time limits are the control plane's: it has the clock and the events). */
+struct ipsec_life {
+	uint64_t soft_bytes, hard_bytes;     /* bytes of the packets as they leave the SA (outbound: the
+	                                        ESP/AH packets, inbound: the packets they carried) */
+	uint64_t soft_packets, hard_packets;
+};
+
+/* An SA's traffic so far, and whether it crossed its limits. */
+struct ipsec_sa_stats {
+	uint64_t packets, bytes;
+	bool soft_expired, hard_expired;
+};
+
 struct ipsec_sa_conf {
 	uint32_t spi;
 	bool inbound;
@@ -51,6 +65,7 @@ struct ipsec_sa_conf {
 	bool natt;            /* UDP encapsulation (tunnel mode), ports below */
 	uint16_t natt_sport, natt_dport;
 	uint8_t ttl;          /* tunnel: outer TTL / hop limit (0: 64) */
+	struct ipsec_life life;
 };
 
 struct ipsec_esp_sa;
@@ -70,6 +85,7 @@ enum ipsec_fail {
 	IPSEC_FAIL_AUTH,    /* ICV mismatch */
 	IPSEC_FAIL_CRYPTO,  /* no crypto operation to be had, or the device did not finish it */
 	IPSEC_FAIL_PROCESS, /* rte_ipsec refused the result (e.g. bad padding after decryption) */
+	IPSEC_FAIL_EXPIRED, /* the SA is past a hard lifetime */
 };
 
 /*
@@ -82,6 +98,18 @@ enum ipsec_fail {
  */
 uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp_sa *sa, struct rte_mbuf *mb[],
                            uint16_t n, uint8_t *why);
+void ipsec_esp_sa_stats(const struct ipsec_esp_sa *sa, struct ipsec_sa_stats *out);
+
+/* Lifetime accounting shared by ESP and AH (in ipsec_esp.c).  A packet limit is exact; a byte
+ * limit may be overshot by the rest of the burst that reaches it. */
+struct ipsec_usage {
+	struct ipsec_life life;
+	struct ipsec_sa_stats st;
+};
+/* How many more packets may be tried: 0 once a hard limit was reached. */
+uint64_t ipsec_usage_room(const struct ipsec_usage *u);
+/* Counts a packet that passed; marks soft / hard expiry when a limit is reached. */
+void ipsec_usage_count(struct ipsec_usage *u, uint32_t len);
 
 #ifdef __cplusplus
 }

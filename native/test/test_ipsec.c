@@ -384,6 +384,66 @@ static void test_bad_conf(struct ipsec_crypto *cr)
 	CHECK(ipsec_ah_sa_create(cr, &c, &ah, err, sizeof err) == -1 && strstr(err, "20-byte key") != NULL);
 }
 
+/* Lifetimes: a packet limit is exact, soft before hard, and past hard the SA refuses. */
+static void test_lifetimes(struct ipsec_crypto *cr)
+{
+	struct ipsec_sa_conf c;
+	struct ipsec_esp_sa *esp = NULL;
+	char err[256];
+	uint8_t b[256], why[8];
+	struct ipsec_sa_stats st;
+	conf_for(&c, &ALGS[0], false, 4, 4, false, false);
+	c.life.soft_packets = 2;
+	c.life.hard_packets = 3;
+	CHECK(ipsec_esp_sa_create(cr, &c, &esp, err, sizeof err) == 0);
+	for (unsigned k = 1; k <= 4; k++) {
+		struct rte_mbuf *m = mbuf_of(b, inner_packet(4, 50, (uint8_t)k, b));
+		uint16_t ok = ipsec_esp_process(cr, 0, esp, &m, 1, why);
+		ipsec_esp_sa_stats(esp, &st);
+		CHECK(ok == (k <= 3));
+		CHECK(st.soft_expired == (k >= 2) && st.hard_expired == (k >= 3) && st.packets == (k <= 3 ? k : 3));
+		if (k == 4)
+			CHECK(why[0] == IPSEC_FAIL_EXPIRED);
+		rte_pktmbuf_free(m);
+	}
+	ipsec_esp_sa_destroy(esp);
+	/* a burst running into the limit: exactly the room passes */
+	next_spi++;
+	conf_for(&c, &ALGS[2], false, 6, 4, false, false);
+	c.life.hard_packets = 3;
+	CHECK(ipsec_esp_sa_create(cr, &c, &esp, err, sizeof err) == 0);
+	struct rte_mbuf *ms[5];
+	for (unsigned k = 0; k < 5; k++)
+		ms[k] = mbuf_of(b, inner_packet(4, 60, (uint8_t)k, b));
+	CHECK(ipsec_esp_process(cr, 0, esp, ms, 5, why) == 3 && why[3] == IPSEC_FAIL_EXPIRED && why[4] == IPSEC_FAIL_EXPIRED);
+	for (unsigned k = 0; k < 5; k++)
+		rte_pktmbuf_free(ms[k]);
+	ipsec_esp_sa_destroy(esp);
+	/* AH inbound with a byte limit: the packet reaching it passes, the next is refused */
+	next_spi++;
+	struct ipsec_ah_sa *ao = NULL, *ai = NULL;
+	conf_for(&c, &ALGS[6], false, 4, 4, false, false);
+	CHECK(ipsec_ah_sa_create(cr, &c, &ao, err, sizeof err) == 0);
+	conf_for(&c, &ALGS[6], true, 4, 4, false, false);
+	size_t len = inner_packet(4, 72, 1, b); /* 100 bytes */
+	c.life.soft_bytes = 150;
+	c.life.hard_bytes = 200;
+	CHECK(ipsec_ah_sa_create(cr, &c, &ai, err, sizeof err) == 0);
+	for (unsigned k = 1; k <= 3; k++) {
+		struct rte_mbuf *m = mbuf_of(b, len);
+		CHECK(ipsec_ah_process(cr, 0, ao, &m, 1, why) == 1);
+		uint16_t ok = ipsec_ah_process(cr, 0, ai, &m, 1, why);
+		ipsec_ah_sa_stats(ai, &st);
+		CHECK(ok == (k <= 2) && st.bytes == (k <= 2 ? k : 2) * len);
+		CHECK(st.soft_expired == (k >= 2) && st.hard_expired == (k >= 2));
+		if (k == 3)
+			CHECK(why[0] == IPSEC_FAIL_EXPIRED);
+		rte_pktmbuf_free(m);
+	}
+	ipsec_ah_sa_destroy(ao);
+	ipsec_ah_sa_destroy(ai);
+}
+
 /* tshark decrypts each captured packet (the inner UDP source port comes out) and checks its ICV. */
 static void check_with_tshark(void)
 {
@@ -440,6 +500,7 @@ int main(int argc, char **argv)
 		}
 		printf("%s\n", cr.driver);
 		test_bad_conf(&cr);
+		test_lifetimes(&cr);
 		for (unsigned i = 0; i < 6; i++) /* the ESP ones */
 			run_case(&cr, &ALGS[i], 4, 4, false, false);
 		run_case(&cr, &ALGS[0], 6, 6, false, false);
