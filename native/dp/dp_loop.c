@@ -2,7 +2,6 @@
 #define _GNU_SOURCE /* CPU_SET, pthread_setaffinity_np */
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>

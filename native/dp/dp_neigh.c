@@ -1,7 +1,6 @@
 /* dp_neigh — see dp_neigh.h. */
 #include <errno.h>
 #include <stdbool.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,6 @@
 #include "../common/errf.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
