@@ -7,12 +7,16 @@
         "native/addon/addon_lpm.cc",
         "native/addon/addon_dp.cc",
         "native/dp/dp_fwd.c",
+        "native/dp/dp_ipsec.c",
         "native/dp/dp_icmp.c",
         "native/dp/dp_loop.c",
         "native/dp/dp_neigh.c",
         "native/dp/dp_parse.c",
         "native/dp/dp_explain.c",
         "native/dp/dp_tables.c",
+        "native/ipsec/ipsec_ah.c",
+        "native/ipsec/ipsec_crypto.c",
+        "native/ipsec/ipsec_esp.c",
         "native/lookup/lpm.c",
         "native/lookup/lpm_rib.c",
         "native/lookup/rcu_qsbr.c"
@@ -29,7 +33,7 @@
       "cflags_cc": ["-O3", "-mpopcnt", "-msse4.2", "-std=c++17", "-Wall"],
       "cflags!": ["-O2"],
       "cflags_cc!": ["-O2"],
-      "libraries": ["<!@(pkg-config --libs libdpdk)"],
+      "libraries": ["<!@(pkg-config --libs libdpdk)", "-lrte_bus_vdev"],
       "conditions": [["OS!='linux'", {"defines": ["SRCFIB_UNSUPPORTED_OS"]}]]
     }
   ]

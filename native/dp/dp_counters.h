@@ -50,7 +50,17 @@
 	X(PORT_DOWN, "port_down", "egress port not running")                                           \
 	X(TX_FULL, "tx_full", "egress queue full")                                                     \
 	X(PUNT_FULL, "punt_full", "kernel (TAP) queue full or no TAP")                                 \
-	X(NO_MBUF, "no_mbuf", "no buffer for an ICMP error or fragment")
+	X(NO_MBUF, "no_mbuf", "no buffer for an ICMP error or fragment")                              \
+	X(IPSEC_NO_SA, "ipsec_no_sa", "ESP/AH to a local address with an SPI no inbound SA has")      \
+	X(IPSEC_REPLAY, "ipsec_replay", "IPsec sequence number replayed or left of the window")       \
+	X(IPSEC_AUTH, "ipsec_auth", "IPsec integrity check (ICV) failed")                             \
+	X(IPSEC_MALFORMED, "ipsec_malformed", "not a valid ESP/AH packet for its SA (length, padding, shape)") \
+	X(IPSEC_CRYPTO, "ipsec_crypto", "crypto device out of operations or did not finish")           \
+	X(IPSEC_EXPIRED, "ipsec_expired", "SA past its hard lifetime")                                 \
+	X(IPSEC_POLICY, "ipsec_policy", "inbound policy check failed: plaintext where protection is required, or the wrong SA") \
+	X(IPSEC_DISCARD, "ipsec_discard", "a security policy says discard")                            \
+	X(IPSEC_NO_OUT_SA, "ipsec_no_out_sa", "protected or IPsec-routed packet whose tunnel has no outbound SA for its family") \
+	X(IPSEC_NESTED, "ipsec_nested", "decrypted packet is IPsec for us again (one level only)")
 
 enum dp_drop {
 #define DP_X(name, str, help) DP_DROP_##name,
@@ -77,6 +87,12 @@ struct dp_counters {
 	struct {
 		uint64_t pkts, bytes;
 	} adj[DP_MAX_ADJS];
+	/* by SA id: packets and bytes that passed (outbound: the ESP/AH packets made; inbound: the
+	 * packets decrypted), and the ones it refused by reason */
+	struct {
+		uint64_t pkts, bytes, replay, auth, other;
+	} sa[DP_MAX_SAS];
+	uint64_t sp_hits[2][DP_MAX_SPS];      /* by policy id, [DP_SP_IN] and [DP_SP_OUT] */
 } __attribute__((aligned(64)));
 
 extern const char *const dp_drop_names[DP_DROP_MAX];

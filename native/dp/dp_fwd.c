@@ -7,6 +7,10 @@
 #include <rte_ip_frag.h>
 #include <rte_prefetch.h>
 
+#include <rte_spinlock.h>
+
+#include "../ipsec/ipsec_ah.h"
+#include "dp_ipsec.h"
 #include "dp_worker.h"
 
 const char *const dp_drop_names[DP_DROP_MAX] = {
@@ -124,39 +128,308 @@ static void fragment_and_send(struct dp_worker *w, struct rte_mbuf *m, const str
 
 #define NO_ROUTE_NHG 0xFFFFFFFFu
 
+/* How a burst came to fwd(): from a port, or out of IPsec. */
+enum {
+	FWD_DECRYPTED = 1, /* inner packets of an inbound SA: no second decryption, the inbound
+	                      policy check for protected traffic, no ICMP errors */
+	FWD_ENCRYPTED = 2, /* ESP/AH packets we made: no policies, no TTL decrement, no ICMP errors,
+	                      never into a tunnel again */
+};
+
+static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct rte_mbuf **m, uint16_t n,
+                unsigned flags, uint16_t via_tunnel);
+
+static inline void icmp_err(struct dp_worker *w, unsigned flags, struct rte_mbuf *mb, const struct dp_pkt *p,
+                            const struct dp_port_conf *pc, uint8_t type, uint8_t code, uint32_t info)
+{
+	if (!flags) /* re-entered packets: the error would have to be routed (and protected) back */
+		dp_icmp_error(w, mb, p, pc, type, code, info);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Whether the packet is IPsec for an inbound SA of ours (and which). */
+static const struct dp_sa *in_sa_of(const struct dp_ipsec *x, const uint8_t *f, const struct dp_pkt *p, int family)
+{
+	uint32_t end = (uint32_t)p->l2_len + p->l3_len, off;
+	uint8_t proto = 50;
+	bool natt = false;
+	if (p->flags & DP_PKT_F_FRAG_LATER)
+		return NULL;
+	if (p->proto == 50) {
+		off = p->l4_off;
+	} else if (p->ah_off) {
+		off = p->ah_off + 4u;
+		proto = 51;
+	} else if (p->proto == 17 && (p->flags & DP_PKT_F_PORTS) && p->dport == 4500) {
+		off = p->l4_off + 8u;
+		natt = true;
+	} else {
+		return NULL;
+	}
+	if (off + 4 > end)
+		return NULL;
+	uint32_t spi = rd32(f + off);
+	if (spi == 0) /* NAT-T's non-ESP marker: IKE, the kernel's */
+		return NULL;
+	const struct dp_sa *sa = dp_ipsec_rt_in_sa(x, spi, proto);
+	if (!sa || sa->natt != natt || sa->outer_family != family || (natt && p->dport != sa->natt_port))
+		return NULL;
+	if (family == 4 ? rd32(sa->dst) != p->dst4 : memcmp(sa->dst, p->dst6, 16) != 0)
+		return NULL;
+	return sa;
+}
+
+static inline bool is_ipsec_proto(const struct dp_pkt *p) { return p->proto == 50 || p->ah_off; }
+
+/* Packets held back from a burst for IPsec: inbound to an SA, or outbound into a tunnel. */
+struct held {
+	uint16_t n;
+	uint16_t idx[DP_BURST];            /* into the burst's pk[] */
+	struct rte_mbuf *m[DP_BURST];
+	const struct dp_sa *in[DP_BURST];  /* inbound: the SA; outbound: NULL */
+	uint16_t tun[DP_BURST];            /* outbound: the tunnel */
+};
+
+static inline void hold(struct held *h, uint16_t i, struct rte_mbuf *mb, const struct dp_sa *sa, uint16_t tun)
+{
+	h->idx[h->n] = i;
+	h->m[h->n] = mb;
+	h->in[h->n] = sa;
+	h->tun[h->n++] = tun;
+}
+
+static enum dp_drop fail_reason(uint8_t why)
+{
+	switch (why) {
+	case IPSEC_FAIL_REPLAY: return DP_DROP_IPSEC_REPLAY;
+	case IPSEC_FAIL_AUTH: return DP_DROP_IPSEC_AUTH;
+	case IPSEC_FAIL_CRYPTO: return DP_DROP_IPSEC_CRYPTO;
+	case IPSEC_FAIL_EXPIRED: return DP_DROP_IPSEC_EXPIRED;
+	default: return DP_DROP_IPSEC_MALFORMED;
+	}
+}
+
+/* Runs k packets (each an IP packet from its data offset) through an SA; the ones that pass
+ * get an Ethernet header for the parser again (to the port's MAC, from the original sender's).
+ * Returns how many passed: m[0 .. ok). */
+static uint16_t run_sa(struct dp_worker *w, const struct dp_port_conf *pc, const struct dp_sa *sa,
+                       struct rte_mbuf **m, uint16_t k, const uint8_t (*smac)[6])
+{
+	struct dp_counters *c = w->c;
+	uint8_t why[DP_BURST];
+	uint16_t ok = 0;
+	rte_spinlock_t *lock = (rte_spinlock_t *)(uintptr_t)&sa->lock;
+	rte_spinlock_lock(lock);
+	if (__atomic_load_n(&sa->dead, __ATOMIC_ACQUIRE)) {
+		for (uint16_t q = 0; q < k; q++)
+			why[q] = IPSEC_FAIL_EXPIRED;
+	} else if (sa->esp) {
+		ok = ipsec_esp_process(w->t->ipsec->crypto, w->txq, sa->esp, m, k, why);
+	} else {
+		ok = ipsec_ah_process(w->t->ipsec->crypto, w->txq, sa->ah, m, k, why);
+	}
+	rte_spinlock_unlock(lock);
+	for (uint16_t q = ok; q < k; q++) {
+		enum dp_drop d = fail_reason(why[q]);
+		if (d == DP_DROP_IPSEC_REPLAY)
+			c->sa[sa->id].replay++;
+		else if (d == DP_DROP_IPSEC_AUTH)
+			c->sa[sa->id].auth++;
+		else
+			c->sa[sa->id].other++;
+		drop(w, m[q], d);
+	}
+	uint16_t pass = 0;
+	for (uint16_t q = 0; q < ok; q++) {
+		struct rte_mbuf *mb = m[q];
+		c->sa[sa->id].pkts++;
+		c->sa[sa->id].bytes += mb->pkt_len;
+		uint8_t ver = *rte_pktmbuf_mtod(mb, uint8_t *) >> 4;
+		uint8_t *e = (uint8_t *)rte_pktmbuf_prepend(mb, 14);
+		if (!e || (ver != 4 && ver != 6)) {
+			drop(w, mb, e ? DP_DROP_IPSEC_MALFORMED : DP_DROP_NO_MBUF);
+			continue;
+		}
+		memcpy(e, pc->mac, 6);
+		memcpy(e + 6, smac ? smac[q] : pc->mac, 6);
+		e[12] = ver == 4 ? 0x08 : 0x86;
+		e[13] = ver == 4 ? 0x00 : 0xDD;
+		mb->ol_flags &= ~RTE_MBUF_F_RX_IP_CKSUM_MASK;
+		m[pass++] = mb;
+	}
+	return pass;
+}
+
+/* Strips a held packet to its IP datagram (Ethernet header and padding off). */
+static inline void to_l3(struct rte_mbuf *mb, const struct dp_pkt *p)
+{
+	uint32_t want = (uint32_t)p->l2_len + p->l3_len;
+	if (mb->pkt_len > want)
+		rte_pktmbuf_trim(mb, (uint16_t)(mb->pkt_len - want));
+	rte_pktmbuf_adj(mb, p->l2_len);
+}
+
+static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct held *h,
+                       struct dp_pkt *pk, unsigned flags)
+{
+	const struct dp_ipsec *x = w->t->ipsec;
+	uint8_t done[DP_BURST] = {0};
+	for (uint16_t i = 0; i < h->n; i++) {
+		if (done[i])
+			continue;
+		struct rte_mbuf *batch[DP_BURST];
+		uint8_t smac[DP_BURST][6];
+		uint16_t k = 0;
+		if (h->in[i]) { /* inbound: everything for the same SA */
+			const struct dp_sa *sa = h->in[i];
+			for (uint16_t j = i; j < h->n; j++) {
+				if (done[j] || h->in[j] != sa)
+					continue;
+				done[j] = 1;
+				struct rte_mbuf *mb = h->m[j];
+				memcpy(smac[k], rte_pktmbuf_mtod(mb, uint8_t *) + 6, 6);
+				to_l3(mb, &pk[h->idx[j]]);
+				batch[k++] = mb;
+			}
+			uint16_t ok = run_sa(w, pc, sa, batch, k, (const uint8_t(*)[6])smac);
+			if (ok)
+				fwd(w, port, pc, batch, ok, FWD_DECRYPTED, sa->tunnel);
+			continue;
+		}
+		/* outbound: everything for the same tunnel and inner family */
+		uint16_t tid = h->tun[i];
+		int fam = pk[h->idx[i]].cls == DP_PKT_IP6;
+		const struct dp_tunnel *tun = DP_LOAD(x->tun[tid]);
+		uint16_t said = tun ? tun->out_sa[fam] : DP_ID_NONE;
+		const struct dp_sa *sa = said < DP_MAX_SAS ? DP_LOAD(x->sa[said]) : NULL;
+		for (uint16_t j = i; j < h->n; j++) {
+			if (done[j] || h->in[j] || h->tun[j] != tid || (pk[h->idx[j]].cls == DP_PKT_IP6) != fam)
+				continue;
+			done[j] = 1;
+			struct rte_mbuf *mb = h->m[j];
+			struct dp_pkt *p = &pk[h->idx[j]];
+			if (!sa) {
+				drop(w, mb, DP_DROP_IPSEC_NO_OUT_SA);
+				continue;
+			}
+			/* a forwarding hop for the inner packet: TTL, then the tunnel's MTU */
+			if (p->ttl <= 1) {
+				icmp_err(w, flags, mb, p, pc, fam ? 3 : 11, 0, 0);
+				drop(w, mb, DP_DROP_TTL_EXPIRED);
+				continue;
+			}
+			if (p->l3_len > tun->mtu && (fam || (p->flags & DP_PKT_F_DF))) {
+				icmp_err(w, flags, mb, p, pc, fam ? 2 : 3, fam ? 0 : 4, tun->mtu);
+				drop(w, mb, DP_DROP_TOO_BIG);
+				continue;
+			}
+			uint8_t *ip = rte_pktmbuf_mtod(mb, uint8_t *) + p->l2_len;
+			if (fam)
+				ip[7]--;
+			else
+				ip4_ttl_dec(ip);
+			to_l3(mb, p);
+			batch[k++] = mb;
+		}
+		uint16_t ok = k ? run_sa(w, pc, sa, batch, k, NULL) : 0;
+		if (ok)
+			fwd(w, port, pc, batch, ok, FWD_ENCRYPTED, DP_ID_NONE);
+	}
+}
+
 void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint16_t n)
 {
-	struct dp_tables *t = w->t;
-	struct dp_counters *c = w->c;
-	const struct dp_port_conf *pc = DP_LOAD(t->port[port]);
+	const struct dp_port_conf *pc = DP_LOAD(w->t->port[port]);
+	struct dp_port_counters *pcnt = &w->c->port[port];
+	for (uint16_t i = 0; i < n; i++) {
+		pcnt->rx_pkts++;
+		pcnt->rx_bytes += m[i]->pkt_len;
+	}
 	if (!pc) {
 		for (uint16_t i = 0; i < n; i++)
 			drop(w, m[i], DP_DROP_PORT_DOWN);
 		return;
 	}
+	fwd(w, port, pc, m, n, 0, DP_ID_NONE);
+}
+
+static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct rte_mbuf **m, uint16_t n,
+                unsigned flags, uint16_t via_tunnel)
+{
+	struct dp_tables *t = w->t;
+	struct dp_counters *c = w->c;
+	const struct dp_ipsec *x = DP_LOAD(t->ipsec);
+	const struct dp_spd *spd_in = x && flags != FWD_ENCRYPTED ? DP_LOAD(x->spd[DP_SP_IN]) : NULL;
+	const struct dp_spd *spd_out = x && !(flags & FWD_ENCRYPTED) ? DP_LOAD(x->spd[DP_SP_OUT]) : NULL;
+	struct held held;
+	held.n = 0;
 	struct dp_pkt pk[DP_BURST];
 	uint16_t v4[DP_BURST], v6[DP_BURST], n4 = 0, n6 = 0;
 	uint32_t addr4[DP_BURST], fib[DP_BURST];
 	uint8_t addr6[DP_BURST][16];
+	/* re-entered packets were made here: no MTU of a port applies yet, no NIC checked them */
+	uint32_t max_l3 = flags ? 0xFFFF : pc->mru ? pc->mru : pc->mtu;
 
 	for (uint16_t i = 0; i < n && i < 4; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(m[i], void *));
-	/* 1. parse and classify */
+	/* 1. parse and classify; IPsec: inbound SAs, the policies */
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 4 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(m[i + 4], void *));
 		struct rte_mbuf *mb = m[i];
-		c->port[port].rx_pkts++;
-		c->port[port].rx_bytes += mb->pkt_len;
 		struct dp_pkt *p = &pk[i];
 		if (mb->nb_segs > 1 && rte_pktmbuf_linearize(mb) != 0) {
 			p->cls = DP_PKT_DROP;
 			p->drop = DP_DROP_HDR_SPLIT;
 		} else {
-			bool hw_ok = (mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
-			dp_pkt_parse(p, rte_pktmbuf_mtod(mb, const uint8_t *), mb->data_len, pc->mac, pc->mru ? pc->mru : pc->mtu, hw_ok);
+			bool hw_ok = !flags && (mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+			dp_pkt_parse(p, rte_pktmbuf_mtod(mb, const uint8_t *), mb->data_len, pc->mac, max_l3, hw_ok);
 		}
 		p->in_port = port;
+		if (x && (p->cls == DP_PKT_IP4 || p->cls == DP_PKT_IP6)) {
+			int family = p->cls == DP_PKT_IP4 ? 4 : 6;
+			if (!flags) {
+				const struct dp_sa *sa = in_sa_of(x, rte_pktmbuf_mtod(mb, const uint8_t *), p, family);
+				if (sa) {
+					hold(&held, i, mb, sa, 0);
+					m[i] = NULL;
+					continue;
+				}
+			}
+			if (spd_in) {
+				const struct dp_sp *sp = dp_ipsec_rt_spd(spd_in, p, family);
+				if (sp) {
+					c->sp_hits[DP_SP_IN][sp->id]++;
+					bool pass = (flags & FWD_DECRYPTED) ? sp->action == DP_SP_PROTECT && sp->tunnel == via_tunnel
+					                                    : sp->action == DP_SP_BYPASS;
+					if (!pass) {
+						drop(w, mb, sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY);
+						m[i] = NULL;
+						continue;
+					}
+				}
+			}
+			if (spd_out) {
+				const struct dp_sp *sp = dp_ipsec_rt_spd(spd_out, p, family);
+				if (sp) {
+					c->sp_hits[DP_SP_OUT][sp->id]++;
+					if (sp->action == DP_SP_DISCARD) {
+						drop(w, mb, DP_DROP_IPSEC_DISCARD);
+						m[i] = NULL;
+						continue;
+					}
+					if (sp->action == DP_SP_PROTECT) {
+						hold(&held, i, mb, NULL, sp->tunnel);
+						m[i] = NULL;
+						continue;
+					}
+				}
+			}
+		}
 		switch (p->cls) {
 		case DP_PKT_DROP:
 			drop(w, mb, (enum dp_drop)p->drop);
@@ -267,7 +540,7 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 		struct dp_pkt *p = &pk[i];
 		int v4fam = p->cls == DP_PKT_IP4;
 		if (nhg[i] == NO_ROUTE_NHG) {
-			dp_icmp_error(w, mb, p, pc, v4fam ? 3 : 1, 0, 0);
+			icmp_err(w, flags, mb, p, pc, v4fam ? 3 : 1, 0, 0);
 			drop(w, mb, DP_DROP_NO_ROUTE);
 			continue;
 		}
@@ -278,17 +551,28 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 		}
 		switch (g->kind) {
 		case DP_NHG_LOCAL:
+			if (x && is_ipsec_proto(p)) { /* ours would have been taken in step 1 */
+				drop(w, mb, flags & FWD_DECRYPTED ? DP_DROP_IPSEC_NESTED : DP_DROP_IPSEC_NO_SA);
+				continue;
+			}
 			punt(w, port, mb);
+			continue;
+		case DP_NHG_IPSEC:
+			if (!x || (flags & FWD_ENCRYPTED)) { /* no IPsec, or a tunnel routed into a tunnel */
+				drop(w, mb, x ? DP_DROP_IPSEC_NESTED : DP_DROP_IPSEC_NO_OUT_SA);
+				continue;
+			}
+			hold(&held, i, mb, NULL, g->bucket[0]);
 			continue;
 		case DP_NHG_BLACKHOLE:
 			drop(w, mb, DP_DROP_BLACKHOLE);
 			continue;
 		case DP_NHG_UNREACHABLE:
-			dp_icmp_error(w, mb, p, pc, v4fam ? 3 : 1, v4fam ? 1 : 3, 0);
+			icmp_err(w, flags, mb, p, pc, v4fam ? 3 : 1, v4fam ? 1 : 3, 0);
 			drop(w, mb, DP_DROP_UNREACHABLE);
 			continue;
 		case DP_NHG_PROHIBIT:
-			dp_icmp_error(w, mb, p, pc, v4fam ? 3 : 1, v4fam ? 13 : 1, 0);
+			icmp_err(w, flags, mb, p, pc, v4fam ? 3 : 1, v4fam ? 13 : 1, 0);
 			drop(w, mb, DP_DROP_PROHIBIT);
 			continue;
 		default:
@@ -298,8 +582,9 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 			drop(w, mb, DP_DROP_IP6_BAD_SOURCE);
 			continue;
 		}
-		if (p->ttl <= 1) {
-			dp_icmp_error(w, mb, p, pc, v4fam ? 11 : 3, 0, 0);
+		bool hop = !(flags & FWD_ENCRYPTED); /* packets we made start here: no hop yet */
+		if (hop && p->ttl <= 1) {
+			icmp_err(w, flags, mb, p, pc, v4fam ? 11 : 3, 0, 0);
 			drop(w, mb, DP_DROP_TTL_EXPIRED);
 			continue;
 		}
@@ -328,17 +613,18 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 			rte_pktmbuf_trim(mb, (uint16_t)(mb->pkt_len - want));
 		if (p->l3_len > a->mtu) {
 			if (!v4fam || (p->flags & DP_PKT_F_DF)) {
-				dp_icmp_error(w, mb, p, pc, v4fam ? 3 : 2, v4fam ? 4 : 0, a->mtu);
+				icmp_err(w, flags, mb, p, pc, v4fam ? 3 : 2, v4fam ? 4 : 0, a->mtu);
 				drop(w, mb, DP_DROP_TOO_BIG);
 				continue;
 			}
-			ip4_ttl_dec(ip);
+			if (hop)
+				ip4_ttl_dec(ip);
 			fragment_and_send(w, mb, p, a, adj_id);
 			continue;
 		}
-		if (v4fam)
+		if (hop && v4fam)
 			ip4_ttl_dec(ip);
-		else
+		else if (hop)
 			ip[7]--;
 		memcpy(f, a->dst_mac, 6);
 		memcpy(f + 6, a->src_mac, 6);
@@ -346,6 +632,9 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 		c->adj[adj_id].bytes += mb->pkt_len;
 		txbuf_put(w, &w->tx[a->port], mb, DP_DROP_TX_FULL);
 	}
+
+	if (held.n)
+		ipsec_held(w, port, pc, &held, pk, flags);
 }
 
 void dp_worker_inject(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint16_t n)

@@ -19,5 +19,8 @@
 #define DP_MAX_ECMP_BUCKETS 1024 /* weighted ECMP resolution of a group */
 #define DP_MAX_WORKERS 8       /* worker lcores */
 #define DP_BURST 32
+#define DP_MAX_SAS 1024        /* IPsec SAs (each one direction) */
+#define DP_MAX_TUNNELS 256     /* IPsec tunnels (an SA group: a CHILD_SA's reqid) */
+#define DP_MAX_SPS 256         /* security policies per direction */
 
 #endif

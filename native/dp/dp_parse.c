@@ -107,6 +107,8 @@ static void parse_ip4(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint
 	}
 	if ((p->src4 >> 28) == 0xE || p->src4 == 0xFFFFFFFFu || (p->src4 >> 24) == 127)
 		return set_drop(p, DP_DROP_IP4_BAD_SOURCE);
+	if (p->proto == 51)
+		p->ah_off = p->l4_off;
 	l4_ports(p, frame);
 	p->cls = DP_PKT_IP4;
 }
@@ -154,6 +156,8 @@ static void parse_ip6(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint
 			if (off + 8 > tot)
 				return set_drop(p, DP_DROP_IP6_EXT_TRUNCATED);
 			hl = ((uint32_t)h[off + 1] + 2) * 4;
+			if (!p->ah_off)
+				p->ah_off = (uint16_t)(p->l2_len + off);
 		} else if (nh == 44) {
 			if (off + 8 > tot)
 				return set_drop(p, DP_DROP_IP6_EXT_TRUNCATED);

@@ -48,6 +48,7 @@ struct dp_pkt {
 	uint8_t l2_len;    /* Ethernet header incl. VLAN tags = offset of the IP header */
 	uint16_t sport, dport; /* host order, when DP_PKT_F_PORTS */
 	uint16_t in_port;
+	uint16_t ah_off;   /* offset of the first AH header (IPv4: the upper layer; IPv6: in the chain), 0: none */
 	uint32_t src4, dst4;   /* IPv4, host order */
 	const uint8_t *src6, *dst6; /* IPv6, into the frame */
 };

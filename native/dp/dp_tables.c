@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dp_ipsec.h"
 #include "dp_tables.h"
 
 struct dp_retired {
@@ -78,6 +79,7 @@ static int retire(struct dp_tables *t, void *p)
 void dp_tables_reclaim(struct dp_tables *t, bool wait)
 {
 	reclaim_retired(t, wait);
+	dp_ipsec_reclaim(t, wait);
 	for (unsigned s = 0; s < DP_MAX_SUBFIBS; s++)
 		for (int f = 0; f < 2; f++)
 			if (t->sub[s].lpm[f])
@@ -389,7 +391,7 @@ static void adj_refs(struct dp_tables *t, const struct dp_nhg *g, int delta)
 int dp_nhg_set(struct dp_tables *t, uint32_t id, enum dp_nhg_kind kind, unsigned n, const uint16_t *adj,
                const uint16_t *weight)
 {
-	if (id >= DP_MAX_NHGS || kind > DP_NHG_LOCAL)
+	if (id >= DP_MAX_NHGS || kind > DP_NHG_IPSEC)
 		return DP_EINVAL;
 	unsigned nb = 0;
 	if (kind == DP_NHG_FORWARD) {
@@ -405,6 +407,10 @@ int dp_nhg_set(struct dp_tables *t, uint32_t id, enum dp_nhg_kind kind, unsigned
 					return DP_EINVAL; /* a member twice: merge weights first */
 		}
 		nb = DP_MAX_ECMP_BUCKETS;
+	} else if (kind == DP_NHG_IPSEC) {
+		if (n != 1 || adj[0] >= DP_MAX_TUNNELS)
+			return DP_EINVAL;
+		nb = 1;
 	} else if (n != 0) {
 		return DP_EINVAL;
 	}
@@ -413,6 +419,10 @@ int dp_nhg_set(struct dp_tables *t, uint32_t id, enum dp_nhg_kind kind, unsigned
 		return DP_ENOMEM;
 	g->kind = (uint8_t)kind;
 	g->nbuckets = kind == DP_NHG_FORWARD ? (uint16_t)fill_buckets(g->bucket, n, adj, weight) : 0;
+	if (kind == DP_NHG_IPSEC) {
+		g->nbuckets = 1;
+		g->bucket[0] = adj[0];
+	}
 	adj_refs(t, g, +1);
 	adj_refs(t, t->nhg[id], -1);
 	return PUBLISH(t, t->nhg[id], g);

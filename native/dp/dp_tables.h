@@ -13,6 +13,7 @@
  *   nexthop group     an immutable object: a kind (forward, blackhole,
  *                     unreachable, prohibit, local) and, to forward, a table of
  *                     weighted ECMP buckets holding adjacency ids.
+ *                     (or, kind IPSEC, a tunnel: see dp_ipsec.h).
  *   adjacency         an immutable object: egress port, MTU, and the Ethernet
  *                     header to write (or "unresolved").
  *
@@ -60,6 +61,7 @@ enum dp_nhg_kind {
 	DP_NHG_UNREACHABLE, /* drop, ICMP destination unreachable (host unreachable / no route) */
 	DP_NHG_PROHIBIT,    /* drop, ICMP administratively prohibited */
 	DP_NHG_LOCAL,       /* for us: up the ingress port's TAP */
+	DP_NHG_IPSEC,       /* into an IPsec tunnel (route-based IPsec): bucket[0] is the tunnel id */
 };
 
 #define DP_ID_NONE 0xFFFFu
@@ -118,8 +120,11 @@ struct dp_subfib {
 	lpm_t *lpm[2]; /* [0] IPv4, [1] IPv6; NULL: empty */
 };
 
+struct dp_ipsec;
+
 struct dp_tables {
 	rcu_qsbr_t *rcu;
+	struct dp_ipsec *ipsec;                 /* NULL: no IPsec (dp_ipsec_attach) */
 	lpm_t *src[2];                          /* source selector per family */
 	uint16_t src_default[2];        /* FIB base id or DP_ID_NONE */
 	struct dp_fib_base *base[DP_MAX_FIBS];
@@ -176,7 +181,9 @@ int dp_subfib_adopt(struct dp_tables *t, uint16_t subfib, int family, lpm_t *fre
 lpm_t *dp_subfib_lpm(struct dp_tables *t, uint16_t subfib, int family, bool create);
 
 /* Nexthop groups.  Forward groups name 1..64 adjacencies with weights
- * 1..65535; the buckets approximate the weights to within 1/1024. */
+ * 1..65535; the buckets approximate the weights to within 1/1024.  An IPSEC
+ * group names one tunnel id (adj[0], < DP_MAX_TUNNELS; the tunnel may come
+ * later: until then its packets are dropped as ipsec_no_out_sa). */
 int dp_nhg_set(struct dp_tables *t, uint32_t id, enum dp_nhg_kind kind, unsigned n, const uint16_t *adj,
                const uint16_t *weight);
 int dp_nhg_delete(struct dp_tables *t, uint32_t id);

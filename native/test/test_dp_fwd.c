@@ -23,6 +23,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "../ipsec/ipsec_ah.h"
+#include "dp_ipsec.h"
 #include "dp_worker.h"
 #include "test_util.h"
 
@@ -700,6 +702,343 @@ static void test_routes_apply(void)
 	CHECK(dp_routes_apply(T, sub, 6, 1, d, &dlen, enh, old, &done, NULL) == DP_OK && old[0] == 4);
 }
 
+
+/* ---- IPsec in the packet loop (dp_ipsec) ----
+ *
+ * Tunnel 1 runs between our 192.0.2.1 (an address of ISP-A's block: the source selector sends
+ * its ESP packets out of port 0, although FIB 0's best default is ISP-B) and the peer
+ * 198.51.200.2; the peer's end is played by standalone ESP/AH SAs of ipsec_esp/ipsec_ah (checked
+ * against scapy and tshark in test_ipsec): they make the packets the peer would send and open
+ * the ones we send. */
+static struct ipsec_crypto CR;
+
+static void sa_conf(struct ipsec_sa_conf *c, uint32_t spi, bool inbound, const char *src, const char *dst, uint8_t key)
+{
+	memset(c, 0, sizeof *c);
+	c->spi = spi;
+	c->inbound = inbound;
+	c->tunnel = true;
+	c->outer_family = 4;
+	c->inner_family = 4;
+	ip4(c->src, src);
+	ip4(c->dst, dst);
+	c->cipher = IPSEC_CIPHER_AES_GCM;
+	c->auth = IPSEC_AUTH_NONE;
+	memset(c->key, key, 16);
+	c->key_len = 16;
+	memcpy(c->salt, "salt", 4);
+	c->replay_window = 64;
+}
+
+static int add_sa(uint16_t id, uint8_t proto, uint16_t tunnel, const struct ipsec_sa_conf *c)
+{
+	struct dp_sa_spec s = {.proto = proto, .tunnel = tunnel, .conf = *c};
+	char err[256];
+	int rc = dp_sa_add(T, id, &s, err, sizeof err);
+	if (rc != DP_OK)
+		printf("dp_sa_add(%u): %s\n", id, err);
+	return rc;
+}
+
+/* The peer sends: the IP packet of `inner` through a standalone SA, framed for port 0. */
+static void peer_send(void *sa, bool ah, const struct frame *inner, struct frame *out)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)(inner->len - 14)), inner->b + 14, inner->len - 14);
+	uint8_t why = 0;
+	uint16_t ok = ah ? ipsec_ah_process(&CR, 0, sa, &m, 1, &why) : ipsec_esp_process(&CR, 0, sa, &m, 1, &why);
+	CHECK(ok == 1);
+	eth_hdr(out, 0, 0x0800);
+	out->len = 14 + m->pkt_len;
+	memcpy(out->b + 14, rte_pktmbuf_mtod(m, uint8_t *), m->pkt_len);
+	rte_pktmbuf_free(m);
+}
+
+/* The peer receives: opens an ESP frame we sent; the inner IP packet in `inner` (0: refused). */
+static uint32_t peer_open(void *sa, struct rte_mbuf *frame, uint8_t *inner)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)(frame->pkt_len - 14)), data(frame) + 14, frame->pkt_len - 14);
+	uint8_t why = 0;
+	uint32_t len = 0;
+	if (ipsec_esp_process(&CR, 0, sa, &m, 1, &why) == 1) {
+		len = m->pkt_len;
+		memcpy(inner, rte_pktmbuf_mtod(m, uint8_t *), len);
+	}
+	rte_pktmbuf_free(m);
+	return len;
+}
+
+static void sp4(struct dp_sp *p, uint32_t id, const char *src, unsigned sl, const char *dst, unsigned dl, uint8_t action,
+                uint16_t tunnel)
+{
+	memset(p, 0, sizeof *p);
+	p->id = id;
+	p->family = 4;
+	ip4(p->src, src);
+	p->src_len = (uint8_t)sl;
+	ip4(p->dst, dst);
+	p->dst_len = (uint8_t)dl;
+	p->proto_any = 1;
+	p->action = action;
+	p->tunnel = tunnel;
+	p->sport_hi = p->dport_hi = 0xFFFF;
+}
+
+static void test_ipsec_path(void)
+{
+	char err[256];
+	if (ipsec_crypto_init(&CR, NULL, 1, 64, err, sizeof err) != 0) {
+		FAIL("no crypto device: %s", err);
+		return;
+	}
+	printf("ipsec: crypto device %s%s%s\n", CR.driver, CR.why_not[0] ? " - " : "", CR.why_not);
+	CHECK(dp_ipsec_attach(T, &CR) == DP_OK);
+	for (uint16_t s = 0; s <= 30; s += 10)
+		route4(s, "192.0.2.1", 32, 10); /* our tunnel address is local */
+
+	struct ipsec_sa_conf c;
+	/* ours: 1 out (tunnel 1), 2 in (tunnel 1) */
+	sa_conf(&c, 0x1001, false, "192.0.2.1", "198.51.200.2", 0x11);
+	CHECK(add_sa(1, 50, 1, &c) == DP_OK);
+	sa_conf(&c, 0x2002, true, "198.51.200.2", "192.0.2.1", 0x22);
+	CHECK(add_sa(2, 50, 1, &c) == DP_OK);
+	struct dp_tunnel tun = {.mtu = 1400, .out_sa = {1, DP_ID_NONE}};
+	CHECK(dp_tunnel_set(T, 1, &tun, err, sizeof err) == DP_OK);
+	/* the peer's */
+	struct ipsec_esp_sa *peer_out, *peer_in;
+	sa_conf(&c, 0x2002, false, "198.51.200.2", "192.0.2.1", 0x22);
+	CHECK(ipsec_esp_sa_create(&CR, &c, &peer_out, err, sizeof err) == 0);
+	sa_conf(&c, 0x1001, true, "192.0.2.1", "198.51.200.2", 0x11);
+	CHECK(ipsec_esp_sa_create(&CR, &c, &peer_in, err, sizeof err) == 0);
+
+	/* policies: out, 10.0.2.0/24 -> 172.16.0.0/16 protected by tunnel 1 (but 172.16.9.0/24 passes
+	 * in the clear, and 172.16.66.0/24 is discarded); in, the mirror image */
+	struct dp_sp out[3], in[1];
+	sp4(&out[0], 3, "0.0.0.0", 0, "172.16.9.0", 24, DP_SP_BYPASS, 0);
+	sp4(&out[1], 4, "0.0.0.0", 0, "172.16.66.0", 24, DP_SP_DISCARD, 0);
+	sp4(&out[2], 5, "10.0.2.0", 24, "172.16.0.0", 16, DP_SP_PROTECT, 1);
+	sp4(&in[0], 6, "172.16.0.0", 16, "10.0.2.0", 24, DP_SP_PROTECT, 1);
+	CHECK(dp_spd_set(T, DP_SP_OUT, out, 3, err, sizeof err) == DP_OK);
+	CHECK(dp_spd_set(T, DP_SP_IN, in, 1, err, sizeof err) == DP_OK);
+
+	struct frame f, e;
+	struct out o;
+	uint8_t inner[2048];
+
+	/* 1. outbound: encrypted, out of port 0 (ISP-A, chosen by the outer source), the peer opens it */
+	mk4(&f, 2, "10.0.2.9", "172.16.5.5", 64, 17, 1234, 5678, 100, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[0] == 1 && o.n[1] == 0 && o.n[2] == 0);
+	if (o.n[0] == 1) {
+		const uint8_t *d = data(o.m[0][0]);
+		CHECK(memcmp(d, MAC_PEER[0], 6) == 0);
+		CHECK(d[14 + 9] == 50 && d[14 + 8] == 64);     /* ESP, TTL of a packet we made */
+		CHECK(dp_cksum(d + 14, 20, 0) == 0xFFFF);
+		CHECK(d[14 + 12] == 192 && d[14 + 19] == 2);    /* 192.0.2.1 -> 198.51.200.2 */
+		CHECK(d[34] == 0 && d[35] == 0 && d[36] == 0x10 && d[37] == 0x01); /* SPI */
+		uint32_t n = peer_open(peer_in, o.m[0][0], inner);
+		CHECK(n == f.len - 14);
+		if (n == f.len - 14) {
+			CHECK(inner[8] == 63);                      /* a forwarding hop for the inner packet */
+			CHECK(memcmp(inner + 20, f.b + 34, n - 20) == 0);
+			CHECK(dp_cksum(inner, 20, 0) == 0xFFFF);
+		}
+	}
+	CHECK(C->sa[1].pkts == 1 && C->sp_hits[DP_SP_OUT][5] == 1);
+	out_free(&o);
+
+	/* 2. inbound: the peer's ESP to 192.0.2.1 on port 0 is decrypted and the inner packet
+	 * forwarded to the LAN (port 2) with its TTL decremented */
+	mk4(&f, 0, "172.16.5.5", "10.0.2.9", 64, 17, 5678, 1234, 200, false);
+	peer_send(peer_out, false, &f, &e);
+	run(0, &e, 1, &o);
+	CHECK(o.n[2] == 1 && o.n[0] == 0 && o.n[1] == 0);
+	if (o.n[2] == 1) {
+		const uint8_t *d = data(o.m[2][0]);
+		CHECK(o.m[2][0]->pkt_len == f.len);
+		CHECK(memcmp(d, MAC_PEER[2], 6) == 0 && d[14 + 8] == 63);
+		CHECK(memcmp(d + 34, f.b + 34, f.len - 34) == 0);
+	}
+	CHECK(C->sa[2].pkts == 1 && C->sp_hits[DP_SP_IN][6] == 1);
+	out_free(&o);
+
+	/* 3. the same ESP packet again: a replay */
+	uint64_t replay = drops(DP_DROP_IPSEC_REPLAY);
+	run(0, &e, 1, &o);
+	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_REPLAY) == replay + 1 && C->sa[2].replay == 1);
+	out_free(&o);
+	/* 4. one flipped bit */
+	uint64_t auth = drops(DP_DROP_IPSEC_AUTH);
+	mk4(&f, 0, "172.16.5.5", "10.0.2.9", 64, 17, 5678, 1234, 200, false);
+	peer_send(peer_out, false, &f, &e);
+	e.b[e.len - 20] ^= 0x04;
+	run(0, &e, 1, &o);
+	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_AUTH) == auth + 1 && C->sa[2].auth == 1);
+	out_free(&o);
+
+	/* 5. ESP to our address with an SPI nobody has: counted, not punted */
+	uint64_t nosa = drops(DP_DROP_IPSEC_NO_SA);
+	mk4(&f, 0, "198.51.200.2", "192.0.2.1", 64, 50, 0x7777, 0x0001, 40, false);
+	run(0, &f, 1, &o);
+	CHECK(o.ntap[0] == 0 && drops(DP_DROP_IPSEC_NO_SA) == nosa + 1);
+	out_free(&o);
+	/* 6. transit ESP (not to us) with an SPI of ours is forwarded untouched */
+	mk4(&f, 0, "198.51.200.2", "10.0.2.50", 64, 50, 0, 0x2002, 40, false);
+	run(0, &f, 1, &o);
+	CHECK(o.n[2] == 1 && C->sa[2].pkts == 1);
+	out_free(&o);
+
+	/* 7. inbound policy: the same inner packet in the clear is refused */
+	uint64_t pol = drops(DP_DROP_IPSEC_POLICY);
+	mk4(&f, 0, "172.16.5.5", "10.0.2.9", 64, 17, 5678, 1234, 200, false);
+	run(0, &f, 1, &o);
+	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_POLICY) == pol + 1);
+	out_free(&o);
+	/* ... and so is one decrypted by an SA of another tunnel (SA 3, tunnel 2) */
+	sa_conf(&c, 0x3003, true, "198.51.200.3", "192.0.2.1", 0x33);
+	CHECK(add_sa(3, 50, 2, &c) == DP_OK);
+	struct ipsec_esp_sa *peer3;
+	sa_conf(&c, 0x3003, false, "198.51.200.3", "192.0.2.1", 0x33);
+	CHECK(ipsec_esp_sa_create(&CR, &c, &peer3, err, sizeof err) == 0);
+	peer_send(peer3, false, &f, &e);
+	run(0, &e, 1, &o);
+	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_POLICY) == pol + 2 && C->sa[3].pkts == 1);
+	out_free(&o);
+
+	/* 8. bypass and discard policies above the protect one */
+	mk4(&f, 2, "10.0.2.9", "172.16.9.9", 64, 17, 1, 2, 10, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[1] == 1 && data(o.m[1][0])[14 + 9] == 17); /* in the clear, FIB 0's default */
+	out_free(&o);
+	uint64_t disc = drops(DP_DROP_IPSEC_DISCARD);
+	mk4(&f, 2, "10.0.2.9", "172.16.66.1", 64, 17, 1, 2, 10, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[0] + o.n[1] + o.n[2] == 0 && drops(DP_DROP_IPSEC_DISCARD) == disc + 1);
+	out_free(&o);
+
+	/* 9. route-based: a route to an IPSEC nexthop group (tunnel 1) */
+	uint16_t t1 = 1;
+	CHECK(dp_nhg_set(T, 40, DP_NHG_IPSEC, 1, &t1, NULL) == DP_OK);
+	route4(0, "172.20.0.0", 16, 40);
+	mk4(&f, 2, "10.0.9.9", "172.20.1.1", 64, 6, 1, 2, 10, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[0] == 1 && C->sa[1].pkts == 2);
+	if (o.n[0] == 1)
+		CHECK(peer_open(peer_in, o.m[0][0], inner) == f.len - 14);
+	out_free(&o);
+	/* 10. no outbound SA for IPv6 in tunnel 1 */
+	uint64_t noout = drops(DP_DROP_IPSEC_NO_OUT_SA);
+	uint8_t a6[16];
+	ip6(a6, "2001:db8:77::");
+	CHECK(dp_route_set(T, 0, 6, a6, 48, 40, NULL) == DP_OK);
+	mk6(&f, 2, "fd00:2::9", "2001:db8:77::1", 64, 10);
+	run(2, &f, 1, &o);
+	CHECK(o.n[0] == 0 && drops(DP_DROP_IPSEC_NO_OUT_SA) == noout + 1);
+	out_free(&o);
+
+	/* 11. TTL 1 and the tunnel's MTU: ICMP errors to the sender, nothing encrypted */
+	uint64_t ttl = drops(DP_DROP_TTL_EXPIRED), big = drops(DP_DROP_TOO_BIG);
+	mk4(&f, 2, "10.0.2.9", "172.16.5.5", 1, 17, 1, 2, 10, false);
+	run(2, &f, 1, &o);
+	CHECK(o.n[0] == 0 && o.n[2] == 1 && drops(DP_DROP_TTL_EXPIRED) == ttl + 1);
+	if (o.n[2] == 1)
+		check_icmp4(o.m[2][0], 2, 11, 0, 0, "10.0.2.9");
+	out_free(&o);
+	mk4(&f, 2, "10.0.2.9", "172.16.5.5", 64, 17, 1, 2, 1400, true);
+	run(2, &f, 1, &o);
+	CHECK(o.n[0] == 0 && o.n[2] == 1 && drops(DP_DROP_TOO_BIG) == big + 1);
+	if (o.n[2] == 1)
+		check_icmp4(o.m[2][0], 2, 3, 4, 1400, "10.0.2.9");
+	out_free(&o);
+
+	/* 12. rekey: a second inbound SA of tunnel 1; both decrypt until the old one goes */
+	sa_conf(&c, 0x2004, true, "198.51.200.2", "192.0.2.1", 0x44);
+	CHECK(add_sa(4, 50, 1, &c) == DP_OK);
+	struct ipsec_esp_sa *peer4;
+	sa_conf(&c, 0x2004, false, "198.51.200.2", "192.0.2.1", 0x44);
+	CHECK(ipsec_esp_sa_create(&CR, &c, &peer4, err, sizeof err) == 0);
+	struct frame burst[4];
+	mk4(&f, 0, "172.16.5.5", "10.0.2.9", 64, 17, 5678, 1234, 64, false);
+	peer_send(peer_out, false, &f, &burst[0]);
+	peer_send(peer4, false, &f, &burst[1]);
+	peer_send(peer_out, false, &f, &burst[2]);
+	peer_send(peer4, false, &f, &burst[3]);
+	run(0, burst, 4, &o);
+	CHECK(o.n[2] == 4 && C->sa[2].pkts == 3 && C->sa[4].pkts == 2);
+	out_free(&o);
+	CHECK(dp_sa_delete(T, 2, err, sizeof err) == DP_OK);
+	nosa = drops(DP_DROP_IPSEC_NO_SA);
+	peer_send(peer_out, false, &f, &burst[0]);
+	peer_send(peer4, false, &f, &burst[1]);
+	run(0, burst, 2, &o);
+	CHECK(o.n[2] == 1 && drops(DP_DROP_IPSEC_NO_SA) == nosa + 1 && C->sa[4].pkts == 3);
+	out_free(&o);
+
+	/* 13. AH inbound (tunnel 1): the parser finds the AH header, the SA verifies it */
+	sa_conf(&c, 0x5005, true, "198.51.200.2", "192.0.2.1", 0);
+	c.cipher = 0;
+	c.auth = IPSEC_AUTH_HMAC_SHA256_128;
+	memset(c.auth_key, 0x55, 32);
+	c.auth_key_len = 32;
+	CHECK(add_sa(5, 51, 1, &c) == DP_OK);
+	struct ipsec_ah_sa *peer_ah;
+	c.inbound = false;
+	CHECK(ipsec_ah_sa_create(&CR, &c, &peer_ah, err, sizeof err) == 0);
+	peer_send(peer_ah, true, &f, &e);
+	CHECK(e.b[14 + 9] == 51);
+	run(0, &e, 1, &o);
+	CHECK(o.n[2] == 1 && C->sa[5].pkts == 1);
+	if (o.n[2] == 1)
+		CHECK(memcmp(data(o.m[2][0]) + 34, f.b + 34, f.len - 34) == 0);
+	out_free(&o);
+
+	/* 14. lifetimes: the control plane's clock expires SA 4; a packet limit on a new outbound SA */
+	CHECK(dp_sa_expire(T, 4) == DP_OK);
+	uint64_t exp = drops(DP_DROP_IPSEC_EXPIRED);
+	peer_send(peer4, false, &f, &e);
+	run(0, &e, 1, &o);
+	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_EXPIRED) == exp + 1);
+	out_free(&o);
+	struct ipsec_sa_stats st;
+	CHECK(dp_sa_stats(T, 4, &st) == DP_OK && st.hard_expired && st.packets == 3);
+	sa_conf(&c, 0x1006, false, "192.0.2.1", "198.51.200.2", 0x66);
+	c.life.hard_packets = 2;
+	CHECK(add_sa(6, 50, 1, &c) == DP_OK);
+	tun.out_sa[0] = 6;
+	CHECK(dp_tunnel_set(T, 1, &tun, err, sizeof err) == DP_OK);
+	struct frame three[3];
+	for (int i = 0; i < 3; i++)
+		mk4(&three[i], 2, "10.0.2.9", "172.16.5.5", 64, 17, 1, 2, 10, false);
+	run(2, three, 3, &o);
+	CHECK(o.n[0] == 2 && drops(DP_DROP_IPSEC_EXPIRED) == exp + 2 && C->sa[6].pkts == 2 && C->sa[6].other == 1);
+	out_free(&o);
+
+	/* 15. bad writer input changes nothing */
+	CHECK(dp_sa_delete(T, 6, err, sizeof err) == DP_EBUSY);  /* tunnel 1's outbound SA */
+	CHECK(strstr(err, "tunnel 1") != NULL);
+	sa_conf(&c, 0x2004, true, "198.51.200.9", "192.0.2.1", 0x77);
+	CHECK(add_sa(7, 50, 1, &c) == DP_EBUSY);                 /* inbound SPI 0x2004 is SA 4's */
+	CHECK(add_sa(4, 50, 1, &c) == DP_EBUSY);                 /* id in use */
+	c.spi = 0x7007;
+	c.key_len = 15;
+	CHECK(add_sa(7, 50, 1, &c) == DP_EINVAL && DP_LOAD(T->ipsec->sa[7]) == NULL);
+	struct dp_tunnel bad = {.mtu = 1400, .out_sa = {4, DP_ID_NONE}};   /* inbound SA as outbound */
+	CHECK(dp_tunnel_set(T, 2, &bad, err, sizeof err) == DP_EINVAL);
+	bad.out_sa[0] = DP_ID_NONE, bad.out_sa[1] = 6;                     /* IPv4 SA in the IPv6 slot */
+	CHECK(dp_tunnel_set(T, 2, &bad, err, sizeof err) == DP_EINVAL && DP_LOAD(T->ipsec->tun[2]) == NULL);
+	struct dp_sp bad_sp;
+	sp4(&bad_sp, 9, "10.0.2.1", 24, "0.0.0.0", 0, DP_SP_DISCARD, 0);   /* host bits */
+	CHECK(dp_spd_set(T, DP_SP_OUT, &bad_sp, 1, err, sizeof err) == DP_EINVAL);
+	CHECK(DP_LOAD(T->ipsec->spd[DP_SP_OUT])->n == 3);
+
+	ipsec_esp_sa_destroy(peer_out);
+	ipsec_esp_sa_destroy(peer_in);
+	ipsec_esp_sa_destroy(peer3);
+	ipsec_esp_sa_destroy(peer4);
+	ipsec_ah_sa_destroy(peer_ah);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -730,8 +1069,12 @@ int main(int argc, char **argv)
 	test_mutations();
 	test_accounting();
 	test_routes_apply();
+	test_ipsec_path();
+	test_accounting();
 
+	dp_ipsec_detach(T);
 	dp_tables_destroy(T);
+	ipsec_crypto_fini(&CR);
 	free(C);
 	rte_eal_cleanup();
 	return test_summary("test_dp_fwd");
