@@ -16,7 +16,9 @@
 #include "addon.h"
 extern "C" {
 #include "dp_explain.h"
+#include "dp_ipsec.h"
 #include "dp_loop.h"
+#include "../ipsec/ipsec_crypto.h"
 #include <rte_ethdev.h>
 #include "dp_neigh.h"
 #include "lpm.h"
@@ -90,6 +92,15 @@ public:
 		                       InstanceMethod<&DataplaneHandle::Reclaim>("reclaim"),
 		                       InstanceMethod<&DataplaneHandle::Explain>("explain"),
 		                       InstanceMethod<&DataplaneHandle::PortLink>("portLink"),
+		                       InstanceMethod<&DataplaneHandle::IpsecInfo>("ipsecInfo"),
+		                       InstanceMethod<&DataplaneHandle::SaAdd>("saAdd"),
+		                       InstanceMethod<&DataplaneHandle::SaDelete>("saDelete"),
+		                       InstanceMethod<&DataplaneHandle::SaExpire>("saExpire"),
+		                       InstanceMethod<&DataplaneHandle::SaStats>("saStats"),
+		                       InstanceMethod<&DataplaneHandle::SaSetLife>("saSetLife"),
+		                       InstanceMethod<&DataplaneHandle::TunnelSet>("tunnelSet"),
+		                       InstanceMethod<&DataplaneHandle::TunnelDelete>("tunnelDelete"),
+		                       InstanceMethod<&DataplaneHandle::SpdSet>("spdSet"),
 		                   });
 	}
 
@@ -105,6 +116,10 @@ public:
 		cfg.nworkers = U32(c.Get("workers"));
 		cfg.mbufs = U32(c.Get("mbufs"));
 		cfg.idle_sleep_us = c.Has("idleSleepUs") ? U32(c.Get("idleSleepUs")) : 0;
+		cfg.ipsec = c.Has("ipsec") && c.Get("ipsec").ToBoolean().Value();
+		if (c.Has("crypto") && c.Get("crypto").IsString())
+			std::snprintf(cfg.crypto_only, sizeof cfg.crypto_only, "%s",
+			              c.Get("crypto").As<Napi::String>().Utf8Value().c_str());
 		for (uint32_t i = 0; i < cfg.nports && i < DP_MAX_PORTS; i++) {
 			Napi::Object p = ports.Get(i).As<Napi::Object>();
 			std::string dev = p.Get("devargs").As<Napi::String>().Utf8Value();
@@ -450,12 +465,191 @@ private:
 		o.Set("subfib", arr(c->subfib_pkts, DP_MAX_SUBFIBS));
 		o.Set("rule", arr(c->rule_hits, DP_MAX_RULE_IDS));
 		o.Set("adj", arr(reinterpret_cast<const uint64_t *>(c->adj), sizeof c->adj / 8));
+		o.Set("sa", arr(reinterpret_cast<const uint64_t *>(c->sa), sizeof c->sa / 8));
+		o.Set("spIn", arr(c->sp_hits[DP_SP_IN], DP_MAX_SPS));
+		o.Set("spOut", arr(c->sp_hits[DP_SP_OUT], DP_MAX_SPS));
 		std::vector<uint64_t> wrx(dp_loop_nworkers(loop_));
 		for (unsigned w = 0; w < wrx.size(); w++)
 			wrx[w] = dp_loop_worker_rx(loop_, w);
 		o.Set("workerRx", arr(wrx.data(), wrx.size()));
 		free(c);
 		return o;
+	}
+
+	// ---- IPsec (dp_ipsec.h).  Calls that can fail with a reason return [rc, message]. ----
+	Napi::Value RcMsg(const Napi::CallbackInfo &info, int rc, const char *msg)
+	{
+		Napi::Array a = Napi::Array::New(info.Env(), 2);
+		a.Set(0u, Napi::Number::New(info.Env(), rc));
+		a.Set(1u, Napi::String::New(info.Env(), rc == DP_OK ? "" : msg));
+		return a;
+	}
+
+	// ipsecInfo() -> {driver, whyNot} or null when IPsec is off
+	Napi::Value IpsecInfo(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		const ipsec_crypto *c = loop_ ? dp_loop_crypto(loop_) : nullptr;
+		if (!c)
+			return env.Null();
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("driver", Napi::String::New(env, c->driver));
+		o.Set("whyNot", Napi::String::New(env, c->why_not));
+		return o;
+	}
+
+	// saAdd(id, {proto, tunnel, spi, inbound, tunnelMode, outerFamily, innerFamily, src, dst (Uint8Array(16)),
+	//       cipher, auth, key, salt, authKey (Uint8Array), replayWindow, esn, natt, nattSport, nattDport, ttl,
+	//       softBytes, hardBytes, softPackets, hardPackets}) -> [rc, message]
+	// The key bytes are copied once into the SA; this function's copy is wiped before it returns
+	// (the caller wipes its own).
+	Napi::Value SaAdd(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		uint16_t id = static_cast<uint16_t>(U32(info[0]));
+		Napi::Object o = info[1].As<Napi::Object>();
+		dp_sa_spec s;
+		std::memset(&s, 0, sizeof s);
+		s.proto = static_cast<uint8_t>(U32(o.Get("proto")));
+		s.tunnel = static_cast<uint16_t>(U32(o.Get("tunnel")));
+		ipsec_sa_conf &c = s.conf;
+		c.spi = U32(o.Get("spi"));
+		c.inbound = o.Get("inbound").ToBoolean().Value();
+		c.tunnel = o.Get("tunnelMode").ToBoolean().Value();
+		c.outer_family = static_cast<uint8_t>(U32(o.Get("outerFamily")));
+		c.inner_family = static_cast<uint8_t>(U32(o.Get("innerFamily")));
+		CopyBytes(o, "src", c.src, 16);
+		CopyBytes(o, "dst", c.dst, 16);
+		c.cipher = static_cast<uint8_t>(U32(o.Get("cipher")));
+		c.auth = static_cast<uint8_t>(U32(o.Get("auth")));
+		auto key = [&](const char *name, uint8_t *dst, size_t cap, uint8_t *len) {
+			Napi::Value v = o.Get(name);
+			if (!v.IsTypedArray())
+				return;
+			Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+			size_t n = a.ByteLength() < cap ? a.ByteLength() : cap;
+			std::memcpy(dst, a.Data(), n);
+			if (len)
+				*len = static_cast<uint8_t>(a.ByteLength() > 255 ? 255 : a.ByteLength());
+		};
+		key("key", c.key, sizeof c.key, &c.key_len);
+		key("salt", c.salt, sizeof c.salt, nullptr);
+		key("authKey", c.auth_key, sizeof c.auth_key, &c.auth_key_len);
+		c.replay_window = U32(o.Get("replayWindow"));
+		c.esn = o.Get("esn").ToBoolean().Value();
+		c.natt = o.Get("natt").ToBoolean().Value();
+		c.natt_sport = static_cast<uint16_t>(U32(o.Get("nattSport")));
+		c.natt_dport = static_cast<uint16_t>(U32(o.Get("nattDport")));
+		c.ttl = static_cast<uint8_t>(U32(o.Get("ttl")));
+		auto u64 = [&](const char *name) -> uint64_t {
+			Napi::Value v = o.Get(name);
+			return v.IsNumber() ? static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue()) : 0;
+		};
+		c.life.soft_bytes = u64("softBytes");
+		c.life.hard_bytes = u64("hardBytes");
+		c.life.soft_packets = u64("softPackets");
+		c.life.hard_packets = u64("hardPackets");
+		char err[kErrLen] = "";
+		int rc = dp_sa_add(t_, id, &s, err, sizeof err);
+		ipsec_wipe(&s, sizeof s);
+		return RcMsg(info, rc, err);
+	}
+
+	Napi::Value SaDelete(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		char err[kErrLen] = "";
+		return RcMsg(info, dp_sa_delete(t_, static_cast<uint16_t>(U32(info[0])), err, sizeof err), err);
+	}
+
+	Napi::Value SaExpire(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		return Rc(info, dp_sa_expire(t_, static_cast<uint16_t>(U32(info[0]))));
+	}
+
+	// saStats(id) -> {packets, bytes, softExpired, hardExpired} or null
+	Napi::Value SaStats(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (!Alive(info))
+			return env.Undefined();
+		ipsec_sa_stats st;
+		if (dp_sa_stats(t_, static_cast<uint16_t>(U32(info[0])), &st) != DP_OK)
+			return env.Null();
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("packets", Napi::Number::New(env, static_cast<double>(st.packets)));
+		o.Set("bytes", Napi::Number::New(env, static_cast<double>(st.bytes)));
+		o.Set("softExpired", Napi::Boolean::New(env, st.soft_expired));
+		o.Set("hardExpired", Napi::Boolean::New(env, st.hard_expired));
+		return o;
+	}
+
+	// saSetLife(id, softBytes, hardBytes, softPackets, hardPackets) -> rc
+	Napi::Value SaSetLife(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		auto u64 = [&](size_t i) { return static_cast<uint64_t>(info[i].As<Napi::Number>().DoubleValue()); };
+		ipsec_life l = {u64(1), u64(2), u64(3), u64(4)};
+		return Rc(info, dp_sa_set_life(t_, static_cast<uint16_t>(U32(info[0])), &l));
+	}
+
+	// tunnelSet(id, mtu, outSa4, outSa6) -> [rc, message]  (0xffff: none)
+	Napi::Value TunnelSet(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		dp_tunnel tun;
+		tun.mtu = static_cast<uint16_t>(U32(info[1]));
+		tun.out_sa[0] = static_cast<uint16_t>(U32(info[2]));
+		tun.out_sa[1] = static_cast<uint16_t>(U32(info[3]));
+		char err[kErrLen] = "";
+		return RcMsg(info, dp_tunnel_set(t_, static_cast<uint16_t>(U32(info[0])), &tun, err, sizeof err), err);
+	}
+
+	Napi::Value TunnelDelete(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		return Rc(info, dp_tunnel_delete(t_, static_cast<uint16_t>(U32(info[0]))));
+	}
+
+	// spdSet(dir (0 in, 1 out), [{id, family, src, srcLen, dst, dstLen, proto (-1: any), action, tunnel,
+	//        sport: [lo, hi], dport: [lo, hi]}]) -> [rc, message]
+	Napi::Value SpdSet(const Napi::CallbackInfo &info)
+	{
+		if (!Alive(info))
+			return info.Env().Undefined();
+		Napi::Array a = info[1].As<Napi::Array>();
+		std::vector<dp_sp> sp(a.Length());
+		for (uint32_t i = 0; i < a.Length(); i++) {
+			Napi::Object o = a.Get(i).As<Napi::Object>();
+			dp_sp &p = sp[i];
+			std::memset(&p, 0, sizeof p);
+			p.id = U32(o.Get("id"));
+			p.family = static_cast<uint8_t>(U32(o.Get("family")));
+			CopyBytes(o, "src", p.src, 16);
+			CopyBytes(o, "dst", p.dst, 16);
+			p.src_len = static_cast<uint8_t>(U32(o.Get("srcLen")));
+			p.dst_len = static_cast<uint8_t>(U32(o.Get("dstLen")));
+			int proto = I32(o.Get("proto"));
+			p.proto_any = proto < 0;
+			p.proto = proto < 0 ? 0 : static_cast<uint8_t>(proto);
+			p.action = static_cast<uint8_t>(U32(o.Get("action")));
+			p.tunnel = static_cast<uint16_t>(U32(o.Get("tunnel")));
+			Napi::Array spr = o.Get("sport").As<Napi::Array>(), dpr = o.Get("dport").As<Napi::Array>();
+			p.sport_lo = static_cast<uint16_t>(U32(spr.Get(0u)));
+			p.sport_hi = static_cast<uint16_t>(U32(spr.Get(1u)));
+			p.dport_lo = static_cast<uint16_t>(U32(dpr.Get(0u)));
+			p.dport_hi = static_cast<uint16_t>(U32(dpr.Get(1u)));
+		}
+		char err[kErrLen] = "";
+		int rc = dp_spd_set(t_, I32(info[0]), sp.data(), static_cast<unsigned>(sp.size()), err, sizeof err);
+		return RcMsg(info, rc, err);
 	}
 
 	Napi::Value TakeResolve(const Napi::CallbackInfo &info)
@@ -644,6 +838,9 @@ void DataplaneInit(Napi::Env env, Napi::Object exports)
 	lim.Set("nhgs", Napi::Number::New(env, DP_MAX_NHGS));
 	lim.Set("adjs", Napi::Number::New(env, DP_MAX_ADJS));
 	lim.Set("workers", Napi::Number::New(env, DP_MAX_WORKERS));
+	lim.Set("sas", Napi::Number::New(env, DP_MAX_SAS));
+	lim.Set("tunnels", Napi::Number::New(env, DP_MAX_TUNNELS));
+	lim.Set("sps", Napi::Number::New(env, DP_MAX_SPS));
 	lim.Set("portCounterFields", Napi::Number::New(env, sizeof(dp_port_counters) / 8));
 	exports.Set("dpLimits", lim);
 }

@@ -265,6 +265,19 @@ int dp_sa_stats(struct dp_tables *t, uint16_t id, struct ipsec_sa_stats *out)
 	return DP_OK;
 }
 
+int dp_sa_set_life(struct dp_tables *t, uint16_t id, const struct ipsec_life *life)
+{
+	struct dp_ipsec *x = t->ipsec;
+	if (!x || id >= DP_MAX_SAS || !x->sa[id])
+		return DP_ENOENT;
+	struct dp_sa *s = x->sa[id];
+	if (s->esp)
+		ipsec_esp_sa_set_life(s->esp, life);
+	else
+		ipsec_ah_sa_set_life(s->ah, life);
+	return DP_OK;
+}
+
 int dp_tunnel_set(struct dp_tables *t, uint16_t id, const struct dp_tunnel *tun, char *err, size_t errlen)
 {
 	struct dp_ipsec *x = t->ipsec;

@@ -124,6 +124,8 @@ int dp_sa_delete(struct dp_tables *t, uint16_t id, char *err, size_t errlen);
 /* Marks an SA hard-expired (a time lifetime): it passes no further packet. */
 int dp_sa_expire(struct dp_tables *t, uint16_t id);
 int dp_sa_stats(struct dp_tables *t, uint16_t id, struct ipsec_sa_stats *out);
+/* Changes an SA's traffic lifetimes in place (a new SA would restart its sequence numbers). */
+int dp_sa_set_life(struct dp_tables *t, uint16_t id, const struct ipsec_life *life);
 
 /* A tunnel's outbound SAs must exist, be outbound and carry the family of their slot. */
 int dp_tunnel_set(struct dp_tables *t, uint16_t id, const struct dp_tunnel *tun, char *err, size_t errlen);

@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 
 #include "dp_loop.h"
+#include "dp_ipsec.h"
 #include "../common/errf.h"
 #include "dp_worker.h"
 
@@ -47,6 +48,8 @@ struct dp_loop {
 	unsigned nrx[DP_MAX_WORKERS];
 	volatile int stop;
 	bool running;
+	bool crypto_up;
+	struct ipsec_crypto crypto;
 };
 
 struct worker_arg {
@@ -271,6 +274,19 @@ struct dp_loop *dp_loop_create(const struct dp_loop_config *c, char *err, size_t
 				l->rx[w][l->nrx[w]++] = (struct rx_assign){l->tap_port[p], (uint16_t)w, (uint16_t)p, true};
 		}
 	}
+	if (c->ipsec) {
+		char cerr[256];
+		if (ipsec_crypto_init(&l->crypto, c->crypto_only[0] ? c->crypto_only : NULL, l->nworkers, DP_MAX_SAS, cerr,
+		                      sizeof cerr) != 0) {
+			errf(err, errlen, "IPsec: %s (turn IPsec off with ipsec.enabled: false)", cerr);
+			goto fail;
+		}
+		l->crypto_up = true;
+		if (dp_ipsec_attach(l->t, &l->crypto) != DP_OK) {
+			errf(err, errlen, "out of memory for IPsec");
+			goto fail;
+		}
+	}
 	for (unsigned w = 0; w < l->nworkers; w++) {
 		l->c[w] = rte_zmalloc("srcfib_counters", sizeof(struct dp_counters), 64);
 		l->w[w] = rte_zmalloc("srcfib_worker", sizeof(struct dp_worker), 64);
@@ -409,6 +425,10 @@ void dp_loop_destroy(struct dp_loop *l)
 		rte_free(l->w[w]);
 		rte_free(l->c[w]);
 	}
+	if (l->t)
+		dp_ipsec_detach(l->t);
+	if (l->crypto_up)
+		ipsec_crypto_fini(&l->crypto);
 	dp_tables_destroy(l->t);
 	if (l->rcu)
 		rcu_qsbr_destroy(l->rcu);
@@ -447,6 +467,8 @@ void dp_loop_counters(const struct dp_loop *l, struct dp_counters *out)
 }
 
 unsigned dp_loop_nworkers(const struct dp_loop *l) { return l->nworkers; }
+
+const struct ipsec_crypto *dp_loop_crypto(const struct dp_loop *l) { return l->crypto_up ? &l->crypto : NULL; }
 
 uint64_t dp_loop_worker_rx(const struct dp_loop *l, unsigned worker)
 {

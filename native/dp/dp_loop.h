@@ -49,6 +49,9 @@ struct dp_loop_config {
 	unsigned idle_sleep_us; /* 0: workers poll without pause (lowest latency, a core each);
 	                           else a worker that found nothing DP_IDLE_ROUNDS rounds in a row
 	                           sleeps this long between rounds until packets come again */
+	bool ipsec;          /* bring up a crypto device (a queue pair per worker) and attach
+	                        IPsec to the tables (dp_ipsec.h) */
+	char crypto_only[32]; /* "" : crypto_aesni_mb, else crypto_openssl; or exactly this driver */
 };
 
 #define DP_IDLE_ROUNDS 256
@@ -76,6 +79,10 @@ void dp_loop_counters(const struct dp_loop *l, struct dp_counters *out);
 /* Worker lcores, and the packets each has received (all ports and TAPs). */
 unsigned dp_loop_nworkers(const struct dp_loop *l);
 uint64_t dp_loop_worker_rx(const struct dp_loop *l, unsigned worker);
+/* The crypto device behind IPsec (which driver, and why not the preferred one), or NULL when
+ * IPsec is off. */
+struct ipsec_crypto;
+const struct ipsec_crypto *dp_loop_crypto(const struct dp_loop *l);
 /* Collects and clears the adjacencies workers want resolved; returns how many
  * ids were written to ids (at most max). */
 unsigned dp_loop_take_resolve(struct dp_loop *l, uint16_t *ids, unsigned max);

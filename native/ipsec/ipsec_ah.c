@@ -1,5 +1,6 @@
 #define ALLOW_EXPERIMENTAL_API 1
 #include "ipsec_ah.h"
+#include "ipsec_replay.h"
 #include "../common/errf.h"
 
 #include <netinet/in.h>
@@ -14,7 +15,6 @@
 #include <rte_mbuf.h>
 
 #define AH_HDR 12u
-#define WIN_WORDS 64u /* 4096 bits */
 
 struct ipsec_ah_sa {
 	void *cses;
@@ -24,9 +24,8 @@ struct ipsec_ah_sa {
 	uint8_t inner_proto;  /* tunnel: 4 or 41 */
 	uint8_t icv_len, ah_len;
 	uint32_t spi;         /* host order */
-	uint32_t win;         /* bits, 0: no replay check */
-	uint64_t seq;         /* outbound: last sent; inbound: highest accepted */
-	uint64_t bits[WIN_WORDS]; /* inbound: bit (s % 4096) for s in (seq - win, seq] */
+	uint64_t seq;         /* outbound: last sent */
+	struct ipsec_replay rp; /* inbound */
 	uint8_t hdr[40];      /* tunnel: the outer header template */
 	uint8_t hdr_len;
 	struct ipsec_usage use;
@@ -68,7 +67,8 @@ int ipsec_ah_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf,
 	unsigned align = fam == 4 ? 4 : 8; /* RFC 4302 2.2: 32-bit (IPv4) or 64-bit (IPv6) alignment */
 	s->ah_len = (uint8_t)((AH_HDR + s->icv_len + align - 1) / align * align);
 	s->spi = conf->spi;
-	s->win = conf->replay_window;
+	s->rp.win = conf->replay_window;
+	s->rp.esn = conf->esn;
 	memcpy(s->key, conf->auth_key, conf->auth_key_len);
 	if (conf->tunnel)
 		s->hdr_len = ipsec_outer_header(fam, conf->src, conf->dst, conf->ttl ? conf->ttl : 64, IPPROTO_AH, s->hdr);
@@ -103,46 +103,7 @@ void ipsec_ah_sa_stats(const struct ipsec_ah_sa *sa, struct ipsec_sa_stats *out)
 	*out = sa->use.st;
 }
 
-/* ---- anti-replay (RFC 4302 3.4.3, with RFC 4303 appendix A for ESN) ---- */
-
-/* The full sequence number of a received low half (ESN: the high half inferred from the window). */
-static uint64_t seq_full(const struct ipsec_ah_sa *s, uint32_t lo)
-{
-	if (!s->esn)
-		return lo;
-	uint32_t tl = (uint32_t)s->seq, th = (uint32_t)(s->seq >> 32);
-	uint32_t w = s->win ? s->win : 1;
-	uint32_t bottom = tl - w + 1;
-	if (tl >= w - 1)
-		return ((uint64_t)(lo >= bottom ? th : th + 1) << 32) | lo;
-	return ((uint64_t)(lo >= bottom ? th - 1 : th) << 32) | lo;
-}
-
-static bool replay_ok(const struct ipsec_ah_sa *s, uint64_t q)
-{
-	if (q == 0)
-		return false;
-	if (s->win == 0 || q > s->seq)
-		return true;
-	if (s->seq - q >= s->win)
-		return false;
-	return !(s->bits[(q / 64) % WIN_WORDS] & (1ull << (q % 64)));
-}
-
-static void replay_take(struct ipsec_ah_sa *s, uint64_t q)
-{
-	if (q > s->seq) {
-		/* clear the words the window slides over */
-		uint64_t from = s->seq / 64 + 1, to = q / 64;
-		if (to - from + 1 >= WIN_WORDS || s->seq == 0)
-			memset(s->bits, 0, sizeof s->bits);
-		else
-			for (uint64_t w = from; w <= to; w++)
-				s->bits[w % WIN_WORDS] = 0;
-		s->seq = q;
-	}
-	s->bits[(q / 64) % WIN_WORDS] |= 1ull << (q % 64);
-}
+void ipsec_ah_sa_set_life(struct ipsec_ah_sa *sa, const struct ipsec_life *l) { ipsec_usage_set_life(&sa->use, l); }
 
 /* ---- packets ---- */
 
@@ -309,8 +270,8 @@ uint16_t ipsec_ah_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_ah_s
 			}
 			uint32_t lo;
 			memcpy(&lo, ah + 8, 4);
-			e->q = seq_full(s, rte_be_to_cpu_32(lo));
-			if (!replay_ok(s, e->q)) {
+			e->q = ipsec_replay_full(&s->rp, rte_be_to_cpu_32(lo));
+			if (!ipsec_replay_ok(&s->rp, e->q)) {
 				bad[nb] = m;
 				badwhy[nb++] = IPSEC_FAIL_REPLAY;
 				continue;
@@ -378,12 +339,12 @@ uint16_t ipsec_ah_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_ah_s
 				ipv4_cksum(ip);
 		} else {
 			/* replay state moves only for authentic packets (and a duplicate in this burst loses) */
-			if (!replay_ok(s, e->q)) {
+			if (!ipsec_replay_ok(&s->rp, e->q)) {
 				bad[nb] = m;
 				badwhy[nb++] = IPSEC_FAIL_REPLAY;
 				continue;
 			}
-			replay_take(s, e->q);
+			ipsec_replay_take(&s->rp, e->q);
 			if (s->tunnel) {
 				rte_pktmbuf_adj(m, (uint16_t)(hl + s->ah_len));
 			} else {

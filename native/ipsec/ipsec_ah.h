@@ -25,6 +25,7 @@ void ipsec_ah_sa_destroy(struct ipsec_ah_sa *sa);
 uint16_t ipsec_ah_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_ah_sa *sa, struct rte_mbuf *mb[], uint16_t n,
                           uint8_t *why);
 void ipsec_ah_sa_stats(const struct ipsec_ah_sa *sa, struct ipsec_sa_stats *out);
+void ipsec_ah_sa_set_life(struct ipsec_ah_sa *sa, const struct ipsec_life *l);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 #define ALLOW_EXPERIMENTAL_API 1
 #include "ipsec_esp.h"
+#include "ipsec_replay.h"
 #include "../common/errf.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@ struct ipsec_esp_sa {
 	uint8_t outer_family, inner_family;
 	uint16_t min_esp; /* inbound: ESP header + IV + pad length + next header + ICV */
 	struct ipsec_usage use;
+	struct ipsec_replay rp;        /* inbound: ours, over rte_ipsec's (see ipsec_replay.h) */
 	struct rte_crypto_sym_xform xf[2];
 	uint8_t key[32], auth_key[32]; /* what xf points at; zeroed on destroy */
 	uint8_t hdr[64];               /* outbound tunnel header template */
@@ -76,6 +78,8 @@ int ipsec_esp_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf
 	s->inner_family = conf->inner_family;
 	s->dev_id = c->dev_id;
 	s->use.life = conf->life;
+	s->rp.win = conf->replay_window;
+	s->rp.esn = conf->esn;
 	s->min_esp = conf->cipher == IPSEC_CIPHER_AES_GCM ? 8 + 8 + 2 + 16
 	                                                  : 8 + 16 + 2 + (conf->auth == IPSEC_AUTH_HMAC_SHA256_128 ? 16 : 12);
 	memcpy(s->key, conf->key, conf->key_len);
@@ -225,6 +229,14 @@ void ipsec_esp_sa_stats(const struct ipsec_esp_sa *sa, struct ipsec_sa_stats *ou
 	*out = sa->use.st;
 }
 
+void ipsec_usage_set_life(struct ipsec_usage *u, const struct ipsec_life *l)
+{
+	u->life = *l;
+	/* a raised limit revives nothing: expiry is final (the events were sent) */
+}
+
+void ipsec_esp_sa_set_life(struct ipsec_esp_sa *sa, const struct ipsec_life *l) { ipsec_usage_set_life(&sa->use, l); }
+
 /* The offset of the ESP header in an inbound packet that starts at its outer IP header, or 0. */
 static uint32_t esp_offset(const struct ipsec_esp_sa *s, const struct rte_mbuf *m)
 {
@@ -236,6 +248,8 @@ static uint32_t esp_offset(const struct ipsec_esp_sa *s, const struct rte_mbuf *
 	if ((p[0] >> 4) == 4) {
 		off = (uint32_t)(p[0] & 15) * 4;
 		next = p[9];
+		if (off < 20 || (((uint32_t)p[6] << 8 | p[7]) & 0x3FFF)) /* bad header length; a fragment */
+			return 0;
 	} else if ((p[0] >> 4) == 6 && len >= 40) {
 		off = 40; /* extension headers before ESP: not supported here */
 		next = p[6];
@@ -254,10 +268,20 @@ static uint32_t esp_offset(const struct ipsec_esp_sa *s, const struct rte_mbuf *
 
 #define MAX_BURST 64
 
+/* The sequence number recorded for mbuf m (one of good[0 .. n)). */
+static uint64_t seq_of(struct rte_mbuf *const good[], const uint64_t q[], uint16_t n, const struct rte_mbuf *m)
+{
+	for (uint16_t i = 0; i < n; i++)
+		if (good[i] == m)
+			return q[i];
+	return 0; /* not reached: every processed mbuf was prepared */
+}
+
 uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp_sa *s, struct rte_mbuf *mb[],
                            uint16_t n, uint8_t *why)
 {
 	struct rte_mbuf *good[MAX_BURST], *bad[MAX_BURST];
+	uint64_t q[MAX_BURST]; /* inbound: each good packet's full sequence number */
 	uint8_t badwhy[MAX_BURST];
 	uint16_t ng = 0, nb = 0;
 	if (n > MAX_BURST)
@@ -278,6 +302,13 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 			if (off == 0 || rte_pktmbuf_pkt_len(m) < off + s->min_esp) {
 				bad[nb] = m;
 				badwhy[nb++] = IPSEC_FAIL_PREPARE;
+				continue;
+			}
+			uint32_t lo = rte_be_to_cpu_32(*rte_pktmbuf_mtod_offset(m, const uint32_t *, off + 4));
+			q[ng] = ipsec_replay_full(&s->rp, lo);
+			if (!ipsec_replay_ok(&s->rp, q[ng])) {
+				bad[nb] = m;
+				badwhy[nb++] = IPSEC_FAIL_REPLAY;
 				continue;
 			}
 			m->l2_len = 0;
@@ -302,9 +333,9 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 			ng = 0;
 		} else {
 			np = rte_ipsec_pkt_crypto_prepare(&s->ss, good, cop, ng);
-			for (uint16_t i = np; i < ng; i++) {
+			for (uint16_t i = np; i < ng; i++) { /* replays were caught above */
 				bad[nb] = good[i];
-				badwhy[nb++] = s->inbound ? IPSEC_FAIL_REPLAY : IPSEC_FAIL_PREPARE;
+				badwhy[nb++] = IPSEC_FAIL_PREPARE;
 			}
 			if (np < ng)
 				rte_mempool_put_bulk(c->op_pool, (void **)&cop[np], ng - np);
@@ -334,12 +365,23 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 	for (uint16_t i = ok; i < got; i++) {
 		bad[nb] = proc[i];
 		badwhy[nb++] = (proc[i]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) ? IPSEC_FAIL_AUTH
-		               : s->inbound                                        ? IPSEC_FAIL_REPLAY
-		                                                                   : IPSEC_FAIL_PROCESS;
+		               : s->inbound && !ipsec_replay_ok(&s->rp, seq_of(good, q, np, proc[i])) ? IPSEC_FAIL_REPLAY
+		                                                                                    : IPSEC_FAIL_PROCESS;
 	}
-	/* IPv4 header checksums rte_ipsec leaves to us; lifetimes */
+	/* authentic: the replay window moves (a duplicate within this burst loses); IPv4 header
+	 * checksums rte_ipsec leaves to us; lifetimes */
+	uint16_t kept = 0;
 	for (uint16_t i = 0; i < ok; i++) {
 		struct rte_mbuf *m = proc[i];
+		if (s->inbound) {
+			uint64_t sq = seq_of(good, q, np, m);
+			if (!ipsec_replay_ok(&s->rp, sq)) {
+				bad[nb] = m;
+				badwhy[nb++] = IPSEC_FAIL_REPLAY;
+				continue;
+			}
+			ipsec_replay_take(&s->rp, sq);
+		}
 		ipsec_usage_count(&s->use, rte_pktmbuf_pkt_len(m));
 		m->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
 		bool fix = s->inbound ? !s->tunnel && s->inner_family == 4 : !s->tunnel ? s->inner_family == 4 : s->outer_family == 4;
@@ -348,6 +390,8 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 			h->hdr_checksum = 0;
 			h->hdr_checksum = rte_ipv4_cksum(h);
 		}
+		proc[kept++] = m;
 	}
+	ok = kept;
 	return ipsec_burst_result(mb, why, proc, ok, bad, badwhy, nb);
 }

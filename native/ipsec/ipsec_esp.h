@@ -99,6 +99,9 @@ enum ipsec_fail {
 uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp_sa *sa, struct rte_mbuf *mb[],
                            uint16_t n, uint8_t *why);
 void ipsec_esp_sa_stats(const struct ipsec_esp_sa *sa, struct ipsec_sa_stats *out);
+/* Changes the traffic lifetimes (the control thread, while workers run: each limit is one
+ * 64-bit store, read as old or new). */
+void ipsec_esp_sa_set_life(struct ipsec_esp_sa *sa, const struct ipsec_life *l);
 
 /* Lifetime accounting shared by ESP and AH (in ipsec_esp.c).  A packet limit is exact; a byte
  * limit may be overshot by the rest of the burst that reaches it. */
@@ -110,6 +113,7 @@ struct ipsec_usage {
 uint64_t ipsec_usage_room(const struct ipsec_usage *u);
 /* Counts a packet that passed; marks soft / hard expiry when a limit is reached. */
 void ipsec_usage_count(struct ipsec_usage *u, uint32_t len);
+void ipsec_usage_set_life(struct ipsec_usage *u, const struct ipsec_life *l);
 
 #ifdef __cplusplus
 }

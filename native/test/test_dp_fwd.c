@@ -877,6 +877,19 @@ static void test_ipsec_path(void)
 	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_AUTH) == auth + 1 && C->sa[2].auth == 1);
 	out_free(&o);
 
+	/* 4b. every one of 40 packets (sequence numbers 4..43: DPDK 22.11's own window forgets the ones
+	 * with n % 64 >= 32) is refused when it comes again */
+	static struct frame forty[40];
+	for (int i = 0; i < 40; i++)
+		peer_send(peer_out, false, &f, &forty[i]);
+	run(0, forty, 40, &o);
+	CHECK(o.n[2] == 40);
+	out_free(&o);
+	replay = drops(DP_DROP_IPSEC_REPLAY);
+	run(0, forty, 40, &o);
+	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_REPLAY) == replay + 40);
+	out_free(&o);
+
 	/* 5. ESP to our address with an SPI nobody has: counted, not punted */
 	uint64_t nosa = drops(DP_DROP_IPSEC_NO_SA);
 	mk4(&f, 0, "198.51.200.2", "192.0.2.1", 64, 50, 0x7777, 0x0001, 40, false);
@@ -886,7 +899,7 @@ static void test_ipsec_path(void)
 	/* 6. transit ESP (not to us) with an SPI of ours is forwarded untouched */
 	mk4(&f, 0, "198.51.200.2", "10.0.2.50", 64, 50, 0, 0x2002, 40, false);
 	run(0, &f, 1, &o);
-	CHECK(o.n[2] == 1 && C->sa[2].pkts == 1);
+	CHECK(o.n[2] == 1 && C->sa[2].pkts == 41);
 	out_free(&o);
 
 	/* 7. inbound policy: the same inner packet in the clear is refused */
@@ -965,7 +978,7 @@ static void test_ipsec_path(void)
 	peer_send(peer_out, false, &f, &burst[2]);
 	peer_send(peer4, false, &f, &burst[3]);
 	run(0, burst, 4, &o);
-	CHECK(o.n[2] == 4 && C->sa[2].pkts == 3 && C->sa[4].pkts == 2);
+	CHECK(o.n[2] == 4 && C->sa[2].pkts == 43 && C->sa[4].pkts == 2);
 	out_free(&o);
 	CHECK(dp_sa_delete(T, 2, err, sizeof err) == DP_OK);
 	nosa = drops(DP_DROP_IPSEC_NO_SA);
