@@ -81,6 +81,8 @@ dataplane:
   status_file: /run/srcfib/status.json
   status_interval_ms: 500
   idle_sleep_us: 20
+  crypto: crypto_openssl
+  tunnel_mtu: 1380
 ports:
   - name: isp-a
     device: "net_af_packet0,iface=veth0"
@@ -148,6 +150,8 @@ const FULL_OBJ = {
     status_file: "/run/srcfib/status.json",
     status_interval_ms: 500,
     idle_sleep_us: 20,
+    crypto: "crypto_openssl",
+    tunnel_mtu: 1380,
   },
   ports: [
     {
@@ -212,6 +216,9 @@ describe("a complete configuration", () => {
       statusFile: "/run/srcfib/status.json",
       statusIntervalMs: 500,
       idleSleepUs: 20,
+      ipsec: true,
+      crypto: "crypto_openssl",
+      tunnelMtu: 1380,
     });
   });
 
@@ -340,7 +347,7 @@ describe("defaults", () => {
   it("fills in everything left out", () => {
     const cfg = parseConfigText("ports: [{ name: eth0, device: dev0 }]\nfibs: [{ name: main }]\n");
     expect(cfg).toEqual({
-      dataplane: { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0 },
+      dataplane: { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0, ipsec: true, crypto: "auto", tunnelMtu: 1400 },
       api: { socket: "/run/srcfib/api.sock", tcpListen: null, tlsCert: null, tlsKey: null, tlsCa: null, insecure: false, staleTimeS: 120, batchMax: 100000 },
       ports: [{ name: "eth0", device: "dev0", tap: "eth0", mac: null, mtu: 1500, mru: 1500, addresses: [], fib: null }],
       fibs: [{ name: "main", subfibs: [{ name: "main", routes: [] }], rules: [] }],
@@ -589,6 +596,22 @@ describe("validation: dataplane", () => {
     );
     expect(accept((d) => (d.dataplane = { workers: 8, memory_mb: 64 })).dataplane).toMatchObject({ workers: 8, memoryMb: 64, idleSleepUs: 0 });
     expect(accept((d) => (d.dataplane = { idle_sleep_us: 50 })).dataplane.idleSleepUs).toBe(50);
+    expectOnly(
+      check((d) => (d.dataplane = { ipsec: "yes" })),
+      "dataplane.ipsec",
+      /must be true or false, got "yes"/,
+    );
+    expectOnly(
+      check((d) => (d.dataplane = { crypto: "crypto_qat" })),
+      "dataplane.crypto",
+      /"auto", "crypto_aesni_mb" or "crypto_openssl"/,
+    );
+    expectOnly(
+      check((d) => (d.dataplane = { tunnel_mtu: 100 })),
+      "dataplane.tunnel_mtu",
+      /100 is out of range 576-9000/,
+    );
+    expect(accept((d) => (d.dataplane = { ipsec: false })).dataplane).toMatchObject({ ipsec: false, crypto: "auto", tunnelMtu: 1400 });
   });
 });
 

@@ -112,6 +112,12 @@ export interface DataplaneConfig {
   statusIntervalMs: number;
   /** 0: workers poll without pause; else an idle worker sleeps this long between polls */
   idleSleepUs: number;
+  /** ESP/AH in the packet loop (a crypto device is brought up at start) */
+  ipsec: boolean;
+  /** "auto": crypto_aesni_mb, else crypto_openssl; or exactly that driver */
+  crypto: "auto" | "crypto_aesni_mb" | "crypto_openssl";
+  /** default largest inner packet of an IPsec tunnel */
+  tunnelMtu: number;
 }
 
 export interface ApiConfig {
@@ -291,9 +297,9 @@ function portRange(c: Checker, v: unknown, key: string): [number, number] | unde
 }
 
 function checkDataplane(c: Checker, v: unknown): DataplaneConfig {
-  const d: DataplaneConfig = { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0 };
+  const d: DataplaneConfig = { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0, ipsec: true, crypto: "auto", tunnelMtu: 1400 };
   if (v === undefined) return d;
-  const o = c.obj(v, "dataplane", ["workers", "lcores", "memory_mb", "eal_args", "status_file", "status_interval_ms", "idle_sleep_us"]);
+  const o = c.obj(v, "dataplane", ["workers", "lcores", "memory_mb", "eal_args", "status_file", "status_interval_ms", "idle_sleep_us", "ipsec", "crypto", "tunnel_mtu"]);
   if (!o) return d;
   if (o.workers !== undefined) d.workers = c.int(o.workers, "dataplane.workers", 1, LIMITS.workers) ?? 1;
   if (o.lcores !== undefined) d.lcores = c.str(o.lcores, "dataplane.lcores", /^[0-9,\-@()]+$/, "an EAL lcore list (\"0-1\", \"0,2\")") ?? null;
@@ -305,6 +311,15 @@ function checkDataplane(c: Checker, v: unknown): DataplaneConfig {
   if (o.status_file !== undefined) d.statusFile = c.str(o.status_file, "dataplane.status_file") ?? null;
   if (o.status_interval_ms !== undefined) d.statusIntervalMs = c.int(o.status_interval_ms, "dataplane.status_interval_ms", 50, 3600000) ?? 1000;
   if (o.idle_sleep_us !== undefined) d.idleSleepUs = c.int(o.idle_sleep_us, "dataplane.idle_sleep_us", 0, 10000) ?? 0;
+  if (o.ipsec !== undefined) {
+    if (typeof o.ipsec === "boolean") d.ipsec = o.ipsec;
+    else c.fail("dataplane.ipsec", `must be true or false, got ${kind(o.ipsec)}`);
+  }
+  if (o.crypto !== undefined) {
+    const v = c.str(o.crypto, "dataplane.crypto", /^(auto|crypto_aesni_mb|crypto_openssl)$/, '"auto", "crypto_aesni_mb" or "crypto_openssl"');
+    if (v !== undefined) d.crypto = v as DataplaneConfig["crypto"];
+  }
+  if (o.tunnel_mtu !== undefined) d.tunnelMtu = c.int(o.tunnel_mtu, "dataplane.tunnel_mtu", 576, 9000) ?? d.tunnelMtu;
   return d;
 }
 

@@ -21,11 +21,14 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { formatMac, loadConfigFile, type Config } from "./config.js";
 import { DataplaneDriver, type DataplaneCounters, type DriverLog } from "../fib/dataplane.js";
 import { Model } from "../fib/model.js";
-import { ApiServer } from "./server.js";
+import { ApiServer, type IpsecApi } from "./server.js";
 import { EventHub } from "./sessions.js";
 import { loadNative, type NativeDataplane } from "../lookup/native.js";
+import { Sad } from "../ipsec/sad.js";
 
 const POLL_MS = 20;
+/** how often IPsec lifetimes are checked (expire events are this late at most) */
+const IPSEC_POLL_MS = 200;
 
 export interface Status {
   pid: number;
@@ -145,10 +148,13 @@ export async function runDaemon(file: string): Promise<number> {
     workers: cfg.dataplane.workers,
     mbufs: 0,
     idleSleepUs: cfg.dataplane.idleSleepUs,
+    ipsec: cfg.dataplane.ipsec,
+    crypto: cfg.dataplane.crypto === "auto" ? "" : cfg.dataplane.crypto,
   });
   let driver: DataplaneDriver | null = null;
   let model: Model | null = null;
   let api: ApiServer | null = null;
+  let sad: Sad | null = null;
   const events = new EventHub();
   const release = (): void => {
     driver?.close();
@@ -205,6 +211,19 @@ export async function runDaemon(file: string): Promise<number> {
     driver.watchNeighbours(taps);
     dp.start();
     const m = model;
+    const cryptoDev = dp.ipsecInfo();
+    if (cryptoDev) {
+      log("info", `IPsec: crypto device ${cryptoDev.driver}${cryptoDev.whyNot ? ` (${cryptoDev.whyNot})` : ""}`);
+      sad = new Sad(dp, loadNative().dpLimits, {
+        tunnelMtu: cfg.dataplane.tunnelMtu,
+        onExpire: (e) => {
+          log(e.hard ? "warn" : "info", `IPsec: ${e.direction}bound ${e.protocol.toUpperCase()} SA spi 0x${e.spi.toString(16).padStart(8, "0")} to ${e.dst} reqid ${e.reqid}: ${e.hard ? "hard" : "soft"} lifetime reached (${e.reason})`);
+          events.publish("ipsec", { ipsec_expire: { ...e } });
+        },
+      });
+      d.tunnelId = (reqid) => sad!.tunnelId(reqid);
+    }
+    const ipsecApi: IpsecApi | null = sad ? { sad, device: cryptoDev!.driver, counters: () => { const c = d.ipsecCounters(); sad!.setCounters(c.sa); return c; } } : null;
     api = new ApiServer({
       model: () => m,
       counters: () => d.counters(),
@@ -214,6 +233,7 @@ export async function runDaemon(file: string): Promise<number> {
           return { name: p.name, device: p.device, tap: p.tap ?? "", mac: status.ports[i]?.mac ?? "", mtu: p.mtu, mru: p.mru, addresses: p.addresses.map((a) => a.text), fib: p.fib ?? "", link_up: link.up, speed_mbps: link.speedMbps };
         }),
       events,
+      ipsec: () => ipsecApi,
       cfg: cfg.api,
       log,
     });
@@ -266,6 +286,14 @@ export async function runDaemon(file: string): Promise<number> {
         log("error", `neighbour poll: ${err instanceof Error ? err.message : String(err)}`);
       }
     }, POLL_MS);
+    // IPsec lifetimes: traffic limits as the dataplane counts them, time limits by this clock
+    const ipsecTimer = setInterval(() => {
+      try {
+        sad?.poll();
+      } catch (err: unknown) {
+        log("error", `IPsec lifetime check: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }, IPSEC_POLL_MS);
     writeStatus();
     const statusTimer = setInterval(writeStatus, cfg.dataplane.statusIntervalMs);
     const linkUp = cfg.ports.map((p, i) => portUp(p.device, driver?.link(i).up ?? false));
@@ -284,6 +312,7 @@ export async function runDaemon(file: string): Promise<number> {
       stopping = true;
       log("info", `${sig}: stopping`);
       clearInterval(poll);
+      clearInterval(ipsecTimer);
       clearInterval(statusTimer);
       clearInterval(linkTimer);
       await api?.close();

@@ -21,10 +21,19 @@ import type { ApiConfig } from "./config.js";
 import { EventHub, Sessions, type EventType } from "./sessions.js";
 import { ApiError, type Model, type NexthopIn, type RouteOpIn, type RouteOut, type RouteType } from "../fib/model.js";
 import type { DataplaneCounters } from "../fib/dataplane.js";
+import type { Lifetime, Sad, SaOut } from "../ipsec/sad.js";
+
+/** What the Ipsec service needs: the SAD/SPD, its counters, and which crypto device runs it. */
+export interface IpsecApi {
+  sad: Sad;
+  /** refreshes the SAs' counters from the dataplane; the policies' hits */
+  counters(): { spIn: Float64Array; spOut: Float64Array };
+  device: string;
+}
 import { formatPrefix as fmtPrefix, parsePrefix, type Family } from "../lookup/prefix.js";
 
 export const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "src", "api", "proto");
-export const PROTO_FILES = ["srcfib/v1/common.proto", "srcfib/v1/routes.proto", "srcfib/v1/fibs.proto", "srcfib/v1/ops.proto"];
+export const PROTO_FILES = ["srcfib/v1/common.proto", "srcfib/v1/routes.proto", "srcfib/v1/fibs.proto", "srcfib/v1/ops.proto", "srcfib/v1/ipsec.proto"];
 export const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] };
 
 export function loadProto(): { def: protoLoader.PackageDefinition; pkg: grpc.GrpcObject } {
@@ -71,12 +80,23 @@ const TYPES: Record<string, RouteType | null> = {
   ROUTE_TYPE_UNREACHABLE: "unreachable",
   ROUTE_TYPE_PROHIBIT: "prohibit",
   ROUTE_TYPE_LOCAL: "local",
+  ROUTE_TYPE_IPSEC: "ipsec",
 };
-const TYPE_ENUM: Record<RouteType, string> = { forward: "ROUTE_TYPE_FORWARD", blackhole: "ROUTE_TYPE_BLACKHOLE", unreachable: "ROUTE_TYPE_UNREACHABLE", prohibit: "ROUTE_TYPE_PROHIBIT", local: "ROUTE_TYPE_LOCAL" };
-const EVENT_TYPES: Record<string, EventType> = { EVENT_TYPE_ROUTE: "route", EVENT_TYPE_NEIGHBOUR: "neighbour", EVENT_TYPE_PORT: "port", EVENT_TYPE_ROLE: "role" };
+const TYPE_ENUM: Record<RouteType, string> = { forward: "ROUTE_TYPE_FORWARD", blackhole: "ROUTE_TYPE_BLACKHOLE", unreachable: "ROUTE_TYPE_UNREACHABLE", prohibit: "ROUTE_TYPE_PROHIBIT", local: "ROUTE_TYPE_LOCAL", ipsec: "ROUTE_TYPE_IPSEC" };
+const EVENT_TYPES: Record<string, EventType> = { EVENT_TYPE_ROUTE: "route", EVENT_TYPE_NEIGHBOUR: "neighbour", EVENT_TYPE_PORT: "port", EVENT_TYPE_ROLE: "role", EVENT_TYPE_IPSEC: "ipsec" };
 
 function nexthopsIn(v: unknown): NexthopIn[] {
   return ((v as Obj[] | undefined) ?? []).map((n) => ({ via: String(n.via ?? ""), port: String(n.port ?? ""), weight: Number(n.weight ?? 0), mac: String(n.mac ?? "") }));
+}
+
+function lifeIn(v: unknown): Lifetime {
+  const o = (v as Obj | null | undefined) ?? {};
+  const n = (k: string): number => Number(o[k] ?? 0);
+  return { softBytes: n("soft_bytes"), hardBytes: n("hard_bytes"), softPackets: n("soft_packets"), hardPackets: n("hard_packets"), softSeconds: n("soft_seconds"), hardSeconds: n("hard_seconds") };
+}
+
+function lifeMsg(l: Lifetime): Obj {
+  return { soft_bytes: l.softBytes, hard_bytes: l.hardBytes, soft_packets: l.softPackets, hard_packets: l.hardPackets, soft_seconds: l.softSeconds, hard_seconds: l.hardSeconds };
 }
 
 export interface ApiDeps {
@@ -84,6 +104,8 @@ export interface ApiDeps {
   counters: () => DataplaneCounters;
   interfaces: () => Obj[];
   events: EventHub;
+  /** the SAD and SPD, or null when IPsec is off */
+  ipsec: () => IpsecApi | null;
   cfg: ApiConfig;
   log: (level: "info" | "warn" | "error", msg: string) => void;
 }
@@ -197,6 +219,137 @@ export class ApiServer {
     return { bindings: out, default_ipv4: m.config.defaultFib[4] ?? "", default_ipv6: m.config.defaultFib[6] ?? "" };
   }
 
+  #ipsec(): IpsecApi {
+    const x = this.#deps.ipsec();
+    if (!x) throw new ApiError("FAILED_PRECONDITION", "IPsec is off in this dataplane (dataplane.ipsec: false in the configuration)");
+    return x;
+  }
+
+  #addIpsec(pkg: grpc.GrpcObject): void {
+    // AddSa arrives undecoded: the request's bytes (which hold the keys) are wiped once the SA is
+    // installed or refused, and so are the decoded key buffers (Sad.addSa).
+    const svc = service(pkg, "Ipsec");
+    const decodeAdd = svc.AddSa!.requestDeserialize;
+    const saMsg = (a: SaOut): Obj => ({
+      protocol: a.protocol,
+      spi: a.spi,
+      direction: a.direction,
+      mode: a.mode,
+      src: a.src,
+      dst: a.dst,
+      inner_family: a.innerFamily,
+      reqid: a.reqid,
+      encryption: a.encryption,
+      integrity: a.integrity,
+      replay_window: a.replayWindow,
+      esn: a.esn,
+      natt: a.natt,
+      natt_sport: a.nattSport,
+      natt_dport: a.nattDport,
+      lifetime: lifeMsg(a.lifetime),
+      tunnel_mtu: a.tunnelMtu,
+      state: a.state,
+      expired_by: a.expiredBy,
+      added: a.addedAt,
+      current: a.current,
+      packets: a.packets,
+      bytes: a.bytes,
+      replay_drops: a.replayDrops,
+      auth_drops: a.authDrops,
+      other_drops: a.otherDrops,
+    });
+    const idOf = (req: Obj): [string, number, string] => {
+      const id = (req.id as Obj | null | undefined) ?? req;
+      return [String(id.protocol ?? ""), Number(id.spi ?? 0), String(id.dst ?? "")];
+    };
+    this.server.addService({ ...svc, AddSa: { ...svc.AddSa!, requestDeserialize: (b: Buffer) => b } }, {
+      AddSa: this.#write(async (raw) => {
+        const buf = raw as unknown as Buffer;
+        try {
+          let req: Obj;
+          try {
+            req = decodeAdd(buf) as Obj;
+          } catch (err: unknown) {
+            throw new ApiError("INVALID_ARGUMENT", `request: not an AddSaRequest: ${err instanceof Error ? err.message : String(err)}`);
+          }
+          const x = this.#ipsec();
+          const out = x.sad.addSa({
+            spi: Number(req.spi ?? 0),
+            protocol: String(req.protocol ?? ""),
+            direction: String(req.direction ?? ""),
+            mode: String(req.mode ?? ""),
+            src: String(req.src ?? ""),
+            dst: String(req.dst ?? ""),
+            innerFamily: Number(req.inner_family ?? 0),
+            reqid: Number(req.reqid ?? 0),
+            encryption: String(req.encryption ?? ""),
+            encryptionKey: (req.encryption_key as Buffer | undefined) ?? Buffer.alloc(0),
+            integrity: String(req.integrity ?? ""),
+            integrityKey: (req.integrity_key as Buffer | undefined) ?? Buffer.alloc(0),
+            replayWindow: Number(req.replay_window ?? 0),
+            esn: Boolean(req.esn),
+            natt: Boolean(req.natt),
+            nattSport: Number(req.natt_sport ?? 0),
+            nattDport: Number(req.natt_dport ?? 0),
+            lifetime: lifeIn(req.lifetime),
+            tunnelMtu: Number(req.tunnel_mtu ?? 0),
+          });
+          this.#deps.log("info", `IPsec: added ${out.direction}bound ${out.protocol.toUpperCase()} SA spi 0x${out.spi.toString(16).padStart(8, "0")} ${out.src} -> ${out.dst} reqid ${out.reqid} (${[out.encryption, out.integrity].filter((t) => t !== "").join(" + ")})`);
+          return saMsg(out);
+        } finally {
+          buf.fill(0);
+        }
+      }),
+      UpdateSa: this.#write(async (req) => {
+        const [p, spi, dst] = idOf(req);
+        return saMsg(this.#ipsec().sad.updateSa(p, spi, dst, lifeIn(req.lifetime), Number(req.tunnel_mtu ?? 0)));
+      }),
+      DeleteSa: this.#write(async (req) => {
+        const [p, spi, dst] = idOf(req);
+        this.#ipsec().sad.deleteSa(p, spi, dst);
+        this.#deps.log("info", `IPsec: deleted ${p.toUpperCase()} SA spi 0x${spi.toString(16).padStart(8, "0")} to ${dst}`);
+        return {};
+      }),
+      GetSa: this.#unary((req) => {
+        const x = this.#ipsec();
+        x.counters();
+        const [p, spi, dst] = idOf(req);
+        return saMsg(x.sad.getSa(p, spi, dst));
+      }),
+      ListSas: this.#unary((req) => {
+        const x = this.#ipsec();
+        x.counters();
+        const reqid = Number(req.reqid ?? 0);
+        return { sas: x.sad.listSas().filter((a) => reqid === 0 || a.reqid === reqid).map(saMsg), crypto_device: x.device };
+      }),
+      AddSp: this.#write(async (req) => {
+        const out = this.#ipsec().sad.addSp({
+          name: String(req.name ?? ""),
+          direction: String(req.direction ?? ""),
+          priority: Number(req.priority ?? 0),
+          src: String(req.src ?? ""),
+          dst: String(req.dst ?? ""),
+          protocol: String(req.protocol ?? ""),
+          sport: String(req.sport ?? ""),
+          dport: String(req.dport ?? ""),
+          action: String(req.action ?? ""),
+          reqid: Number(req.reqid ?? 0),
+        });
+        this.#deps.log("info", `IPsec: added ${out.direction}bound policy ${out.name}: ${out.src} -> ${out.dst} ${out.action}${out.reqid ? ` reqid ${out.reqid}` : ""}`);
+        return out;
+      }),
+      DeleteSp: this.#write(async (req) => {
+        this.#ipsec().sad.deleteSp(String(req.name ?? ""));
+        return {};
+      }),
+      ListSps: this.#unary(() => {
+        const x = this.#ipsec();
+        const c = x.counters();
+        return { policies: x.sad.listSps({ in: c.spIn, out: c.spOut }) };
+      }),
+    });
+  }
+
   #addServices(pkg: grpc.GrpcObject): void {
     const d = this.#deps;
     // Routes.Modify arrives undecoded and is decoded when its turn in the write queue comes: a
@@ -216,7 +369,7 @@ export class ApiServer {
           const r = (o.route as Obj | null) ?? {};
           return {
             op: OPS[String(o.op)] ?? null,
-            route: { fib: String(r.fib ?? ""), subfib: String(r.subfib ?? ""), prefix: String(r.prefix ?? ""), type: TYPES[String(r.type)] ?? null, nexthops: nexthopsIn(r.nexthops), group: String(r.nexthop_group ?? "") },
+            route: { fib: String(r.fib ?? ""), subfib: String(r.subfib ?? ""), prefix: String(r.prefix ?? ""), type: TYPES[String(r.type)] ?? null, nexthops: nexthopsIn(r.nexthops), group: String(r.nexthop_group ?? ""), reqid: Number(r.ipsec_reqid ?? 0) },
             prefixes: (o.prefixes as string[] | undefined) ?? [],
           };
         });
@@ -387,6 +540,7 @@ export class ApiServer {
         call.on("error", stop);
       },
     });
+    this.#addIpsec(pkg);
     this.server.addService(service(pkg, "Explain"), {
       Explain: this.#unary((req) => {
         const r = this.#model().explain({
@@ -598,5 +752,5 @@ function fmtPrefixText(t: string): string {
 }
 
 function routeMsg(r: RouteOut): Obj {
-  return { fib: r.fib, subfib: r.subfib, prefix: r.prefix, type: TYPE_ENUM[r.type], nexthops: r.nexthops, nexthop_group: r.group, owner: r.owner, distance: r.distance, best: r.best, stale: r.stale };
+  return { fib: r.fib, subfib: r.subfib, prefix: r.prefix, type: TYPE_ENUM[r.type], nexthops: r.nexthops, nexthop_group: r.group, ipsec_reqid: r.reqid, owner: r.owner, distance: r.distance, best: r.best, stale: r.stale };
 }

@@ -53,9 +53,10 @@ export interface EventMsg {
   neighbour?: { port: string; address: string; mac: string };
   port?: { port: string; up: boolean };
   role?: { client: string; instance: string; role: string; reason: string };
+  ipsec_expire?: { protocol: string; spi: number; direction: string; dst: string; reqid: number; hard: boolean; reason: string };
 }
 
-export type EventType = "route" | "neighbour" | "port" | "role";
+export type EventType = "route" | "neighbour" | "port" | "role" | "ipsec";
 
 interface Subscriber {
   types: Set<EventType>;
@@ -72,7 +73,7 @@ export class EventHub {
   #seq = 0;
 
   subscribe(types: EventType[], wake: () => void): Subscriber {
-    const s: Subscriber = { types: new Set(types.length === 0 ? (["route", "neighbour", "port", "role"] as EventType[]) : types), queue: [], lost: 0, wake };
+    const s: Subscriber = { types: new Set(types.length === 0 ? (["route", "neighbour", "port", "role", "ipsec"] as EventType[]) : types), queue: [], lost: 0, wake };
     this.#subs.add(s);
     return s;
   }

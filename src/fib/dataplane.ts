@@ -29,7 +29,7 @@ const DP_ERRORS: Record<number, string> = {
   [-102]: "out of memory",
 };
 
-const KIND_CODE: Record<PlanNhg["kind"], number> = { forward: 0, blackhole: 1, unreachable: 2, prohibit: 3, local: 4 };
+const KIND_CODE: Record<PlanNhg["kind"], number> = { forward: 0, blackhole: 1, unreachable: 2, prohibit: 3, local: 4, ipsec: 5 };
 const ANY = 0xffff;
 
 // NUD states with a usable link-layer address (linux/neighbour.h).
@@ -193,6 +193,13 @@ export class DataplaneDriver {
   /** told when a kernel neighbour on a port appears, changes (mac) or goes (null) */
   onNeighbour: ((port: string, address: string, mac: string | null) => void) | null = null;
 
+  /** IPsec: the dataplane tunnel id of a reqid (set by the daemon when IPsec is on) */
+  tunnelId: ((reqid: number) => number) | null = null;
+
+  ipsecOn(): boolean {
+    return this.tunnelId !== null;
+  }
+
   constructor(dp: NativeDataplane, log: DriverLog) {
     this.#dp = dp;
     this.#log = log;
@@ -266,10 +273,15 @@ export class DataplaneDriver {
   #nhgObject(key: string, spec: PlanNhg): NhgState {
     let g = this.#nhgs.get(key);
     if (!g) {
+      let tunnel = 0;
+      if (spec.kind === "ipsec") {
+        if (!this.tunnelId) throw new Error("IPsec is off in this dataplane");
+        tunnel = this.tunnelId(spec.reqid ?? 0);
+      }
       const members = spec.members.map((m) => ({ m, a: this.#adjRef(m.adj, this.#adjSpec(m.adj)) }));
       const id = this.#nhgIds.take(key);
-      const adjs = Uint16Array.from(members.map((x) => x.a.id));
-      const weights = Uint16Array.from(members.map((x) => x.m.weight));
+      const adjs = spec.kind === "ipsec" ? Uint16Array.of(tunnel) : Uint16Array.from(members.map((x) => x.a.id));
+      const weights = spec.kind === "ipsec" ? Uint16Array.of(1) : Uint16Array.from(members.map((x) => x.m.weight));
       const rc = this.#dp.nhgSet(id, KIND_CODE[spec.kind], adjs, weights);
       if (rc !== 0) {
         this.#nhgIds.release(key);
@@ -306,6 +318,7 @@ export class DataplaneDriver {
   #nhgSpec(key: string): PlanNhg {
     const p = this.#plan?.nhgs.get(key) ?? this.#groups.get(key);
     if (p) return p;
+    if (key.startsWith("ipsec:")) return { kind: "ipsec", members: [], reqid: Number(key.slice(6)) };
     if (key.startsWith("fwd:")) {
       const members = key
         .slice(4)
@@ -730,7 +743,7 @@ export class DataplaneDriver {
       rule: e.rule >= 0 ? (plan?.ruleNames[e.rule] ?? null) : null,
       subfib: e.subfib === ANY ? null : (this.#subIds.keyOf(e.subfib) ?? null),
       nhg: e.nhg === 0xffffffff ? null : (this.#nhgIds.keyOf(e.nhg) ?? null),
-      kind: e.kind >= 0 ? (["forward", "blackhole", "unreachable", "prohibit", "local"][e.kind] ?? "?") : "drop",
+      kind: e.kind >= 0 ? (["forward", "blackhole", "unreachable", "prohibit", "local", "ipsec"][e.kind] ?? "?") : "drop",
       adj,
       outPort: e.adj >= 0 ? (plan?.ports[e.outPort]?.name ?? String(e.outPort)) : null,
       mac: e.adj >= 0 && e.resolved ? formatMac(e.mac) : null,
@@ -786,6 +799,12 @@ export class DataplaneDriver {
       }))
       .sort((x, y) => x.id - y.id);
     return { drops, ports, fibs, subfibs, rules, adjacencies, workers: [...c.workerRx] };
+  }
+
+  /** The dataplane's IPsec counters: (packets, bytes, replay, auth, other) per SA id; hits per policy id. */
+  ipsecCounters(): { sa: Float64Array; spIn: Float64Array; spOut: Float64Array } {
+    const c = this.#dp.counters();
+    return { sa: c.sa, spIn: c.spIn, spOut: c.spOut };
   }
 
   /** Neighbours known from the kernel, for status output. */

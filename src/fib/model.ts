@@ -42,7 +42,7 @@ export const DISTANCE_CONNECTED = 254;
 export const DISTANCE_DEFAULT = 100;
 const RESERVED_OWNERS = new Set([OWNER_CONFIG, OWNER_CONNECTED, OWNER_NEIGHBOUR]);
 
-export type RouteType = "forward" | "blackhole" | "unreachable" | "prohibit" | "local";
+export type RouteType = "forward" | "blackhole" | "unreachable" | "prohibit" | "local" | "ipsec";
 
 export interface NexthopIn {
   via: string;
@@ -59,6 +59,8 @@ export interface RouteIn {
   type: RouteType | null;
   nexthops: NexthopIn[];
   group: string;
+  /** type ipsec: the reqid of the tunnel (its SAs) the route sends into */
+  reqid?: number;
 }
 
 export interface RouteOpIn {
@@ -90,6 +92,8 @@ export interface RouteOut {
   type: RouteType;
   nexthops: NexthopIn[];
   group: string;
+  /** type ipsec: the tunnel's reqid (0 otherwise) */
+  reqid: number;
   owner: string;
   distance: number;
   best: boolean;
@@ -462,6 +466,13 @@ export class Model {
     const type = r.type ?? (r.nexthops.length > 0 || r.group !== "" ? "forward" : null);
     if (type === null) throw new ApiError("INVALID_ARGUMENT", `${key}: needs nexthops, a nexthop_group, or a type (blackhole, unreachable, prohibit)`);
     if (type === "local") throw new ApiError("INVALID_ARGUMENT", `${key}.type: ROUTE_TYPE_LOCAL routes come from the interfaces' addresses, not from clients`);
+    if (type === "ipsec") {
+      if (r.nexthops.length > 0 || r.group !== "") throw new ApiError("INVALID_ARGUMENT", `${key}.nexthops: an IPsec route sends into its tunnel (ipsec_reqid), it has no next hops`);
+      const reqid = r.reqid ?? 0;
+      if (!Number.isInteger(reqid) || reqid < 1 || reqid > 0xffffffff) throw new ApiError("INVALID_ARGUMENT", `${key}.ipsec_reqid: an IPsec route needs the reqid of its tunnel (1-4294967295)`);
+      if (!this.#driver.ipsecOn()) throw new ApiError("FAILED_PRECONDITION", `${key}.type: IPsec is off in this dataplane (dataplane.ipsec: false)`);
+      return `ipsec:${reqid}`;
+    }
     if (type !== "forward") {
       if (r.nexthops.length > 0 || r.group !== "") throw new ApiError("INVALID_ARGUMENT", `${key}.nexthops: a ${type} route has no next hops`);
       return type;
@@ -511,14 +522,15 @@ export class Model {
     await this.#installSet(this.#rib.setDistance(client, distance));
   }
 
-  #describe(nhg: string): { type: RouteType; nexthops: NexthopIn[]; group: string } {
-    if (nhg === "blackhole" || nhg === "unreachable" || nhg === "prohibit") return { type: nhg, nexthops: [], group: "" };
-    if (nhg === "local") return { type: "local", nexthops: [], group: "" };
+  #describe(nhg: string): { type: RouteType; nexthops: NexthopIn[]; group: string; reqid: number } {
+    if (nhg === "blackhole" || nhg === "unreachable" || nhg === "prohibit") return { type: nhg, nexthops: [], group: "", reqid: 0 };
+    if (nhg === "local") return { type: "local", nexthops: [], group: "", reqid: 0 };
+    if (nhg.startsWith("ipsec:")) return { type: "ipsec", nexthops: [], group: "", reqid: Number(nhg.slice(6)) };
     if (nhg.startsWith("glean:")) {
       const port = this.#cfg.ports[Number(nhg.slice(6))]?.name ?? "?";
-      return { type: "forward", nexthops: [{ via: "", port, weight: 1, mac: "" }], group: "" };
+      return { type: "forward", nexthops: [{ via: "", port, weight: 1, mac: "" }], group: "", reqid: 0 };
     }
-    if (nhg.startsWith("grp:")) return { type: "forward", nexthops: [], group: nhg.slice(4) };
+    if (nhg.startsWith("grp:")) return { type: "forward", nexthops: [], group: nhg.slice(4), reqid: 0 };
     const members = nhg
       .slice(4)
       .split(",")
@@ -530,7 +542,7 @@ export class Model {
         const mac = this.#plan.adjs.get(m.slice(0, star))?.mac ?? this.#macs.get(m.slice(0, star)) ?? null;
         return { via, port, weight: Number(m.slice(star + 1)), mac: mac ? formatMac(mac) : "" };
       });
-    return { type: "forward", nexthops: members, group: "" };
+    return { type: "forward", nexthops: members, group: "", reqid: 0 };
   }
 
   /** A readable summary of a nexthop group key. */
@@ -538,6 +550,7 @@ export class Model {
     if (nhg === null) return "";
     const d = this.#describe(nhg);
     if (d.group) return `group ${d.group}`;
+    if (d.type === "ipsec") return `ipsec reqid ${d.reqid}`;
     if (d.type !== "forward") return d.type;
     return d.nexthops.map((n) => (n.via ? `via ${n.via} dev ${n.port}${n.weight !== 1 ? ` weight ${n.weight}` : ""}` : `dev ${n.port}`)).join(", ");
   }

@@ -11,17 +11,20 @@
  *     route straight to its adjacency (the driver adds those as neighbours come and go).
  *
  * Nexthop group keys:
- *   local | glean:<port> | blackhole | unreachable | prohibit | fwd:<adj>*<weight>,...
+ *   local | glean:<port> | blackhole | unreachable | prohibit | fwd:<adj>*<weight>,... |
+ *   ipsec:<reqid> (into an IPsec tunnel; routes from the API only)
  * Adjacency keys: <port>|<address> (a gateway, or a neighbour host).
  */
 import type { Config, RouteConfig } from "../api/config.js";
 import { formatAddress, formatPrefix, type Family, type Prefix } from "../lookup/prefix.js";
 
-export type NhgKind = "forward" | "blackhole" | "unreachable" | "prohibit" | "local";
+export type NhgKind = "forward" | "blackhole" | "unreachable" | "prohibit" | "local" | "ipsec";
 
 export interface PlanNhg {
   kind: NhgKind;
   members: { adj: string; weight: number }[];
+  /** kind ipsec: the tunnel's reqid */
+  reqid?: number;
 }
 
 export interface PlanAdj {

@@ -63,6 +63,65 @@ export interface NativeDataplane {
   reclaim(): void;
   explain(q: { family: 4 | 6; src: Uint8Array; dst: Uint8Array; inPort: number; proto: number; dscp: number; hasPorts: boolean; sport: number; dport: number }): NativeExplain;
   portLink(port: number): { up: boolean; speedMbps: number };
+  /** the crypto device behind IPsec, or null when IPsec is off */
+  ipsecInfo(): { driver: string; whyNot: string } | null;
+  /** [rc, message]: the message never holds key bytes */
+  saAdd(id: number, spec: NativeSaSpec): [number, string];
+  saDelete(id: number): [number, string];
+  saExpire(id: number): number;
+  saSetLife(id: number, softBytes: number, hardBytes: number, softPackets: number, hardPackets: number): number;
+  saStats(id: number): { packets: number; bytes: number; softExpired: boolean; hardExpired: boolean } | null;
+  /** outSa4 / outSa6: SA ids or 0xffff (none) */
+  tunnelSet(id: number, mtu: number, outSa4: number, outSa6: number): [number, string];
+  tunnelDelete(id: number): number;
+  /** dir 0: inbound, 1: outbound; the list in match order */
+  spdSet(dir: 0 | 1, policies: NativeSp[]): [number, string];
+}
+
+/** dp_sa_spec + ipsec_sa_conf (native/dp/dp_ipsec.h, native/ipsec/ipsec_esp.h). */
+export interface NativeSaSpec {
+  proto: 50 | 51;
+  tunnel: number;
+  spi: number;
+  inbound: boolean;
+  tunnelMode: boolean;
+  outerFamily: 4 | 6;
+  innerFamily: 4 | 6;
+  src: Uint8Array;
+  dst: Uint8Array;
+  /** 1 AES-GCM, 2 AES-CBC, 0 none (AH) */
+  cipher: number;
+  /** 0 none, 1 HMAC-SHA-256-128, 2 HMAC-SHA1-96 */
+  auth: number;
+  key: Uint8Array | null;
+  salt: Uint8Array | null;
+  authKey: Uint8Array | null;
+  replayWindow: number;
+  esn: boolean;
+  natt: boolean;
+  nattSport: number;
+  nattDport: number;
+  ttl: number;
+  softBytes: number;
+  hardBytes: number;
+  softPackets: number;
+  hardPackets: number;
+}
+
+export interface NativeSp {
+  id: number;
+  family: 4 | 6;
+  src: Uint8Array;
+  srcLen: number;
+  dst: Uint8Array;
+  dstLen: number;
+  /** -1: any */
+  proto: number;
+  /** 0 bypass, 1 discard, 2 protect */
+  action: number;
+  tunnel: number;
+  sport: [number, number];
+  dport: [number, number];
 }
 
 /** dp_explain_out (native/dp/dp_explain.h): ids, 0xFFFF / 0xFFFFFFFF / -1 for none. */
@@ -104,6 +163,11 @@ export interface NativeCounters {
   adj: Float64Array;
   /** packets received by each worker lcore (ports and TAPs) */
   workerRx: Float64Array;
+  /** (packets, bytes, replay, auth, other) per SA id */
+  sa: Float64Array;
+  /** hits per policy id, inbound and outbound */
+  spIn: Float64Array;
+  spOut: Float64Array;
 }
 
 export interface NativeNeighEvent {
@@ -131,6 +195,10 @@ export interface NativeAddon {
     mbufs: number;
     /** 0: workers poll without pause; else idle workers sleep this long between polls */
     idleSleepUs?: number;
+    /** bring up a crypto device and IPsec */
+    ipsec?: boolean;
+    /** "" or undefined: crypto_aesni_mb, else crypto_openssl; or exactly this driver */
+    crypto?: string;
   }) => NativeDataplane;
   NativeNeigh: new () => NativeNeigh;
   dropNames: string[];
@@ -145,6 +213,9 @@ export interface NativeAddon {
     adjs: number;
     workers: number;
     portCounterFields: number;
+    sas: number;
+    tunnels: number;
+    sps: number;
   };
   NativeLpm: new (family: 4 | 6) => NativeLpm;
   lpmStatus: { OK: number; NOENT: number; NOMEM: number; NH_FULL: number; INVAL: number };
