@@ -110,7 +110,10 @@ function markdown(r) {
       '(made by a standalone peer SA, so every sequence number is new), inner packet routed out of the tx port. ' +
       `Bursts of ${r.burst ?? 32}. **Only rx_burst + dp_worker_rx + dp_worker_flush is timed** (rte_rdtsc); the feed ` +
       '(allocating mbufs and copying plaintext in, and for decrypt encrypting it with the peer SA) and the drain ' +
-      '(dequeuing and freeing the tx ring) are not.',
+      '(dequeuing and freeing the tx ring) are not. Sharing the core: bursts run in chunks of ' +
+      `${r.chunk_bursts ?? 8}; a chunk during which the thread was context-switched (getrusage, read outside the ` +
+      `timed part) is discarded: ${(r.bursts_discarded ?? 0).toLocaleString('en-US')} of ` +
+      `${((r.bursts_kept ?? 0) + (r.bursts_discarded ?? 0)).toLocaleString('en-US')} bursts in this run.`,
     '- **raw**: the same cryptodev, algorithms and key sizes; 32 preformed mbufs laid out as ESP packets; timed per ' +
       'burst: `rte_crypto_op_bulk_alloc`, attach session, offsets/IV/AAD/digest, enqueue + dequeue until all 32 are ' +
       'back, ops freed (restoring the pristine bytes before each burst is not timed). Lengths are what ESP processes ' +

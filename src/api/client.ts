@@ -57,7 +57,7 @@ export class ApiClient {
     const chOpts: grpc.ChannelOptions = { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024 };
     if (opts.tls?.serverName) chOpts["grpc.ssl_target_name_override"] = opts.tls.serverName;
     let channel: grpc.Channel | null = null;
-    for (const name of ["Routes", "NexthopGroups", "Interfaces", "Fibs", "Bindings", "CountersService", "Events", "Explain", "Sessions"]) {
+    for (const name of ["Routes", "NexthopGroups", "Interfaces", "Fibs", "Bindings", "CountersService", "Events", "Explain", "Sessions", "Ipsec"]) {
       const Ctor = v1[name] as grpc.ServiceClientConstructor;
       // One channel for all services.
       const stub: grpc.Client = channel === null ? new Ctor(targetOf(where), creds, chOpts) : new Ctor(targetOf(where), creds, { ...chOpts, channelOverride: channel });

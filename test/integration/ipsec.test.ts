@@ -1,0 +1,257 @@
+/**
+ * IPsec end to end: srcfib (the lab's router, src/api/lab.ts) terminates a tunnel whose far end
+ * is scapy in the client's namespace (test/integration/ipsec_peer.py, an independent ESP
+ * implementation), with SAs and policies installed over the API as an IKE daemon would.
+ *
+ *   cli (scapy, 192.0.2.100) ── ispa ── rtr (srcfib, tunnel address 198.51.100.1) ── lan ── srv
+ *
+ * The remote site 10.99.0.0/16 sits behind the peer. The peer's ESP requests from 10.99.0.5 are
+ * decrypted by srcfib and delivered to the server (198.51.100.10), a real kernel, whose echo
+ * replies srcfib encrypts back. The tunnel's outer packets are sourced from 198.51.100.1, so the
+ * source selector sends them out through ISP-A (FIB via-a), which is the only way they reach the
+ * peer (the main FIB prefers ISP-B).
+ *
+ * Needs root (namespaces, DPDK); without it every test fails with the reason.
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADDR, Lab } from "../../src/api/lab.js";
+import { ApiClient, type Msg } from "../../src/api/client.js";
+import { codeOf } from "../support/api.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PEER = join(here, "ipsec_peer.py");
+
+const isRoot = process.getuid?.() === 0;
+let lab: Lab;
+let api: ApiClient;
+
+const TUN = "198.51.100.1"; // srcfib's end
+const PEER_ADDR = ADDR.cli4; // 192.0.2.100
+const REMOTE_NET = "10.99.0.0/16";
+const REQID = 7;
+
+// Keys (hex). Each is distinct so that a log grep can look for every one of them.
+const K = {
+  gcmIn: "0f1e2d3c4b5a69788796a5b4c3d2e1f0" + "c0ffee01",
+  gcmOut: "112233445566778899aabbccddeeff00" + "5a17ed02",
+  cbcIn: "8899aabbccddeeff0011223344556677",
+  cbcInAuth: "a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0",
+  cbcOut: "d1d2d3d4d5d6d7d8d9dadbdcdddedfe0",
+  cbcOutAuth: "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+};
+
+interface PeerResult {
+  sent: number;
+  replies: number;
+  esp_seen: number;
+  undecryptable: number;
+  reply_seqs: number[];
+}
+
+function peer(c: Record<string, unknown>): PeerResult {
+  const cfg = { iface: "a", local: PEER_ADDR, remote: TUN, inner_src: "10.99.0.5", inner_dst: ADDR.a4, count: 5, first_seq: 1, timeout: 3, ...c };
+  const r = lab.exec(lab.ns.cli, ["/usr/bin/python3", PEER, JSON.stringify(cfg)], 60000);
+  if (r.status !== 0) throw new Error(`ipsec_peer.py: exit ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as PeerResult;
+}
+
+function sa(direction: "in" | "out", spi: number, alg: "gcm" | "cbc", key: string, authKey = "", extra: Msg = {}): Msg {
+  return {
+    protocol: "esp",
+    spi,
+    direction,
+    mode: "tunnel",
+    src: direction === "in" ? PEER_ADDR : TUN,
+    dst: direction === "in" ? TUN : PEER_ADDR,
+    reqid: REQID,
+    encryption: alg === "gcm" ? "aes-gcm-128" : "aes-cbc-128",
+    encryption_key: Buffer.from(key, "hex"),
+    integrity: alg === "gcm" ? "" : "hmac-sha256-128",
+    integrity_key: Buffer.from(authKey, "hex"),
+    replay_window: 64,
+    ...extra,
+  };
+}
+
+async function listSas(): Promise<Msg[]> {
+  return ((await api.call("Ipsec", "ListSas", {})).sas as Msg[]) ?? [];
+}
+
+async function saOf(spi: number): Promise<Msg> {
+  const s = (await listSas()).find((x) => Number(x.spi) === spi);
+  if (!s) throw new Error(`no SA ${spi.toString(16)} listed`);
+  return s;
+}
+
+async function drops(): Promise<Record<string, number>> {
+  return (await api.call("CountersService", "Get")).drops as Record<string, number>;
+}
+
+beforeAll(async () => {
+  if (!isRoot) throw new Error("the integration tests build network namespaces and run DPDK: run them as root (CI does)");
+  lab = new Lab(`sfi${process.pid % 10000}`);
+  lab.build();
+  await lab.startDaemon();
+  lab.warmUp();
+  api = new ApiClient(lab.statusFile.replace(/status\.json$/, "api.sock"), { client: "ike" });
+}, 120000);
+
+afterAll(async () => {
+  api?.close();
+  if (!lab) return;
+  try {
+    await lab.stopDaemon();
+  } finally {
+    lab.destroy();
+  }
+});
+
+describe("IPsec between srcfib and scapy", () => {
+  const events: Msg[] = [];
+  let sub: (grpc.ClientReadableStream<Msg> & AsyncIterable<Msg>) | null = null;
+
+  it("reports its crypto device, and refuses bad SAs and policies with the field named", async () => {
+    const l = await api.call("Ipsec", "ListSas", {});
+    expect(["crypto_aesni_mb", "crypto_openssl"]).toContain(l.crypto_device);
+    expect(lab.daemonLog).toMatch(/IPsec: crypto device crypto_(aesni_mb|openssl)/);
+    const bad = async (m: Msg, code: string, re: RegExp): Promise<void> => {
+      const r = await codeOf(api.call("Ipsec", "AddSa", m));
+      expect(r.code, JSON.stringify(r)).toBe(code);
+      expect(r.details).toMatch(re);
+    };
+    await bad(sa("in", 0x10, "gcm", K.gcmIn), "INVALID_ARGUMENT", /spi: 16 is not an SPI/);
+    await bad(sa("in", 0x1000a001, "gcm", K.gcmIn.slice(0, 32)), "INVALID_ARGUMENT", /encryption_key: aes-gcm-128 takes 20 bytes/);
+    await bad(sa("in", 0x1000a001, "cbc", K.cbcIn), "INVALID_ARGUMENT", /integrity_key: hmac-sha256-128 takes 32 bytes, got 0/);
+    await bad({ ...sa("in", 0x1000a001, "gcm", K.gcmIn), encryption: "des" }, "INVALID_ARGUMENT", /encryption: "des" is not one of/);
+    await bad({ ...sa("out", 0x1000a001, "gcm", K.gcmIn), reqid: 0 }, "INVALID_ARGUMENT", /reqid: an outbound SA needs/);
+    await bad({ ...sa("in", 0x1000a001, "gcm", K.gcmIn), dst: "2001:db8::1" }, "INVALID_ARGUMENT", /dst:/);
+    await bad({ ...sa("in", 0x1000a001, "gcm", K.gcmIn), lifetime: { soft_packets: 10, hard_packets: 5 } }, "INVALID_ARGUMENT", /soft_packets: 10 is not below the hard limit 5/);
+    const sp = await codeOf(api.call("Ipsec", "AddSp", { name: "x", direction: "out", src: "198.51.100.1/24", dst: REMOTE_NET, action: "protect", reqid: REQID }));
+    expect(sp.code).toBe("INVALID_ARGUMENT");
+    expect(sp.details).toMatch(/src:.*host bits/);
+    // the refusals left nothing behind
+    expect(await listSas()).toHaveLength(0);
+    expect(((await api.call("Ipsec", "ListSps", {})).policies as Msg[]) ?? []).toHaveLength(0);
+  });
+
+  it("AES-GCM-128: scapy's ESP is decrypted and delivered to the server, whose replies come back encrypted via ISP-A", async () => {
+    sub = api.stream("Events", "Subscribe", { types: ["EVENT_TYPE_IPSEC"] });
+    sub.on("data", (e: Msg) => events.push(e));
+    sub.on("error", () => undefined);
+    await api.call("Ipsec", "AddSa", sa("in", 0x1000a001, "gcm", K.gcmIn));
+    const out = await api.call("Ipsec", "AddSa", sa("out", 0x2000b002, "gcm", K.gcmOut));
+    expect(out.current).toBe(true);
+    expect(JSON.stringify(out)).not.toMatch(/encryption_key|integrity_key/);
+    await api.call("Ipsec", "AddSp", { name: "to-remote", direction: "out", priority: 10, src: "198.51.100.0/24", dst: REMOTE_NET, action: "protect", reqid: REQID });
+    await api.call("Ipsec", "AddSp", { name: "from-remote", direction: "in", priority: 10, src: REMOTE_NET, dst: "198.51.100.0/24", action: "protect", reqid: REQID });
+    const viaA0 = ((await api.call("CountersService", "Get")).fibs as Record<string, number>)["via-a"] ?? 0;
+
+    const r = peer({ alg: "gcm", spi_send: 0x1000a001, key_send: K.gcmIn, auth_send: "", spi_recv: 0x2000b002, key_recv: K.gcmOut, auth_recv: "", replay: true, tamper: true });
+    expect(r.sent).toBe(5);
+    expect(r.replies, JSON.stringify(r)).toBe(5);
+    expect(r.undecryptable).toBe(0);
+    expect(r.reply_seqs.sort()).toEqual([0, 1, 2, 3, 4]);
+
+    const inSa = await saOf(0x1000a001);
+    const outSa = await saOf(0x2000b002);
+    expect(Number(inSa.packets)).toBe(5);
+    expect(Number(inSa.replay_drops)).toBe(1);
+    expect(Number(inSa.auth_drops)).toBe(1);
+    expect(Number(outSa.packets)).toBe(5);
+    const d = await drops();
+    expect(d.ipsec_replay).toBeGreaterThanOrEqual(1);
+    expect(d.ipsec_auth).toBeGreaterThanOrEqual(1);
+    const policies = (await api.call("Ipsec", "ListSps", {})).policies as Msg[];
+    expect(Number(policies.find((p) => p.name === "to-remote")!.hits)).toBe(5);
+    expect(Number(policies.find((p) => p.name === "from-remote")!.hits)).toBe(5);
+    // the outer packets were routed by their source (198.51.100.1 -> FIB via-a)
+    const viaA = ((await api.call("CountersService", "Get")).fibs as Record<string, number>)["via-a"] ?? 0;
+    expect(viaA - viaA0).toBeGreaterThanOrEqual(5);
+  });
+
+  it("rekeys to AES-CBC-128 + HMAC-SHA-256-128 without losing a packet, then the old SAs go", async () => {
+    await api.call("Ipsec", "AddSa", sa("in", 0x1000a002, "cbc", K.cbcIn, K.cbcInAuth));
+    const out = await api.call("Ipsec", "AddSa", sa("out", 0x2000b003, "cbc", K.cbcOut, K.cbcOutAuth));
+    expect(out.current).toBe(true);
+    expect((await saOf(0x2000b002)).current).toBe(false);
+    const recv = { spi_recv: 0x2000b003, key_recv: K.cbcOut, auth_recv: K.cbcOutAuth };
+    // the peer still sends with the old inbound SA (its sequence numbers go on) ...
+    const old = peer({ alg: "gcm", spi_send: 0x1000a001, key_send: K.gcmIn, auth_send: "", first_seq: 20, count: 3, ...recv, alg_recv: "cbc" });
+    expect(old.replies, JSON.stringify(old)).toBe(3);
+    expect(Number((await saOf(0x1000a001)).packets)).toBe(8);
+    // ... and with the new one: both answered, the answers under the new outbound SA
+    const fresh = peer({ alg: "cbc", spi_send: 0x1000a002, key_send: K.cbcIn, auth_send: K.cbcInAuth, count: 3, ...recv });
+    expect(fresh.replies, JSON.stringify(fresh)).toBe(3);
+    expect(Number((await saOf(0x2000b003)).packets)).toBe(6);
+    expect(Number((await saOf(0x2000b002)).packets)).toBe(5);
+    // the old SAs go; what still comes under the old SPI is dropped and counted
+    await api.call("Ipsec", "DeleteSa", { protocol: "esp", spi: 0x1000a001, dst: TUN });
+    await api.call("Ipsec", "DeleteSa", { protocol: "esp", spi: 0x2000b002, dst: PEER_ADDR });
+    expect((await codeOf(api.call("Ipsec", "GetSa", { protocol: "esp", spi: 0x1000a001, dst: TUN }))).code).toBe("NOT_FOUND");
+    const nosa = (await drops()).ipsec_no_sa ?? 0;
+    const gone = peer({ alg: "gcm", spi_send: 0x1000a001, key_send: K.gcmIn, auth_send: "", first_seq: 40, count: 2, ...recv, timeout: 1 });
+    expect(gone.replies).toBe(0);
+    expect((await drops()).ipsec_no_sa).toBe(nosa + 2);
+  });
+
+  it("route-based: a route into the tunnel (ROUTE_TYPE_IPSEC) instead of the outbound policy", async () => {
+    await api.call("Ipsec", "DeleteSp", { name: "to-remote" });
+    const recv = { spi_recv: 0x2000b003, key_recv: K.cbcOut, auth_recv: K.cbcOutAuth };
+    const send = { alg: "cbc", spi_send: 0x1000a002, key_send: K.cbcIn, auth_send: K.cbcInAuth };
+    // no policy and no route: the server's replies leave in the clear, through the main FIB
+    const none = peer({ ...send, ...recv, first_seq: 10, count: 2, timeout: 1 });
+    expect(none.replies).toBe(0);
+    // the replies come from 198.51.100.10: the source selector picks FIB via-a, so the route goes there
+    await api.call("Routes", "Modify", { ops: [{ op: "OP_ADD", route: { fib: "via-a", prefix: REMOTE_NET, type: "ROUTE_TYPE_IPSEC", ipsec_reqid: REQID } }] });
+    const listed = await api.collect("Routes", "List", { fib: "via-a", prefix: REMOTE_NET });
+    expect(listed[0]).toMatchObject({ type: "ROUTE_TYPE_IPSEC", ipsec_reqid: REQID });
+    const r = peer({ ...send, ...recv, first_seq: 20, count: 4 });
+    expect(r.replies, JSON.stringify(r)).toBe(4);
+    const bad = await codeOf(api.call("Routes", "Modify", { ops: [{ op: "OP_ADD", route: { fib: "via-a", prefix: "10.98.0.0/16", type: "ROUTE_TYPE_IPSEC" } }] }));
+    expect(bad.code).toBe("INVALID_ARGUMENT");
+    expect(bad.details).toMatch(/ipsec_reqid/);
+  });
+
+  it("lifetimes: a soft time limit and a hard packet limit raise expire events; past the hard one no packet passes", async () => {
+    const id = { protocol: "esp", spi: 0x1000a002, dst: TUN };
+    const before = Number((await saOf(0x1000a002)).packets);
+    await api.call("Ipsec", "UpdateSa", { id, lifetime: { soft_seconds: 1, hard_packets: before + 2 } });
+    const send = { alg: "cbc", spi_send: 0x1000a002, key_send: K.cbcIn, auth_send: K.cbcInAuth, spi_recv: 0x2000b003, key_recv: K.cbcOut, auth_recv: K.cbcOutAuth };
+    const expired = (await drops()).ipsec_expired ?? 0;
+    const r = peer({ ...send, first_seq: 40, count: 4, timeout: 2 });
+    expect(r.replies, JSON.stringify(r)).toBe(2);
+    expect((await drops()).ipsec_expired).toBe(expired + 2);
+    const end = Date.now() + 5000;
+    const ours = (): Msg[] => events.map((e) => e.ipsec_expire as Msg | undefined).filter((e): e is Msg => e !== undefined && Number(e.spi) === 0x1000a002);
+    while (Date.now() < end && ours().length < 2) await new Promise((res) => setTimeout(res, 100));
+    expect(ours()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ hard: false, reason: "seconds", direction: "in", protocol: "esp", reqid: REQID }),
+        expect.objectContaining({ hard: true, reason: "packets", direction: "in", dst: TUN }),
+      ]),
+    );
+    const s = await saOf(0x1000a002);
+    expect(s.state).toBe("expired");
+    expect(s.expired_by).toBe("packets");
+    // and it stays stopped
+    expect(peer({ ...send, first_seq: 60, count: 2, timeout: 1 }).replies).toBe(0);
+    sub?.cancel();
+  });
+
+  it("keys appear in no reply and in no log line", async () => {
+    const all = JSON.stringify([await api.call("Ipsec", "ListSas", {}), await api.call("Ipsec", "ListSps", {}), await api.collect("Routes", "List", { fib: "via-a" })]);
+    const log = lab.daemonLog;
+    expect(log.split("\n").length).toBeGreaterThan(10);
+    for (const k of Object.values(K)) {
+      const forms = [k, k.toUpperCase(), Buffer.from(k, "hex").toString("base64"), [...Buffer.from(k, "hex")].join(","), k.slice(0, 16)];
+      for (const f of forms) {
+        expect(log.includes(f), `key material ${f} in the daemon log`).toBe(false);
+        expect(all.includes(f), `key material ${f} in an API reply`).toBe(false);
+      }
+    }
+    expect(log).toMatch(/IPsec: added inbound ESP SA spi 0x1000a001/);
+  });
+});
