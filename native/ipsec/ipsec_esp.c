@@ -268,11 +268,11 @@ static uint32_t esp_offset(const struct ipsec_esp_sa *s, const struct rte_mbuf *
 
 #define MAX_BURST 64
 
-/* The sequence number recorded for mbuf m (one of good[0 .. n)). */
-static uint64_t seq_of(struct rte_mbuf *const good[], const uint64_t q[], uint16_t n, const struct rte_mbuf *m)
+/* The sequence number recorded for mbuf m (one of qm[0 .. n)). */
+static uint64_t seq_of(struct rte_mbuf *const qm[], const uint64_t q[], uint16_t n, const struct rte_mbuf *m)
 {
 	for (uint16_t i = 0; i < n; i++)
-		if (good[i] == m)
+		if (qm[i] == m)
 			return q[i];
 	return 0; /* not reached: every processed mbuf was prepared */
 }
@@ -281,7 +281,10 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
                            uint16_t n, uint8_t *why)
 {
 	struct rte_mbuf *good[MAX_BURST], *bad[MAX_BURST];
-	uint64_t q[MAX_BURST]; /* inbound: each good packet's full sequence number */
+	/* inbound: each good packet's full sequence number, by mbuf (qm: rte_ipsec_pkt_crypto_prepare
+	 * reorders good[] — the packets it refuses go to the end — so the pairs are kept apart) */
+	struct rte_mbuf *qm[MAX_BURST];
+	uint64_t q[MAX_BURST];
 	uint8_t badwhy[MAX_BURST];
 	uint16_t ng = 0, nb = 0;
 	if (n > MAX_BURST)
@@ -306,6 +309,7 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 			}
 			uint32_t lo = rte_be_to_cpu_32(*rte_pktmbuf_mtod_offset(m, const uint32_t *, off + 4));
 			q[ng] = ipsec_replay_full(&s->rp, lo);
+			qm[ng] = m;
 			if (!ipsec_replay_ok(&s->rp, q[ng])) {
 				bad[nb] = m;
 				badwhy[nb++] = IPSEC_FAIL_REPLAY;
@@ -321,6 +325,7 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 		good[ng++] = m;
 	}
 
+	const uint16_t ng0 = ng;
 	/* prepare: failures (replayed, malformed) go after the prepared ones */
 	struct rte_crypto_op *cop[MAX_BURST];
 	uint16_t np = 0;
@@ -365,7 +370,7 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 	for (uint16_t i = ok; i < got; i++) {
 		bad[nb] = proc[i];
 		badwhy[nb++] = (proc[i]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) ? IPSEC_FAIL_AUTH
-		               : s->inbound && !ipsec_replay_ok(&s->rp, seq_of(good, q, np, proc[i])) ? IPSEC_FAIL_REPLAY
+		               : s->inbound && !ipsec_replay_ok(&s->rp, seq_of(qm, q, ng0, proc[i])) ? IPSEC_FAIL_REPLAY
 		                                                                                    : IPSEC_FAIL_PROCESS;
 	}
 	/* authentic: the replay window moves (a duplicate within this burst loses); IPv4 header
@@ -374,7 +379,7 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 	for (uint16_t i = 0; i < ok; i++) {
 		struct rte_mbuf *m = proc[i];
 		if (s->inbound) {
-			uint64_t sq = seq_of(good, q, np, m);
+			uint64_t sq = seq_of(qm, q, ng0, m);
 			if (!ipsec_replay_ok(&s->rp, sq)) {
 				bad[nb] = m;
 				badwhy[nb++] = IPSEC_FAIL_REPLAY;

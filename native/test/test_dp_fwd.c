@@ -890,6 +890,30 @@ static void test_ipsec_path(void)
 	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_REPLAY) == replay + 40);
 	out_free(&o);
 
+	/* 4c. a forged packet (the SA's SPI, a far-ahead sequence number, a ciphertext length the
+	 * cipher cannot have: refused before decryption) in the same burst as genuine ones must not
+	 * lend them its sequence number (which would slam the window shut for the real ones) */
+	struct frame trio[3], next;
+	peer_send(peer_out, false, &f, &trio[1]);
+	peer_send(peer_out, false, &f, &trio[2]);
+	trio[0] = trio[1];
+	trio[0].b[14 + 20 + 4] = 0xFF, trio[0].b[14 + 20 + 5] = 0xFF, trio[0].b[14 + 20 + 6] = 0xFF, trio[0].b[14 + 20 + 7] = 0xF0;
+	trio[0].b[trio[0].len++] = 0x5A; /* one more byte: not a whole number of 4-byte words */
+	{
+		uint8_t *ip = trio[0].b + 14;
+		uint16_t tot = (uint16_t)(trio[0].len - 14);
+		ip[2] = (uint8_t)(tot >> 8), ip[3] = (uint8_t)tot, ip[10] = ip[11] = 0;
+		uint16_t ck = (uint16_t)~dp_cksum(ip, 20, 0);
+		ip[10] = (uint8_t)(ck >> 8), ip[11] = (uint8_t)ck;
+	}
+	run(0, trio, 3, &o);
+	CHECK(o.n[2] == 2);
+	out_free(&o);
+	peer_send(peer_out, false, &f, &next);
+	run(0, &next, 1, &o);
+	CHECK(o.n[2] == 1);
+	out_free(&o);
+
 	/* 5. ESP to our address with an SPI nobody has: counted, not punted */
 	uint64_t nosa = drops(DP_DROP_IPSEC_NO_SA);
 	mk4(&f, 0, "198.51.200.2", "192.0.2.1", 64, 50, 0x7777, 0x0001, 40, false);
@@ -899,7 +923,7 @@ static void test_ipsec_path(void)
 	/* 6. transit ESP (not to us) with an SPI of ours is forwarded untouched */
 	mk4(&f, 0, "198.51.200.2", "10.0.2.50", 64, 50, 0, 0x2002, 40, false);
 	run(0, &f, 1, &o);
-	CHECK(o.n[2] == 1 && C->sa[2].pkts == 41);
+	CHECK(o.n[2] == 1 && C->sa[2].pkts == 44);
 	out_free(&o);
 
 	/* 7. inbound policy: the same inner packet in the clear is refused */
@@ -978,7 +1002,7 @@ static void test_ipsec_path(void)
 	peer_send(peer_out, false, &f, &burst[2]);
 	peer_send(peer4, false, &f, &burst[3]);
 	run(0, burst, 4, &o);
-	CHECK(o.n[2] == 4 && C->sa[2].pkts == 43 && C->sa[4].pkts == 2);
+	CHECK(o.n[2] == 4 && C->sa[2].pkts == 46 && C->sa[4].pkts == 2);
 	out_free(&o);
 	CHECK(dp_sa_delete(T, 2, err, sizeof err) == DP_OK);
 	nosa = drops(DP_DROP_IPSEC_NO_SA);

@@ -1,6 +1,6 @@
 /**
  * The CLI's API subcommands: routes, fibs, bindings, rules, groups, interfaces, counters,
- * explain, sessions. Each talks to a running daemon over the gRPC API (the Unix socket by
+ * explain, sessions, ipsec. Each talks to a running daemon over the gRPC API (the Unix socket by
  * default), prints a table (or JSON with --json), and on a refused call prints the server's
  * message and exits 1.
  */
@@ -28,6 +28,10 @@ export const CTL_USAGE = `API commands (talk to a running daemon; options anywhe
   counters [--watch MS]       all counters (nonzero drops), or a stream every MS
   explain SRC DST [protocol P] [sport N] [dport N] [in-port X] [dscp N]
   sessions                    controller sessions and the routes they own
+  ipsec [sas] [--reqid N] | ipsec policies    the SAD (algorithms and counters, never keys), the SPD
+  ipsec sa-delete esp|ah SPI DST | ipsec sp-delete NAME
+                              (SAs are added by the IKE daemon over the API: keys on a command
+                              line would show in ps and shell history)
 `;
 
 interface Opts {
@@ -40,7 +44,7 @@ interface Opts {
   tls?: { ca: string; cert: string; key: string };
 }
 
-const VALUE_FLAGS = new Set(["--socket", "--connect", "--client", "--fib", "--subfib", "--owner", "--prefix", "--watch", "--ca", "--cert", "--key"]);
+const VALUE_FLAGS = new Set(["--socket", "--connect", "--client", "--fib", "--subfib", "--owner", "--prefix", "--watch", "--ca", "--cert", "--key", "--reqid"]);
 const BOOL_FLAGS = new Set(["--json", "--all", "--local"]);
 
 function parse(argv: string[]): Opts {
@@ -322,6 +326,38 @@ export async function runCtl(cmd: string, argv: string[]): Promise<number> {
         out(rows, () => table(rows.map((s) => ({ ...s, stale: s.stale_routes, expires: s.stale_expires_s ? `${String(s.stale_expires_s)}s` : "" })), ["client", "instance", "role", "distance", "routes", "stale", "expires", "connected"]));
         return 0;
       }
+      case "ipsec": {
+        const what = o.args[0] ?? "sas";
+        if (what === "sas") {
+          const r = await api.call("Ipsec", "ListSas", { reqid: Number(o.flags.get("--reqid") ?? 0) });
+          const rows = (r.sas as Msg[]) ?? [];
+          out(r, () =>
+            `crypto device: ${String(r.crypto_device)}\n` +
+            table(
+              rows.map((a) => ({ ...a, spi: `0x${Number(a.spi).toString(16).padStart(8, "0")}`, dir: a.direction, algs: [a.encryption, a.integrity].filter((x) => x !== "").join("+"), use: a.current ? "*" : "", drops: `${String(a.replay_drops)}/${String(a.auth_drops)}/${String(a.other_drops)}` })),
+              ["protocol", "spi", "dir", "mode", "src", "dst", "reqid", "algs", "state", "use", "packets", "bytes", "drops"],
+            ),
+          );
+          return 0;
+        }
+        if (what === "policies") {
+          const r = await api.call("Ipsec", "ListSps", {});
+          const rows = (r.policies as Msg[]) ?? [];
+          out(rows, () => table(rows, ["name", "direction", "priority", "src", "dst", "protocol", "sport", "dport", "action", "reqid", "hits"]));
+          return 0;
+        }
+        let r: Msg;
+        if (what === "sa-delete") {
+          const [, proto, spi, dst] = o.args;
+          if (!proto || !spi || !dst) throw new UsageError("ipsec sa-delete needs esp|ah SPI DST");
+          r = await api.call("Ipsec", "DeleteSa", { protocol: proto, spi: Number(spi), dst });
+        } else if (what === "sp-delete") {
+          if (!o.args[1]) throw new UsageError("ipsec sp-delete needs NAME");
+          r = await api.call("Ipsec", "DeleteSp", { name: o.args[1] });
+        } else throw new UsageError(`unknown ipsec subcommand "${what}"`);
+        out(r, () => "ok\n");
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command "${cmd}"`);
     }
@@ -338,4 +374,4 @@ export async function runCtl(cmd: string, argv: string[]): Promise<number> {
   }
 }
 
-export const CTL_COMMANDS = new Set(["routes", "fibs", "rules", "bindings", "groups", "interfaces", "counters", "explain", "sessions"]);
+export const CTL_COMMANDS = new Set(["routes", "fibs", "rules", "bindings", "groups", "interfaces", "counters", "explain", "sessions", "ipsec"]);

@@ -242,7 +242,17 @@ describe("IPsec between srcfib and scapy", () => {
   });
 
   it("keys appear in no reply and in no log line", async () => {
-    const all = JSON.stringify([await api.call("Ipsec", "ListSas", {}), await api.call("Ipsec", "ListSps", {}), await api.collect("Routes", "List", { fib: "via-a" })]);
+    const sock = lab.statusFile.replace(/status\.json$/, "api.sock");
+    const cli = (...args: string[]): string => {
+      const r = lab.exec(null, [process.execPath, join(here, "..", "..", "dist", "cli.js"), ...args, "--socket", sock], 30000);
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const table = cli("ipsec", "sas");
+    expect(table).toMatch(/crypto device: crypto_/);
+    expect(table).toMatch(/0x1000a002 +in +tunnel +192\.0\.2\.100 +198\.51\.100\.1 +7 +aes-cbc-128\+hmac-sha256-128 +expired/);
+    expect(cli("ipsec", "policies")).toMatch(/from-remote +in +10 +10\.99\.0\.0\/16/);
+    const all = JSON.stringify([await api.call("Ipsec", "ListSas", {}), await api.call("Ipsec", "ListSps", {}), await api.collect("Routes", "List", { fib: "via-a" })]) + table + cli("ipsec", "sas", "--json");
     const log = lab.daemonLog;
     expect(log.split("\n").length).toBeGreaterThan(10);
     for (const k of Object.values(K)) {
