@@ -307,7 +307,9 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 				badwhy[nb++] = IPSEC_FAIL_PREPARE;
 				continue;
 			}
-			uint32_t lo = rte_be_to_cpu_32(*rte_pktmbuf_mtod_offset(m, const uint32_t *, off + 4));
+			uint32_t lo;
+			memcpy(&lo, rte_pktmbuf_mtod_offset(m, const uint8_t *, off + 4), 4); /* not 4-byte aligned */
+			lo = rte_be_to_cpu_32(lo);
 			q[ng] = ipsec_replay_full(&s->rp, lo);
 			qm[ng] = m;
 			if (!ipsec_replay_ok(&s->rp, q[ng])) {
