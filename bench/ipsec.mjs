@@ -13,16 +13,12 @@
 //   --from FILE        do not run: render the Markdown from an earlier JSON
 //   --no-build         do not run `make -C native ipsec_bench` first
 //   --seconds S, --reps N, --sizes LIST, --mem MB   passed to ipsec_bench
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { parseBenchArgs } from './args.mjs';
+import { benchMain, parseBenchArgs, runNativeBench } from './args.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const binary = path.join(root, 'native', 'out', 'ipsec_bench');
-const outDir = path.join(root, 'bench', 'out');
 const PASS = new Set(['--seconds', '--reps', '--sizes', '--mem']);
 
 function parseArgs(argv) {
@@ -32,26 +28,7 @@ function parseArgs(argv) {
 }
 
 function run(o) {
-  if (o.build) {
-    const r = spawnSync('make', ['-s', '-C', path.join(root, 'native'), 'ipsec_bench'], { stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('make -C native ipsec_bench failed');
-  }
-  const args = [...o.pass];
-  process.stderr.write(`$ ${path.relative(root, binary)} ${args.join(' ')}\n`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`ipsec_bench exited with status ${code}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()));
-      } catch (e) {
-        reject(new Error(`ipsec_bench printed no JSON: ${e}`));
-      }
-    });
-  });
+  return runNativeBench(root, 'ipsec_bench', [...o.pass], o.build);
 }
 
 const ALG = {
@@ -132,20 +109,4 @@ function markdown(r) {
   return rows.join('\n') + '\n';
 }
 
-async function main() {
-  const o = parseArgs(process.argv.slice(2));
-  const r = o.from ? JSON.parse(fs.readFileSync(o.from, 'utf8')) : await run(o);
-  const md = markdown(r);
-  process.stdout.write(md);
-  if (!o.from) {
-    fs.mkdirSync(outDir, { recursive: true });
-    fs.writeFileSync(path.join(outDir, 'ipsec.json'), JSON.stringify(r, null, 2) + '\n');
-    fs.writeFileSync(path.join(outDir, 'ipsec.md'), md);
-  }
-  if (o.json) fs.writeFileSync(o.json, JSON.stringify(r, null, 2) + '\n');
-}
-
-main().catch((e) => {
-  console.error(`bench:ipsec: ${e.message}`);
-  process.exit(1);
-});
+benchMain(root, 'ipsec', parseArgs(process.argv.slice(2)), run, markdown);

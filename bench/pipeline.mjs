@@ -13,16 +13,12 @@
 //   --from FILE        do not run: render the Markdown from an earlier JSON
 //   --no-build         do not run `make -C native pipeline_bench` first
 //   --packets N, --seconds S, --reps N, --fibs N, --mem MB   passed to pipeline_bench
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { parseBenchArgs } from './args.mjs';
+import { benchMain, parseBenchArgs, runNativeBench } from './args.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const binary = path.join(root, 'native', 'out', 'pipeline_bench');
-const outDir = path.join(root, 'bench', 'out');
 const PASS = new Set(['--packets', '--seconds', '--reps', '--fibs', '--mem']);
 
 function parseArgs(argv) {
@@ -32,26 +28,7 @@ function parseArgs(argv) {
 }
 
 function run(o) {
-  if (o.build) {
-    const r = spawnSync('make', ['-s', '-C', path.join(root, 'native'), 'pipeline_bench'], { stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('make -C native pipeline_bench failed');
-  }
-  const args = [...o.pass, o.prefixes];
-  process.stderr.write(`$ ${path.relative(root, binary)} ${args.join(' ')}\n`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`pipeline_bench exited with status ${code}`));
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop()));
-      } catch (e) {
-        reject(new Error(`pipeline_bench printed no JSON: ${e}`));
-      }
-    });
-  });
+  return runNativeBench(root, 'pipeline_bench', [...o.pass, o.prefixes], o.build);
 }
 
 const f2 = (x) => x.toFixed(2);
@@ -77,20 +54,4 @@ function markdown(r) {
   return rows.join('\n') + '\n';
 }
 
-async function main() {
-  const o = parseArgs(process.argv.slice(2));
-  const r = o.from ? JSON.parse(fs.readFileSync(o.from, 'utf8')) : await run(o);
-  const md = markdown(r);
-  process.stdout.write(md);
-  if (!o.from) {
-    fs.mkdirSync(outDir, { recursive: true });
-    fs.writeFileSync(path.join(outDir, 'pipeline.json'), JSON.stringify(r, null, 2) + '\n');
-    fs.writeFileSync(path.join(outDir, 'pipeline.md'), md);
-  }
-  if (o.json) fs.writeFileSync(o.json, JSON.stringify(r, null, 2) + '\n');
-}
-
-main().catch((e) => {
-  console.error(`bench:pipeline: ${e.message}`);
-  process.exit(1);
-});
+benchMain(root, 'pipeline', parseArgs(process.argv.slice(2)), run, markdown);

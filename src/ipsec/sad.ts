@@ -211,6 +211,21 @@ function rangeOf(text: string, key: string): [number, number] | null {
   return [lo, hi];
 }
 
+/** Parses a (src, dst) pair of one family with `parse`, each error naming its field. */
+function endpoints<T extends { family: Family }>(src: string, dst: string, parse: (text: string, family?: Family) => T, what: string): [T, T] {
+  let s: T;
+  try {
+    s = parse(src);
+  } catch (err: unknown) {
+    throw new ApiError("INVALID_ARGUMENT", `src: ${src === "" ? `is required (${what})` : errText(err)}`);
+  }
+  try {
+    return [s, parse(dst, s.family)];
+  } catch (err: unknown) {
+    throw new ApiError("INVALID_ARGUMENT", `dst: ${dst === "" ? `is required (${what})` : errText(err)}`);
+  }
+}
+
 /** Dense ids out of a fixed range. */
 class Ids {
   readonly #free: number[];
@@ -281,17 +296,7 @@ export class Sad {
     if (direction !== "in" && direction !== "out") throw new ApiError("INVALID_ARGUMENT", `direction: "${a.direction}" is neither in nor out`);
     const mode = a.mode === "" ? "tunnel" : a.mode.toLowerCase();
     if (mode !== "tunnel" && mode !== "transport") throw new ApiError("INVALID_ARGUMENT", `mode: "${a.mode}" is neither tunnel nor transport`);
-    let src, dst;
-    try {
-      src = parseAddress(a.src);
-    } catch (err: unknown) {
-      throw new ApiError("INVALID_ARGUMENT", `src: ${a.src === "" ? "is required" : errText(err)}`);
-    }
-    try {
-      dst = parseAddress(a.dst, src.family);
-    } catch (err: unknown) {
-      throw new ApiError("INVALID_ARGUMENT", `dst: ${a.dst === "" ? "is required" : errText(err)}`);
-    }
+    const [src, dst] = endpoints(a.src, a.dst, parseAddress, "an address");
     const outer = src.family;
     if (a.innerFamily !== 0 && a.innerFamily !== 4 && a.innerFamily !== 6) throw new ApiError("INVALID_ARGUMENT", `inner_family: ${a.innerFamily} is not 4 or 6`);
     if (mode === "transport" && a.innerFamily !== 0 && a.innerFamily !== outer) throw new ApiError("INVALID_ARGUMENT", `inner_family: a transport-mode SA carries its endpoints' family (IPv${outer})`);
@@ -555,18 +560,7 @@ export class Sad {
     const direction = p.direction.toLowerCase();
     if (direction !== "in" && direction !== "out") throw new ApiError("INVALID_ARGUMENT", `direction: "${p.direction}" is neither in nor out`);
     const priority = nonNegInt(p.priority, "priority", 65535);
-    let src: Prefix;
-    let dst: Prefix;
-    try {
-      src = parsePrefix(p.src);
-    } catch (err: unknown) {
-      throw new ApiError("INVALID_ARGUMENT", `src: ${p.src === "" ? 'is required (a prefix; "0.0.0.0/0" or "::/0" for any)' : errText(err)}`);
-    }
-    try {
-      dst = parsePrefix(p.dst, src.family);
-    } catch (err: unknown) {
-      throw new ApiError("INVALID_ARGUMENT", `dst: ${p.dst === "" ? 'is required (a prefix; "0.0.0.0/0" or "::/0" for any)' : errText(err)}`);
-    }
+    const [src, dst] = endpoints(p.src, p.dst, parsePrefix, 'a prefix; "0.0.0.0/0" or "::/0" for any');
     const proto = protoOf(p.protocol, "protocol");
     const sport = rangeOf(p.sport, "sport");
     const dport = rangeOf(p.dport, "dport");
