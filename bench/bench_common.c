@@ -11,9 +11,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_eal.h>
+#include <rte_errno.h>
+
 #include "bench_common.h"
 
 unsigned bench_nh_count = 500;
+
+void bench_eal_init(const char *argv0, unsigned lcore, unsigned mem_mb, char *args, size_t argslen)
+{
+	char mem[16], lc[16];
+	snprintf(mem, sizeof mem, "%u", mem_mb);
+	snprintf(lc, sizeof lc, "%u", lcore);
+	char *argv[] = {(char *)argv0, "-l", lc, "--no-huge", "--no-shconf", "-m", mem, "--no-pci", "--no-telemetry",
+	                "--log-level=error", NULL};
+	int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
+	size_t off = 0;
+	for (int i = 1; i < argc && off < argslen; i++)
+		off += (size_t)snprintf(args + off, argslen - off, "%s%s", i > 1 ? " " : "", argv[i]);
+	if (rte_eal_init(argc, argv) < 0)
+		die("rte_eal_init: %s", rte_strerror(rte_errno));
+}
 
 void die(const char *fmt, ...)
 {

@@ -15,6 +15,9 @@
 #define LOG(...) do { fprintf(stderr, __VA_ARGS__); fflush(stderr); } while (0)
 
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* EAL as every benchmark here runs it: one lcore, no hugepages, no shared config, no PCI; dies
+ * on failure.  The arguments (without argv[0]) go to args, for the benchmark's JSON. */
+void bench_eal_init(const char *argv0, unsigned lcore, unsigned mem_mb, char *args, size_t argslen);
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 double now_s(void);

@@ -784,12 +784,8 @@ static void print_reps(const double *v, unsigned n)
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
-	char mem[16];
-	snprintf(mem, sizeof mem, "%u", opt.mem_mb);
-	char *eal[] = {argv[0], "-l", "0", "--no-huge", "--no-shconf", "-m", mem, "--no-pci", "--no-telemetry",
-	               "--log-level=error", NULL};
-	if (rte_eal_init(10, eal) < 0)
-		die("rte_eal_init: %s", rte_strerror(rte_errno));
+	char eal_args[256];
+	bench_eal_init(argv[0], 0, opt.mem_mb, eal_args, sizeof eal_args);
 	char err[256];
 	if (ipsec_crypto_init(&cr, NULL, 1, 64, err, sizeof err))
 		die("no crypto device: %s", err);
@@ -871,10 +867,10 @@ int main(int argc, char **argv)
 	printf("],\"device\":\"%s\",\"device_why_not\":\"%s\",\"cpu\":\"%s\",\"burst\":%d,\"replay_window\":%d,"
 	       "\"tunnel_mtu\":%d,\"target_ratio\":%.2f,\"target_payload\":%d,\"seconds_per_figure\":%.2f,\"reps\":%u,"
 	       "\"chunk_bursts\":%d,\"bursts_kept\":%lu,\"bursts_discarded\":%lu,\"loop_packets\":%lu,\"checked_packets\":%lu,\"dropped\":%lu,\"wall_seconds\":%.1f,\"tsc_hz\":%lu,"
-	       "\"dpdk\":\"%s\",\"eal_args\":\"-l 0 --no-huge --no-shconf -m %u --no-pci --no-telemetry\"}\n",
+	       "\"dpdk\":\"%s\",\"eal_args\":\"%s\"}\n",
 	       cr.driver, cr.why_not, cpu, BURST, REPLAY_WINDOW, TUN_MTU, TARGET_RATIO, TARGET_PAYLOAD, opt.seconds,
 	       opt.reps, CHUNK, (unsigned long)bursts_kept, (unsigned long)bursts_discarded, (unsigned long)loop_fed, (unsigned long)checked_pkts, (unsigned long)total_drops(), t_total,
-	       (unsigned long)hz, rte_version(), opt.mem_mb);
+	       (unsigned long)hz, rte_version(), eal_args);
 	fflush(stdout);
 
 	rte_pktmbuf_free_bulk(raw_mb, BURST);

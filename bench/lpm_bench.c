@@ -1517,18 +1517,7 @@ int main(int argc, char **argv)
 	if (opt.do6 && n6 == 0)
 		die("no IPv6 prefixes in %s", opt.prefix_file);
 
-	char mem[16], lc[16];
-	snprintf(mem, sizeof(mem), "%u", opt.mem_mb);
-	snprintf(lc, sizeof(lc), "%u", opt.lcore);
-	char *eal_argv[] = {argv[0], "-l", lc, "--no-huge", "--no-shconf", "-m", mem,
-			    "--no-pci", "--no-telemetry", "--log-level=error", NULL};
-	int eal_argc = (int)RTE_DIM(eal_argv) - 1;
-	size_t off = 0;
-	for (int i = 1; i < eal_argc; i++)
-		off += (size_t)snprintf(eal_args_str + off, sizeof(eal_args_str) - off, "%s%s", i > 1 ? " " : "",
-					eal_argv[i]);
-	if (rte_eal_init(eal_argc, eal_argv) < 0)
-		die("rte_eal_init: %s", rte_strerror(rte_errno));
+	bench_eal_init(argv[0], opt.lcore, opt.mem_mb, eal_args_str, sizeof eal_args_str);
 	LOG("EAL: %s; lcore %u; batch %u; %zu lookups x %u reps; %zu updates\n", eal_args_str, rte_lcore_id(),
 	    opt.batch, opt.lookups, opt.reps, opt.updates);
 

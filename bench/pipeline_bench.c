@@ -128,12 +128,8 @@ static struct result run_mode(enum mode md, uint16_t port, struct dp_worker *w)
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
-	char mem[16];
-	snprintf(mem, sizeof mem, "%u", opt.mem_mb);
-	char *eal[] = {argv[0], "-l", "0", "--no-huge", "--no-shconf", "-m", mem, "--no-pci", "--no-telemetry",
-	               "--log-level=error", NULL};
-	if (rte_eal_init(10, eal) < 0)
-		die("rte_eal_init: %s", rte_strerror(rte_errno));
+	char eal_args[256];
+	bench_eal_init(argv[0], 0, opt.mem_mb, eal_args, sizeof eal_args);
 
 	bench_nh_count = 500;
 	load_prefixes(opt.prefixes);
@@ -264,11 +260,11 @@ int main(int argc, char **argv)
 	       "\"source_overhead\":%.4f,\"fibs\":%u,\"routes_per_fib\":%zu,\"packets\":%u,\"frame_bytes\":60,"
 	       "\"wire_bytes\":64,\"seconds_per_figure\":%.2f,\"reps\":%u,\"tsc_hz\":%lu,\"forwarded\":%lu,"
 	       "\"min_packets_per_fib\":%lu,\"dropped\":%lu,\"dpdk\":\"%s\","
-	       "\"eal_args\":\"-l 0 --no-huge --no-shconf -m %u --no-pci --no-telemetry\"}\n",
+	       "\"eal_args\":\"%s\"}\n",
 	       best[IO_ONLY].mpps, best[DST_ONLY].mpps, best[SRC_DST].mpps, best[SRC_DST].cycles, best[IO_ONLY].cycles,
 	       best[DST_ONLY].cycles, best[SRC_DST].cycles / best[DST_ONLY].cycles - 1, opt.fibs, n4, opt.packets,
 	       opt.seconds, opt.reps, (unsigned long)rte_get_tsc_hz(), (unsigned long)c->port[0].tx_pkts,
-	       (unsigned long)per_fib_min, (unsigned long)dropped, rte_version(), opt.mem_mb);
+	       (unsigned long)per_fib_min, (unsigned long)dropped, rte_version(), eal_args);
 	dp_tables_destroy(t);
 	rte_eal_cleanup();
 	return 0;
