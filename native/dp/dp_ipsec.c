@@ -381,40 +381,16 @@ const struct dp_sa *dp_ipsec_rt_in_sa(const struct dp_ipsec *x, uint32_t spi, ui
 	}
 }
 
-static inline bool prefix_match(const uint8_t *addr, const uint8_t *pfx, unsigned len)
-{
-	unsigned full = len / 8, rest = len % 8;
-	if (memcmp(addr, pfx, full) != 0)
-		return false;
-	return !rest || !((addr[full] ^ pfx[full]) & (uint8_t)(0xFF00u >> rest));
-}
-
 const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, const struct dp_pkt *p, int family)
 {
-	uint8_t s4[4], d4[4];
-	const uint8_t *src, *dst;
-	if (family == 4) {
-		uint32_t a = p->src4, b = p->dst4;
-		s4[0] = (uint8_t)(a >> 24), s4[1] = (uint8_t)(a >> 16), s4[2] = (uint8_t)(a >> 8), s4[3] = (uint8_t)a;
-		d4[0] = (uint8_t)(b >> 24), d4[1] = (uint8_t)(b >> 16), d4[2] = (uint8_t)(b >> 8), d4[3] = (uint8_t)b;
-		src = s4;
-		dst = d4;
-	} else {
-		src = p->src6;
-		dst = p->dst6;
-	}
 	for (unsigned i = 0; i < spd->n; i++) {
 		const struct dp_sp *r = &spd->sp[i];
 		if (r->family != family || (!r->proto_any && r->proto != p->proto))
 			continue;
-		if (r->sport_lo != 0 || r->sport_hi != 0xFFFF || r->dport_lo != 0 || r->dport_hi != 0xFFFF) {
-			if (!(p->flags & DP_PKT_F_PORTS) || p->sport < r->sport_lo || p->sport > r->sport_hi ||
-			    p->dport < r->dport_lo || p->dport > r->dport_hi)
-				continue;
-		}
-		if (r->src_len && !prefix_match(src, r->src, r->src_len))
+		if (!dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
 			continue;
-		if (r->dst_len && !prefix_match(dst, r->dst, r->dst_len))
+		if (family == 4 ? !dp_prefix4_match(p->src4, r->src, r->src_len) || !dp_prefix4_match(p->dst4, r->dst, r->dst_len)
+		                : !dp_prefix6_match(p->src6, r->src, r->src_len) || !dp_prefix6_match(p->dst6, r->dst, r->dst_len))
 			continue;
 		return r;
 	}

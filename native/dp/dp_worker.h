@@ -71,6 +71,30 @@ bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt 
 /* 5-tuple flow hash used for ECMP (symmetric in nothing: a flow is one direction). */
 uint32_t dp_flow_hash(const struct dp_pkt *p);
 
+/* Selector pieces shared by sub-FIB rules and IPsec policies (dp_ipsec.c). */
+static inline bool dp_prefix4_match(uint32_t addr, const uint8_t *pfx, unsigned len) /* addr: host order */
+{
+	uint32_t p = (uint32_t)pfx[0] << 24 | (uint32_t)pfx[1] << 16 | (uint32_t)pfx[2] << 8 | pfx[3];
+	uint32_t mask = len == 0 ? 0 : len >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> len);
+	return (addr & mask) == p;
+}
+
+static inline bool dp_prefix6_match(const uint8_t *addr, const uint8_t *pfx, unsigned len)
+{
+	unsigned full = len / 8, rest = len % 8;
+	if (memcmp(addr, pfx, full) != 0)
+		return false;
+	return !rest || !((addr[full] ^ pfx[full]) & (uint8_t)(0xFF00u >> rest));
+}
+
+/* Port ranges: all four at their "any" values match everything; else only packets with ports. */
+static inline bool dp_ports_match(const struct dp_pkt *p, uint16_t slo, uint16_t shi, uint16_t dlo, uint16_t dhi)
+{
+	if (slo == 0 && shi == 0xFFFF && dlo == 0 && dhi == 0xFFFF)
+		return true;
+	return (p->flags & DP_PKT_F_PORTS) && p->sport >= slo && p->sport <= shi && p->dport >= dlo && p->dport <= dhi;
+}
+
 /* Whether a sub-FIB rule matches a parsed packet (shared by the loop and Explain). */
 static inline bool dp_rule_match(const struct dp_rule *r, const struct dp_pkt *p, int family)
 {
@@ -82,27 +106,10 @@ static inline bool dp_rule_match(const struct dp_rule *r, const struct dp_pkt *p
 		return false;
 	if (!r->proto_any && r->proto != p->proto)
 		return false;
-	if (r->sport_lo != 0 || r->sport_hi != 0xFFFF || r->dport_lo != 0 || r->dport_hi != 0xFFFF) {
-		if (!(p->flags & DP_PKT_F_PORTS))
-			return false;
-		if (p->sport < r->sport_lo || p->sport > r->sport_hi || p->dport < r->dport_lo || p->dport > r->dport_hi)
-			return false;
-	}
-	if (r->src_len) {
-		if (family == 4) {
-			uint32_t rs = (uint32_t)r->src[0] << 24 | (uint32_t)r->src[1] << 16 | (uint32_t)r->src[2] << 8 |
-			              r->src[3];
-			uint32_t mask = r->src_len == 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> r->src_len);
-			if ((p->src4 & mask) != rs)
-				return false;
-		} else {
-			unsigned full = r->src_len / 8, rest = r->src_len % 8;
-			if (memcmp(p->src6, r->src, full) != 0)
-				return false;
-			if (rest && ((p->src6[full] ^ r->src[full]) & (uint8_t)(0xFF00u >> rest)))
-				return false;
-		}
-	}
+	if (!dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+		return false;
+	if (r->src_len)
+		return family == 4 ? dp_prefix4_match(p->src4, r->src, r->src_len) : dp_prefix6_match(p->src6, r->src, r->src_len);
 	return true;
 }
 

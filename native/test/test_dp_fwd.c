@@ -27,6 +27,7 @@
 #include "dp_ipsec.h"
 #include "dp_worker.h"
 #include "test_util.h"
+#include "test_eal.h"
 
 #define NPORT 3
 static struct rte_ring *tx_ring[NPORT], *rx_ring[NPORT], *tap_ring[NPORT], *tap_rx[NPORT];
@@ -1079,12 +1080,8 @@ static void test_ipsec_path(void)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	char *eal[] = {argv[0], "-l", "0", "--no-huge", "--no-shconf", "-m", "256", "--no-pci", "--no-telemetry",
-	               "--log-level=error", NULL};
-	if (rte_eal_init(10, eal) < 0) {
-		fprintf(stderr, "rte_eal_init failed\n");
+	if (test_eal_init(argv[0], "256") != 0)
 		return 1;
-	}
 	mp = rte_pktmbuf_pool_create("mp", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	mp_ind = rte_pktmbuf_pool_create("mpi", 1023, 32, 0, 0, 0);
 	if (!mp || !mp_ind) {

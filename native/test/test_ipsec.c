@@ -23,6 +23,7 @@
 #include "ipsec_crypto.h"
 #include "ipsec_esp.h"
 #include "test_util.h"
+#include "test_eal.h"
 
 static struct rte_mempool *mp;
 
@@ -477,12 +478,8 @@ static void check_with_tshark(void)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	char *eal[] = {argv[0], "-l", "0", "--no-huge", "--no-shconf", "-m", "512", "--no-pci", "--no-telemetry",
-	               "--log-level=error", NULL};
-	if (rte_eal_init(10, eal) < 0) {
-		fprintf(stderr, "rte_eal_init failed\n");
+	if (test_eal_init(argv[0], "512") != 0)
 		return 1;
-	}
 	mp = rte_pktmbuf_pool_create("mp", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	CHECK(mp != NULL);
 	pcap_open();

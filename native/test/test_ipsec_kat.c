@@ -42,6 +42,7 @@
 #include "ipsec_crypto.h"
 #include "ipsec_esp.h"
 #include "test_util.h"
+#include "test_eal.h"
 
 static struct rte_mempool *mp;
 
@@ -946,12 +947,8 @@ static void kat_gcm(struct ipsec_crypto *c, const struct gcm_kat *v)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	char *eal[] = {argv[0], "-l", "0", "--no-huge", "--no-shconf", "-m", "512", "--no-pci", "--no-telemetry",
-	               "--log-level=error", NULL};
-	if (rte_eal_init(10, eal) < 0) {
-		fprintf(stderr, "rte_eal_init failed\n");
+	if (test_eal_init(argv[0], "512") != 0)
 		return 1;
-	}
 	mp = rte_pktmbuf_pool_create("kat_mp", 255, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	if (mp == NULL) {
 		fprintf(stderr, "no mbuf pool\n");
