@@ -386,7 +386,11 @@ static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *p
 			p->cls = DP_PKT_DROP;
 			p->drop = DP_DROP_HDR_SPLIT;
 		} else {
-			bool hw_ok = !flags && (mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+			/* the IPv4 checksum is known good when the NIC checked it, or when we just wrote it
+			 * (the outer header of a packet we encrypted); a decrypted inner header is the
+			 * peer's, and is checked like any other */
+			bool hw_ok = (flags & FWD_ENCRYPTED) ||
+			             (!flags && (mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD);
 			dp_pkt_parse(p, rte_pktmbuf_mtod(mb, const uint8_t *), mb->data_len, pc->mac, max_l3, hw_ok);
 		}
 		p->in_port = port;

@@ -78,6 +78,7 @@ static int bring_up(struct ipsec_crypto *c, const char *name, unsigned nqp, unsi
 	}
 	c->dev_id = (uint8_t)id;
 	c->nqp = nqp;
+	c->sync = (info.feature_flags & RTE_CRYPTODEV_FF_SYM_CPU_CRYPTO) != 0;
 	c->started = 1;
 	snprintf(c->driver, sizeof c->driver, "%s", name);
 	return 0;

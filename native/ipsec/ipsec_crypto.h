@@ -4,7 +4,8 @@
  * One software cryptodev, chosen when the dataplane starts: crypto_aesni_mb (Intel's
  * multi-buffer library: AES-NI, AVX) when it comes up, else crypto_openssl. Which one was
  * chosen, and why the first was not, is reported to the caller; nothing falls back silently
- * later. The device gets one queue pair per worker (a worker only ever uses its own), a pool
+ * later. ESP uses the device synchronously where it can (see `sync`). The device gets one
+ * queue pair per worker (a worker only ever uses its own), a pool
  * of sessions (one per SA) and a pool of crypto operations (rte_ipsec puts each packet's IV and
  * AAD in the operation's private area).
  */
@@ -25,6 +26,12 @@ struct ipsec_crypto {
 	char driver[32];       /* "crypto_aesni_mb" or "crypto_openssl" */
 	char why_not[160];     /* why the preferred device was not used ("" when it was) */
 	unsigned nqp;
+	/* The device does crypto synchronously in the caller's thread
+	 * (rte_cryptodev_sym_cpu_crypto_process; crypto_aesni_mb does, crypto_openssl does
+	 * not): ESP SAs created while this is set skip crypto operations and the queue pair
+	 * altogether.  Set by ipsec_crypto_init from the device's features; a caller may clear
+	 * it (tests run both paths). */
+	int sync;
 	struct rte_mempool *sess_pool;
 	struct rte_mempool *op_pool;
 	int started;

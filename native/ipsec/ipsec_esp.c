@@ -32,6 +32,7 @@ struct ipsec_esp_sa {
 	struct rte_crypto_sym_xform xf[2];
 	uint8_t key[32], auth_key[32]; /* what xf points at; zeroed on destroy */
 	uint8_t hdr[64];               /* outbound tunnel header template */
+	uint32_t hdr_sum;              /* outbound IPv4 tunnel: one's-complement sum of the template */
 };
 
 static int check_conf(const struct ipsec_sa_conf *c, char *err, size_t errlen)
@@ -151,6 +152,8 @@ int ipsec_esp_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf
 			                                     conf->natt ? IPPROTO_UDP : IPPROTO_ESP, s->hdr);
 			prm.tun.hdr_l3_off = 0;
 			prm.tun.hdr = s->hdr;
+			if (conf->outer_family == 4)
+				s->hdr_sum = rte_raw_cksum(s->hdr, sizeof(struct rte_ipv4_hdr)); /* length, id, checksum 0 */
 		}
 	} else {
 		prm.trs.proto = inner_proto; /* the IP version, for rte_ipsec */
@@ -177,7 +180,7 @@ int ipsec_esp_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf
 		goto fail;
 	}
 	s->ss.sa = s->sa;
-	s->ss.type = RTE_SECURITY_ACTION_TYPE_NONE;
+	s->ss.type = c->sync ? RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO : RTE_SECURITY_ACTION_TYPE_NONE;
 	s->ss.crypto.ses = s->cses;
 	s->ss.crypto.dev_id = c->dev_id;
 	rc = rte_ipsec_session_prepare(&s->ss);
@@ -268,13 +271,92 @@ static uint32_t esp_offset(const struct ipsec_esp_sa *s, const struct rte_mbuf *
 
 #define MAX_BURST 64
 
-/* The sequence number recorded for mbuf m (one of qm[0 .. n)). */
-static uint64_t seq_of(struct rte_mbuf *const qm[], const uint64_t q[], uint16_t n, const struct rte_mbuf *m)
+/* The sequence number recorded for mbuf m (one of qm[0 .. n)).  The crypto and process steps
+ * keep the packets that pass in their order, so the search starts where the last one ended. */
+static uint64_t seq_of(struct rte_mbuf *const qm[], const uint64_t q[], uint16_t n, const struct rte_mbuf *m,
+                       uint16_t *cur)
 {
-	for (uint16_t i = 0; i < n; i++)
-		if (qm[i] == m)
+	for (uint16_t k = 0; k < n; k++) {
+		uint16_t i = (uint16_t)((*cur + k) % n);
+		if (qm[i] == m) {
+			*cur = (uint16_t)(i + 1);
 			return q[i];
+		}
+	}
 	return 0; /* not reached: every processed mbuf was prepared */
+}
+
+/* Writes l2_len = 0 and l3_len at once: setting the bit-fields one by one makes the compiler
+ * store a byte and load the word back, which stalls on store forwarding. */
+static inline void set_l3_len(struct rte_mbuf *m, uint32_t l3)
+{
+	m->tx_offload = (m->tx_offload & ~(uint64_t)0xFFFF) | ((uint64_t)l3 << RTE_MBUF_L2_LEN_BITS);
+}
+
+/* The outer IPv4 header of a tunnel packet, as rte_ipsec left it: our template with the total
+ * length and identification filled in.  Its checksum is the template's sum plus those two
+ * words, read with loads the size of the stores that wrote them (a wider read, like a
+ * vectorised checksum, waits for the stores to retire). */
+static inline void outer4_cksum(const struct ipsec_esp_sa *s, struct rte_ipv4_hdr *h)
+{
+	uint16_t len, id;
+	memcpy(&len, &h->total_length, 2);
+	memcpy(&id, &h->packet_id, 2);
+	uint32_t sum = s->hdr_sum + len + id;
+	sum = (sum & 0xFFFF) + (sum >> 16);
+	sum = (sum & 0xFFFF) + (sum >> 16);
+	h->hdr_checksum = (uint16_t)~sum;
+}
+
+/* The asynchronous path: one crypto operation per packet through queue pair qp.  good[0 .. ng)
+ * are prepared and run; returns how many came back, reordered to the front of good[] in the
+ * order they came back, each flagged RTE_MBUF_F_RX_SEC_OFFLOAD(_FAILED) by its status.  The
+ * rest are appended to bad[]/badwhy[]. */
+static uint16_t esp_crypto_ops(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp_sa *s, struct rte_mbuf *good[],
+                               uint16_t ng, struct rte_mbuf *bad[], uint8_t badwhy[], uint16_t *nb)
+{
+	struct rte_crypto_op *cop[MAX_BURST];
+	if (rte_crypto_op_bulk_alloc(c->op_pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, ng) == 0) {
+		for (uint16_t i = 0; i < ng; i++) {
+			bad[*nb] = good[i];
+			badwhy[(*nb)++] = IPSEC_FAIL_CRYPTO;
+		}
+		return 0;
+	}
+	/* prepare: failures (malformed) go after the prepared ones */
+	uint16_t np = rte_ipsec_pkt_crypto_prepare(&s->ss, good, cop, ng);
+	for (uint16_t i = np; i < ng; i++) {
+		bad[*nb] = good[i];
+		badwhy[(*nb)++] = IPSEC_FAIL_PREPARE;
+	}
+	if (np < ng)
+		rte_mempool_put_bulk(c->op_pool, (void **)&cop[np], ng - np);
+	/* the device: enqueue all, then collect all (a software device finishes them promptly) */
+	struct rte_crypto_op *done[MAX_BURST];
+	uint16_t got = ipsec_crypto_run(c, qp, cop, np, done);
+	struct rte_mbuf *back[MAX_BURST];
+	for (uint16_t i = 0; i < got; i++) {
+		struct rte_mbuf *m = done[i]->sym->m_src;
+		m->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD;
+		if (done[i]->status != RTE_CRYPTO_OP_STATUS_SUCCESS)
+			m->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
+		back[i] = m;
+	}
+	if (got > 0)
+		rte_mempool_put_bulk(c->op_pool, (void **)done, got);
+	/* Never came back (a stuck device; a software one always returns them): fail those
+	 * packets.  Their operations stay with the device, not in the pool. */
+	for (uint16_t i = 0; got < np && i < np; i++) {
+		uint16_t j = 0;
+		while (j < got && back[j] != good[i])
+			j++;
+		if (j == got) {
+			bad[*nb] = good[i];
+			badwhy[(*nb)++] = IPSEC_FAIL_CRYPTO;
+		}
+	}
+	memcpy(good, back, got * sizeof *good);
+	return got;
 }
 
 uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp_sa *s, struct rte_mbuf *mb[],
@@ -317,71 +399,46 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 				badwhy[nb++] = IPSEC_FAIL_REPLAY;
 				continue;
 			}
-			m->l2_len = 0;
-			m->l3_len = off;
+			set_l3_len(m, off);
 		} else {
 			const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-			m->l2_len = 0;
-			m->l3_len = (p[0] >> 4) == 4 ? (uint32_t)(p[0] & 15) * 4 : 40;
+			set_l3_len(m, (p[0] >> 4) == 4 ? (uint32_t)(p[0] & 15) * 4 : 40);
 		}
 		good[ng++] = m;
 	}
 
 	const uint16_t ng0 = ng;
-	/* prepare: failures (replayed, malformed) go after the prepared ones */
-	struct rte_crypto_op *cop[MAX_BURST];
-	uint16_t np = 0;
-	if (ng > 0) {
-		if (rte_crypto_op_bulk_alloc(c->op_pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, cop, ng) == 0) {
-			for (uint16_t i = 0; i < ng; i++) {
-				bad[nb] = good[i];
-				badwhy[nb++] = IPSEC_FAIL_CRYPTO;
-			}
-			ng = 0;
-		} else {
-			np = rte_ipsec_pkt_crypto_prepare(&s->ss, good, cop, ng);
-			for (uint16_t i = np; i < ng; i++) { /* replays were caught above */
-				bad[nb] = good[i];
-				badwhy[nb++] = IPSEC_FAIL_PREPARE;
-			}
-			if (np < ng)
-				rte_mempool_put_bulk(c->op_pool, (void **)&cop[np], ng - np);
+	/* proc[0 .. got): the packets the crypto step finished with, in the order the process step
+	 * gets them; those it refused (RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) are dropped there. */
+	struct rte_mbuf **proc = good;
+	uint16_t got = 0;
+	if (s->ss.type == RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO) {
+		/* synchronous: prepare and crypto in one call, failures at the end of good[] */
+		got = ng > 0 ? rte_ipsec_pkt_cpu_prepare(&s->ss, good, ng) : 0;
+		for (uint16_t i = got; i < ng; i++) { /* replays were caught above */
+			bad[nb] = good[i];
+			badwhy[nb++] = IPSEC_FAIL_PREPARE;
 		}
+	} else if (ng > 0) {
+		got = esp_crypto_ops(c, qp, s, good, ng, bad, badwhy, &nb);
 	}
-
-	/* the device: enqueue all, then collect all (a software device finishes them promptly) */
-	struct rte_crypto_op *done[MAX_BURST];
-	uint16_t got = ipsec_crypto_run(c, qp, cop, np, done);
-	/* map each finished op's status onto its mbuf, in the order they came back */
-	struct rte_mbuf *proc[MAX_BURST];
-	for (uint16_t i = 0; i < got; i++) {
-		struct rte_mbuf *m = done[i]->sym->m_src;
-		m->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD;
-		if (done[i]->status != RTE_CRYPTO_OP_STATUS_SUCCESS)
-			m->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
-		proc[i] = m;
-	}
-	if (got > 0)
-		rte_mempool_put_bulk(c->op_pool, (void **)done, got);
-	for (uint16_t i = got; i < np; i++) { /* never came back (device stuck): fail them */
-		bad[nb] = good[i];
-		badwhy[nb++] = IPSEC_FAIL_CRYPTO;
-	}
-
 	uint16_t ok = got > 0 ? rte_ipsec_pkt_process(&s->ss, proc, got) : 0;
+	uint16_t cur = 0;
 	for (uint16_t i = ok; i < got; i++) {
 		bad[nb] = proc[i];
 		badwhy[nb++] = (proc[i]->ol_flags & RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED) ? IPSEC_FAIL_AUTH
-		               : s->inbound && !ipsec_replay_ok(&s->rp, seq_of(qm, q, ng0, proc[i])) ? IPSEC_FAIL_REPLAY
-		                                                                                    : IPSEC_FAIL_PROCESS;
+		               : s->inbound && !ipsec_replay_ok(&s->rp, seq_of(qm, q, ng0, proc[i], &cur))
+		                   ? IPSEC_FAIL_REPLAY
+		                   : IPSEC_FAIL_PROCESS;
 	}
+	cur = 0;
 	/* authentic: the replay window moves (a duplicate within this burst loses); IPv4 header
 	 * checksums rte_ipsec leaves to us; lifetimes */
 	uint16_t kept = 0;
 	for (uint16_t i = 0; i < ok; i++) {
 		struct rte_mbuf *m = proc[i];
 		if (s->inbound) {
-			uint64_t sq = seq_of(qm, q, ng0, m);
+			uint64_t sq = seq_of(qm, q, ng0, m, &cur);
 			if (!ipsec_replay_ok(&s->rp, sq)) {
 				bad[nb] = m;
 				badwhy[nb++] = IPSEC_FAIL_REPLAY;
@@ -391,8 +448,9 @@ uint16_t ipsec_esp_process(struct ipsec_crypto *c, uint16_t qp, struct ipsec_esp
 		}
 		ipsec_usage_count(&s->use, rte_pktmbuf_pkt_len(m));
 		m->ol_flags &= ~(RTE_MBUF_F_RX_SEC_OFFLOAD | RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED);
-		bool fix = s->inbound ? !s->tunnel && s->inner_family == 4 : !s->tunnel ? s->inner_family == 4 : s->outer_family == 4;
-		if (fix) {
+		if (!s->inbound && s->tunnel && s->outer_family == 4) {
+			outer4_cksum(s, rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *));
+		} else if (!s->tunnel && s->inner_family == 4) { /* transport: the header rte_ipsec edited */
 			struct rte_ipv4_hdr *h = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 			h->hdr_checksum = 0;
 			h->hdr_checksum = rte_ipv4_cksum(h);
