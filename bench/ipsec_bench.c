@@ -11,6 +11,7 @@
  *     --alg gcm|cbc, --dir encrypt|decrypt   only these cells (for profiling)
  *     --ops         the loop's ESP uses crypto operations (enqueue/dequeue) even where the
  *                   device has a synchronous interface (the default then uses that)
+ *     --no-raw      the loop only, for profiling (the raw figures and ratios are then 0)
  *
  * Algorithms: AES-GCM-128 (RFC 4106, 16-byte ICV) and AES-CBC-128 with
  * HMAC-SHA-256-128 (RFC 4868), each encrypt (outbound) and decrypt (inbound).
@@ -100,7 +101,8 @@ static struct {
 	double seconds;
 	int alg, dir; /* -1: all */
 	bool ops;     /* ESP through crypto operations even where the device is synchronous */
-} opt = {3, 1024, 3, {64, 512, 1420}, 1.0, -1, -1, false};
+	bool no_raw;  /* the loop only (profiling): no raw figures, no ratios */
+} opt = {3, 1024, 3, {64, 512, 1420}, 1.0, -1, -1, false, false};
 
 static void parse_sizes(const char *v)
 {
@@ -139,6 +141,8 @@ static void parse_args(int argc, char **argv)
 			opt.dir = !strcmp(v, "decrypt"), i++;
 		else if (!strcmp(a, "--ops"))
 			opt.ops = true;
+		else if (!strcmp(a, "--no-raw"))
+			opt.no_raw = true;
 		else
 			die("unknown or incomplete option %s (see the comment at the top of bench/ipsec_bench.c)", a);
 	}
@@ -883,7 +887,7 @@ int main(int argc, char **argv)
 				if ((opt.alg < 0 || opt.alg == a) && (opt.dir < 0 || opt.dir == d))
 					cells[ci++] = (struct cell){.a = (enum alg)a, .d = (enum dir)d, .payload = opt.sizes[s]};
 	ncells = ci;
-	const unsigned nways = dev_sync ? 2 : 1;
+	const unsigned nways = opt.no_raw ? 0 : dev_sync ? 2 : 1;
 	uint64_t hz = rte_get_tsc_hz();
 	double t_start = now_s();
 	for (unsigned r = 0; r < opt.reps; r++) {
@@ -905,7 +909,7 @@ int main(int argc, char **argv)
 			LOG("  rep %u %-28s %-7s %4u B: loop %6.3f Mpps %6.2f Gbps; raw operations %6.3f, synchronous %6.3f Mpps"
 			    " (loop/faster raw %.0f%%); discarded %lu+%lu+%lu bursts\n",
 			    r + 1, alg_name[c->a], dir_name[c->d], c->payload, c->mpps[r], c->mpps[r] * c->payload * 8 / 1e3,
-			    c->raw_mpps[0][r], c->raw_mpps[1][r], 100 * c->mpps[r] / raw, (unsigned long)lf.discarded, disc[0],
+			    c->raw_mpps[0][r], c->raw_mpps[1][r], raw > 0 ? 100 * c->mpps[r] / raw : 0, (unsigned long)lf.discarded, disc[0],
 			    disc[1]);
 		}
 	}
@@ -936,8 +940,8 @@ int main(int argc, char **argv)
 		printf(",\"ratio\":%.4f,\"cycles_per_packet\":%.1f,\"raw_cycles_per_packet\":%.1f,"
 		       "\"esp_packet_bytes\":%u,\"cipher_bytes\":%u,\"auth_bytes\":%u,\"aad_bytes\":%u,\"packets\":%lu,"
 		       "\"raw_packets\":%lu,\"discarded_bursts\":%lu,\"raw_discarded_bursts\":%lu,\"mpps_reps\":",
-		       mpps / raw, (double)c->best.cycles / (double)c->best.pkts,
-		       (double)c->best_raw[fw].cycles / (double)c->best_raw[fw].pkts, l.outer, l.clen,
+		       raw > 0 ? mpps / raw : 0, (double)c->best.cycles / (double)c->best.pkts,
+		       c->best_raw[fw].pkts ? (double)c->best_raw[fw].cycles / (double)c->best_raw[fw].pkts : 0, l.outer, l.clen,
 		       c->a == GCM ? l.clen : l.auth_len, l.aad, (unsigned long)c->best.pkts,
 		       (unsigned long)c->best_raw[fw].pkts, (unsigned long)c->best.discarded,
 		       (unsigned long)c->best_raw[fw].discarded);
@@ -951,7 +955,7 @@ int main(int argc, char **argv)
 			print_reps(c->raw_mpps[1], opt.reps);
 		}
 		if (c->payload == TARGET_PAYLOAD)
-			printf(",\"target_met\":%s", mpps / raw >= TARGET_RATIO ? "true" : "false");
+			printf(",\"target_met\":%s", raw > 0 && mpps / raw >= TARGET_RATIO ? "true" : "false");
 		printf("}");
 	}
 	printf("],\"esp_crypto\":\"%s\",\"device\":\"%s\",\"device_why_not\":\"%s\",\"cpu\":\"%s\",\"burst\":%d,\"replay_window\":%d,"
