@@ -202,6 +202,26 @@ static inline void hold(struct held *h, uint16_t i, struct rte_mbuf *mb, const s
 	h->tun[h->n++] = tun;
 }
 
+/* The sub-FIB a FIB base sends a packet to: its first matching rule's, else the base's default.
+ * *rule: the index of that rule, or -1. */
+static inline uint16_t subfib_of(const struct dp_fib_base *b, const struct dp_pkt *p, int family, int *rule)
+{
+	for (uint16_t r = 0; r < b->nrules; r++) {
+		if (dp_rule_match(&b->rules[r], p, family)) {
+			*rule = r;
+			return b->rules[r].subfib;
+		}
+	}
+	*rule = -1;
+	return b->default_subfib;
+}
+
+/* The adjacency of a forwarding nexthop group for a packet (one, or one by the flow's hash). */
+static inline uint16_t adj_of(const struct dp_nhg *g, const struct dp_pkt *p)
+{
+	return g->nbuckets == 1 ? g->bucket[0] : g->bucket[((uint64_t)dp_flow_hash(p) * g->nbuckets) >> 32];
+}
+
 static enum dp_drop fail_reason(uint8_t why)
 {
 	switch (why) {
@@ -273,6 +293,63 @@ static inline void to_l3(struct rte_mbuf *mb, const struct dp_pkt *p)
 	rte_pktmbuf_adj(mb, p->l2_len);
 }
 
+/* Sends out the ESP/AH packets one outbound SA just made, m[0 .. n) (each with an Ethernet
+ * header to our port), without forwarding each one: their outer headers are the SA's template
+ * and differ only in length, identification and checksum, so the first one's forwarding
+ * decision -- source selector, rules, destination lookup, adjacency -- is every one's.  That
+ * decision is made here once per burst, from the same tables fwd() would read in this burst;
+ * what it cannot settle as a plain send on a resolved adjacency (local delivery, a tunnel, a
+ * blackhole, no route, a packet over the MTU, ...) is left to fwd(), which also does the
+ * counting and the ICMP there.  Returns how many are left, moved to the front of m[]. */
+static uint16_t tunnel_out(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct rte_mbuf **m,
+                           uint16_t n)
+{
+	const struct dp_tables *t = w->t;
+	struct dp_pkt p;
+	dp_pkt_parse(&p, rte_pktmbuf_mtod(m[0], const uint8_t *), m[0]->data_len, pc->mac, 0xFFFF, true);
+	p.in_port = port;
+	if ((p.cls != DP_PKT_IP4 && p.cls != DP_PKT_IP6) || (p.flags & DP_PKT_F_SRC_LL))
+		return n;
+	int v6 = p.cls == DP_PKT_IP6;
+	uint32_t fib = v6 ? lpm6_lookup(t->src[1], p.src6) : lpm4_lookup(t->src[0], p.src4);
+	if (fib == LPM_MISS)
+		fib = DP_LOAD(t->src_default[v6]);
+	const struct dp_fib_base *b = fib < DP_MAX_FIBS ? DP_LOAD(t->base[fib]) : NULL;
+	if (!b)
+		return n;
+	int rule;
+	uint16_t sub = subfib_of(b, &p, v6 ? 6 : 4, &rule);
+	const lpm_t *l = DP_LOAD(t->sub[sub].lpm[v6]);
+	uint32_t nhg = !l ? LPM_MISS : v6 ? lpm6_lookup(l, p.dst6) : lpm4_lookup(l, p.dst4);
+	const struct dp_nhg *g = nhg < DP_MAX_NHGS ? DP_LOAD(t->nhg[nhg]) : NULL;
+	if (!g || g->kind != DP_NHG_FORWARD)
+		return n;
+	uint16_t adj_id = adj_of(g, &p);
+	const struct dp_adj *a = DP_LOAD(t->adj[adj_id]);
+	if (!a || !a->resolved || !DP_LOAD(t->port[a->port]))
+		return n;
+	struct dp_counters *c = w->c;
+	uint16_t left = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *mb = m[i];
+		if (mb->pkt_len - p.l2_len > a->mtu || mb->nb_segs > 1) {
+			m[left++] = mb;
+			continue;
+		}
+		uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *);
+		memcpy(f, a->dst_mac, 6);
+		memcpy(f + 6, a->src_mac, 6);
+		c->fib_pkts[b->id]++;
+		if (rule >= 0)
+			c->rule_hits[b->rules[rule].id]++;
+		c->subfib_pkts[sub]++;
+		c->adj[adj_id].pkts++;
+		c->adj[adj_id].bytes += mb->pkt_len;
+		txbuf_put(w, &w->tx[a->port], mb, DP_DROP_TX_FULL);
+	}
+	return left;
+}
+
 static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct held *h,
                        struct dp_pkt *pk, unsigned flags)
 {
@@ -336,6 +413,8 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
 			batch[k++] = mb;
 		}
 		uint16_t ok = k ? run_sa(w, pc, sa, batch, k, NULL) : 0;
+		if (ok)
+			ok = tunnel_out(w, port, pc, batch, ok);
 		if (ok)
 			fwd(w, port, pc, batch, ok, FWD_ENCRYPTED, DP_ID_NONE);
 	}
@@ -490,15 +569,10 @@ static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *p
 			continue;
 		}
 		c->fib_pkts[b->id]++;
-		int family = p->cls == DP_PKT_IP4 ? 4 : 6;
-		uint16_t sub = b->default_subfib;
-		for (uint16_t r = 0; r < b->nrules; r++) {
-			if (dp_rule_match(&b->rules[r], p, family)) {
-				sub = b->rules[r].subfib;
-				c->rule_hits[b->rules[r].id]++;
-				break;
-			}
-		}
+		int family = p->cls == DP_PKT_IP4 ? 4 : 6, rule;
+		uint16_t sub = subfib_of(b, p, family, &rule);
+		if (rule >= 0)
+			c->rule_hits[b->rules[rule].id]++;
 		c->subfib_pkts[sub]++;
 		tab[i] = DP_LOAD(t->sub[sub].lpm[family == 4 ? 0 : 1]);
 	}
@@ -592,8 +666,7 @@ static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *p
 			drop(w, mb, DP_DROP_TTL_EXPIRED);
 			continue;
 		}
-		uint16_t adj_id = g->nbuckets == 1 ? g->bucket[0]
-		                                   : g->bucket[((uint64_t)dp_flow_hash(p) * g->nbuckets) >> 32];
+		uint16_t adj_id = adj_of(g, p);
 		const struct dp_adj *a = DP_LOAD(t->adj[adj_id]);
 		if (!a) {
 			drop(w, mb, DP_DROP_ADJ_MISSING);

@@ -990,6 +990,37 @@ static void test_ipsec_path(void)
 		check_icmp4(o.m[2][0], 2, 3, 4, 1400, "10.0.2.9");
 	out_free(&o);
 
+	/* 11b. the encrypted packets' own forwarding (one decision per burst, tunnel_out): it follows
+	 * the tables, and what it cannot settle -- an unresolved neighbour, a packet over the link's
+	 * MTU -- gets full forwarding */
+	route4(10, "198.51.200.2", 32, 5); /* the peer via an unresolved adjacency */
+	uint64_t unres = drops(DP_DROP_ADJ_UNRESOLVED), sa1 = C->sa[1].pkts;
+	struct frame pair[2];
+	for (int i = 0; i < 2; i++)
+		mk4(&pair[i], 2, "10.0.2.9", "172.16.5.5", 64, 17, 1, 2, 10, false);
+	W.want_resolve[5] = 0;
+	run(2, pair, 2, &o);
+	CHECK(o.n[0] + o.n[1] + o.n[2] == 0 && drops(DP_DROP_ADJ_UNRESOLVED) == unres + 2 && C->sa[1].pkts == sa1 + 2);
+	CHECK(W.want_resolve[5] == 1);
+	out_free(&o);
+	route4(10, "198.51.200.2", 32, 4); /* ... via the 1280-byte link: a small and a large one */
+	uint64_t adj4 = C->adj[4].pkts, fib1 = C->fib_pkts[1];
+	mk4(&pair[0], 2, "10.0.2.9", "172.16.5.5", 64, 17, 1, 2, 100, false);
+	mk4(&pair[1], 2, "10.0.2.9", "172.16.5.5", 64, 17, 1, 2, 1300, false);
+	run(2, pair, 2, &o);
+	CHECK(o.n[0] == 0 && o.n[2] == 3); /* the small one whole, the large one in two fragments */
+	if (o.n[2] == 3) {
+		CHECK(peer_open(peer_in, o.m[2][0], inner) == pair[0].len - 14);
+		for (int i = 1; i < 3; i++)
+			CHECK(o.m[2][i]->pkt_len - 14 <= 1280 && data(o.m[2][i])[14 + 9] == 50);
+	}
+	/* the inner packets' pass (FIB 0) and the outer packets' (FIB 1) are both counted */
+	CHECK(C->adj[4].pkts >= adj4 + 1 && C->fib_pkts[1] == fib1 + 2);
+	out_free(&o);
+	uint8_t peer_a[4];
+	ip4(peer_a, "198.51.200.2");
+	CHECK(dp_route_delete(T, 10, 4, peer_a, 32, NULL) == DP_OK);
+
 	/* 12. rekey: a second inbound SA of tunnel 1; both decrypt until the old one goes */
 	sa_conf(&c, 0x2004, true, "198.51.200.2", "192.0.2.1", 0x44);
 	CHECK(add_sa(4, 50, 1, &c) == DP_OK);
