@@ -380,19 +380,3 @@ const struct dp_sa *dp_ipsec_rt_in_sa(const struct dp_ipsec *x, uint32_t spi, ui
 			return DP_LOAD(x->sa[e->sa]);
 	}
 }
-
-const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, const struct dp_pkt *p, int family)
-{
-	for (unsigned i = 0; i < spd->n; i++) {
-		const struct dp_sp *r = &spd->sp[i];
-		if (r->family != family || (!r->proto_any && r->proto != p->proto))
-			continue;
-		if (!dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
-			continue;
-		if (family == 4 ? !dp_prefix4_match(p->src4, r->src, r->src_len) || !dp_prefix4_match(p->dst4, r->dst, r->dst_len)
-		                : !dp_prefix6_match(p->src6, r->src, r->src_len) || !dp_prefix6_match(p->dst6, r->dst, r->dst_len))
-			continue;
-		return r;
-	}
-	return NULL;
-}

@@ -139,9 +139,8 @@ int dp_spd_set(struct dp_tables *t, int dir, const struct dp_sp *sp, unsigned n,
 /* The inbound SA for (spi, proto), or NULL. */
 const struct dp_sa *dp_ipsec_rt_in_sa(const struct dp_ipsec *x, uint32_t spi, uint8_t proto);
 
-struct dp_pkt;
-/* The first policy of a direction that selects p (family 4 or 6), or NULL. */
-const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, const struct dp_pkt *p, int family);
+/* dp_ipsec_rt_spd (the first policy of a direction that selects a packet) is in dp_worker.h,
+ * inline beside the sub-FIB rule matcher: it runs for every packet. */
 
 #ifdef __cplusplus
 }

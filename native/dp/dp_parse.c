@@ -20,14 +20,39 @@ static inline uint32_t rd32(const uint8_t *p)
 
 uint16_t dp_cksum(const void *buf, uint32_t len, uint32_t sum)
 {
+	/* 32-bit loads summed in memory order into 64 bits; the one's-complement sum of the
+	 * native 16-bit words is the byte-swapped sum of the network-order ones (RFC 1071, 2.B) */
 	const uint8_t *b = buf;
-	while (len >= 2) {
-		sum += (uint32_t)(b[0] << 8 | b[1]);
+	uint64_t s = 0;
+	for (; len >= 4; b += 4, len -= 4) {
+		uint32_t w;
+		memcpy(&w, b, 4);
+		s += w;
+	}
+	if (len >= 2) {
+		uint16_t w;
+		memcpy(&w, b, 2);
+		s += w;
 		b += 2;
 		len -= 2;
 	}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	if (len)
-		sum += (uint32_t)b[0] << 8;
+		s += b[0]; /* the odd byte, padded with a zero: the low byte of a native word */
+	s = (s & 0xFFFFFFFFu) + (s >> 32);
+	s = (s & 0xFFFF) + (s >> 16);
+	s = (s & 0xFFFF) + (s >> 16);
+	s = (s & 0xFFFF) + (s >> 16);
+	sum += __builtin_bswap16((uint16_t)s);
+#else
+	if (len)
+		s += (uint32_t)b[0] << 8;
+	s = (s & 0xFFFFFFFFu) + (s >> 32);
+	s = (s & 0xFFFF) + (s >> 16);
+	s = (s & 0xFFFF) + (s >> 16);
+	s = (s & 0xFFFF) + (s >> 16);
+	sum += (uint32_t)s;
+#endif
 	while (sum >> 16)
 		sum = (sum & 0xFFFF) + (sum >> 16);
 	return (uint16_t)sum;

@@ -24,6 +24,7 @@
 #include <rte_mbuf.h>
 
 #include "dp_counters.h"
+#include "dp_ipsec.h"
 #include "dp_pkt.h"
 #include "dp_tables.h"
 
@@ -111,6 +112,23 @@ static inline bool dp_rule_match(const struct dp_rule *r, const struct dp_pkt *p
 	if (r->src_len)
 		return family == 4 ? dp_prefix4_match(p->src4, r->src, r->src_len) : dp_prefix6_match(p->src6, r->src, r->src_len);
 	return true;
+}
+
+/* The first policy of a direction that selects p (family 4 or 6), or NULL. */
+static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, const struct dp_pkt *p, int family)
+{
+	for (unsigned i = 0; i < spd->n; i++) {
+		const struct dp_sp *r = &spd->sp[i];
+		if (r->family != family || (!r->proto_any && r->proto != p->proto))
+			continue;
+		if (!dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+			continue;
+		if (family == 4 ? !dp_prefix4_match(p->src4, r->src, r->src_len) || !dp_prefix4_match(p->dst4, r->dst, r->dst_len)
+		                : !dp_prefix6_match(p->src6, r->src, r->src_len) || !dp_prefix6_match(p->dst6, r->dst, r->dst_len))
+			continue;
+		return r;
+	}
+	return NULL;
 }
 
 #endif

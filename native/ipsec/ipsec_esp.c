@@ -135,7 +135,9 @@ int ipsec_esp_sa_create(struct ipsec_crypto *c, const struct ipsec_sa_conf *conf
 	ix->direction = conf->inbound ? RTE_SECURITY_IPSEC_SA_DIR_INGRESS : RTE_SECURITY_IPSEC_SA_DIR_EGRESS;
 	ix->proto = RTE_SECURITY_IPSEC_SA_PROTO_ESP;
 	ix->mode = conf->tunnel ? RTE_SECURITY_IPSEC_SA_MODE_TUNNEL : RTE_SECURITY_IPSEC_SA_MODE_TRANSPORT;
-	ix->replay_win_sz = conf->replay_window;
+	/* the anti-replay window is ours (ipsec_replay.h); rte_ipsec keeps one too only where ESN
+	 * needs it to rebuild the high half of the sequence number it authenticates */
+	ix->replay_win_sz = conf->esn ? conf->replay_window : 0;
 	ix->options.esn = conf->esn;
 	/* inbound NAT-T: see the header comment (the UDP header is stripped with the outer one) */
 	ix->options.udp_encap = conf->natt && !conf->inbound;
