@@ -621,6 +621,29 @@ static struct fig run_loop(enum alg a, enum dir d, unsigned payload)
 static uint8_t raw_img[NDIRS][BURST][2048];
 static struct rte_mbuf *raw_mb[BURST];
 
+/* A raw ESP packet p (outer IPv4 20, ESP header 8, IV, ...): a fresh sequence number and IV, as
+ * ESP writes them for encryption. */
+static inline void raw_fresh_seq(uint8_t *p, enum alg a, uint32_t *seq)
+{
+	uint32_t sq = rte_cpu_to_be_32(++*seq);
+	uint64_t ivq = rte_cpu_to_be_64(*seq);
+	memcpy(p + 24, &sq, 4);
+	memcpy(p + 28, &ivq, 8);
+	if (a == CBC)
+		memcpy(p + 36, &ivq, 8);
+}
+
+/* AES-GCM for raw ESP packet p: the 16-byte counter block (salt, the packet's IV, 1) into iv,
+ * and the AAD (SPI, sequence number) after the ICV at p + dig, where rte_ipsec puts it. */
+static inline void raw_gcm_nonce_aad(uint8_t *iv, const struct algctx *x, uint8_t *p, uint32_t dig)
+{
+	uint32_t one = rte_cpu_to_be_32(1);
+	memcpy(iv, x->salt, 4);
+	memcpy(iv + 4, p + 28, 8);
+	memcpy(iv + 12, &one, 4);
+	memcpy(p + dig + 16, p + 20, 8);
+}
+
 /* Sets up and runs one burst of raw operations on raw_mb[] (timed by the caller).  Returns
  * how many did not succeed. */
 static inline unsigned raw_burst(const struct algctx *x, enum alg a, enum dir d, const struct esp_len *l,
@@ -638,20 +661,10 @@ static inline unsigned raw_burst(const struct algctx *x, enum alg a, enum dir d,
 		uint8_t *iv = rte_crypto_op_ctod_offset(op, uint8_t *, IPSEC_IV_OFFSET);
 		s->m_src = mb;
 		rte_crypto_op_attach_sym_session(op, x->raw_sess[d]);
-		if (d == ENC) { /* a fresh sequence number and IV, as ESP writes them */
-			uint32_t sq = rte_cpu_to_be_32(++*seq);
-			uint64_t ivq = rte_cpu_to_be_64(*seq);
-			memcpy(p + 24, &sq, 4);
-			memcpy(p + 28, &ivq, 8);
-			if (a == CBC)
-				memcpy(p + 36, &ivq, 8);
-		}
+		if (d == ENC)
+			raw_fresh_seq(p, a, seq);
 		if (a == GCM) {
-			uint32_t one = rte_cpu_to_be_32(1);
-			memcpy(iv, x->salt, 4);
-			memcpy(iv + 4, p + 28, 8);
-			memcpy(iv + 12, &one, 4);
-			memcpy(p + dig + 16, p + 20, 8); /* AAD: SPI, sequence number */
+			raw_gcm_nonce_aad(iv, x, p, dig);
 			s->aead.data.offset = doff;
 			s->aead.data.length = l->clen;
 			s->aead.digest.data = p + dig;
@@ -692,20 +705,10 @@ static inline unsigned raw_burst_sync(const struct algctx *x, enum alg a, enum d
 		ofs.ofs.cipher.head = (uint16_t)(8 + l->iv); /* the vector starts at the ESP header */
 	for (unsigned k = 0; k < BURST; k++) {
 		uint8_t *p = rte_pktmbuf_mtod(raw_mb[k], uint8_t *);
-		if (d == ENC) {
-			uint32_t sq = rte_cpu_to_be_32(++*seq);
-			uint64_t ivq = rte_cpu_to_be_64(*seq);
-			memcpy(p + 24, &sq, 4);
-			memcpy(p + 28, &ivq, 8);
-			if (a == CBC)
-				memcpy(p + 36, &ivq, 8);
-		}
+		if (d == ENC)
+			raw_fresh_seq(p, a, seq);
 		if (a == GCM) {
-			uint32_t one = rte_cpu_to_be_32(1);
-			memcpy(ivbuf[k], x->salt, 4);
-			memcpy(ivbuf[k] + 4, p + 28, 8);
-			memcpy(ivbuf[k] + 12, &one, 4);
-			memcpy(p + dg + 16, p + 20, 8); /* AAD: SPI, sequence number */
+			raw_gcm_nonce_aad(ivbuf[k], x, p, dg);
 			seg[k] = (struct rte_crypto_vec){.base = p + doff, .iova = rte_pktmbuf_iova_offset(raw_mb[k], doff), .len = l->clen, .tot_len = l->clen};
 			iv[k].va = ivbuf[k];
 			aad[k].va = p + dg + 16;

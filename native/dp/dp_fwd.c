@@ -216,6 +216,18 @@ static inline uint16_t subfib_of(const struct dp_fib_base *b, const struct dp_pk
 	return b->default_subfib;
 }
 
+/* Sends a frame whose Ethernet header comes first in its data out of an adjacency: its MACs,
+ * its counters, its port's tx buffer. */
+static inline void send_adj(struct dp_worker *w, struct rte_mbuf *mb, const struct dp_adj *a, uint16_t adj_id)
+{
+	uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *);
+	memcpy(f, a->dst_mac, 6);
+	memcpy(f + 6, a->src_mac, 6);
+	w->c->adj[adj_id].pkts++;
+	w->c->adj[adj_id].bytes += mb->pkt_len;
+	txbuf_put(w, &w->tx[a->port], mb, DP_DROP_TX_FULL);
+}
+
 /* The adjacency of a forwarding nexthop group for a packet (one, or one by the flow's hash). */
 static inline uint16_t adj_of(const struct dp_nhg *g, const struct dp_pkt *p)
 {
@@ -336,16 +348,11 @@ static uint16_t tunnel_out(struct dp_worker *w, uint16_t port, const struct dp_p
 			m[left++] = mb;
 			continue;
 		}
-		uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *);
-		memcpy(f, a->dst_mac, 6);
-		memcpy(f + 6, a->src_mac, 6);
 		c->fib_pkts[b->id]++;
 		if (rule >= 0)
 			c->rule_hits[b->rules[rule].id]++;
 		c->subfib_pkts[sub]++;
-		c->adj[adj_id].pkts++;
-		c->adj[adj_id].bytes += mb->pkt_len;
-		txbuf_put(w, &w->tx[a->port], mb, DP_DROP_TX_FULL);
+		send_adj(w, mb, a, adj_id);
 	}
 	return left;
 }
@@ -703,11 +710,7 @@ static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *p
 			ip4_ttl_dec(ip);
 		else if (hop)
 			ip[7]--;
-		memcpy(f, a->dst_mac, 6);
-		memcpy(f + 6, a->src_mac, 6);
-		c->adj[adj_id].pkts++;
-		c->adj[adj_id].bytes += mb->pkt_len;
-		txbuf_put(w, &w->tx[a->port], mb, DP_DROP_TX_FULL);
+		send_adj(w, mb, a, adj_id);
 	}
 
 	if (held.n)
