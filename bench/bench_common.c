@@ -277,3 +277,25 @@ bool in_tab6(const uint8_t addr[16], uint8_t len)
 /* ------------------------------------------------------------------ */
 /* results */
 
+void bench_cpu_model(char *buf, size_t n)
+{
+	snprintf(buf, n, "unknown");
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "model name", 10)) {
+			char *c = strchr(line, ':');
+			if (c) {
+				c++;
+				while (*c == ' ' || *c == '\t')
+					c++;
+				c[strcspn(c, "\n")] = 0;
+				snprintf(buf, n, "%s", c);
+			}
+			break;
+		}
+	}
+	fclose(f);
+}

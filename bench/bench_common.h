@@ -21,6 +21,8 @@ void bench_eal_init(const char *argv0, unsigned lcore, unsigned mem_mb, char *ar
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 double now_s(void);
+/* The CPU's "model name" from /proc/cpuinfo, or "unknown". */
+void bench_cpu_model(char *buf, size_t n);
 extern volatile uint64_t g_sink;
 
 extern uint64_t rng_s[4];

@@ -816,29 +816,13 @@ struct cell {
 
 static double mpps_of(struct fig f, uint64_t hz) { return f.cycles ? (double)f.pkts * (double)hz / (double)f.cycles / 1e6 : 0; }
 
+/* The CPU's model name, with the characters JSON would need escaped replaced by ' (it is printed raw). */
 static void cpu_name(char *out, size_t n)
 {
-	snprintf(out, n, "unknown");
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	if (!f)
-		return;
-	char line[256];
-	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, "model name", 10))
-			continue;
-		char *v = strchr(line, ':');
-		if (!v)
-			break;
-		v++;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		size_t j = 0;
-		for (; *v && *v != '\n' && j + 1 < n; v++)
-			out[j++] = (*v == '"' || *v == '\\') ? '\'' : *v;
-		out[j] = 0;
-		break;
-	}
-	fclose(f);
+	bench_cpu_model(out, n);
+	for (char *c = out; *c; c++)
+		if (*c == '"' || *c == '\\')
+			*c = '\'';
 }
 
 static void print_reps(const double *v, unsigned n)

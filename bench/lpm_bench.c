@@ -1381,29 +1381,6 @@ static void json_fam_meta(FILE *f, const struct fam_res *R, int fam)
 	fputs("}}", f);
 }
 
-static void cpu_model(char *buf, size_t n)
-{
-	snprintf(buf, n, "unknown");
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	if (!f)
-		return;
-	char line[512];
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "model name", 10)) {
-			char *c = strchr(line, ':');
-			if (c) {
-				c++;
-				while (*c == ' ' || *c == '\t')
-					c++;
-				c[strcspn(c, "\n")] = 0;
-				snprintf(buf, n, "%s", c);
-			}
-			break;
-		}
-	}
-	fclose(f);
-}
-
 static void read_first_line(const char *path, char *buf, size_t n)
 {
 	snprintf(buf, n, "unknown");
@@ -1446,7 +1423,7 @@ static char *make_json(void)
 		fputc(',', f);
 
 	char cpu[256], date[64], thp[128], thp_shmem[128], tun[256];
-	cpu_model(cpu, sizeof(cpu));
+	bench_cpu_model(cpu, sizeof(cpu));
 	time_t t = time(NULL);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	read_first_line("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
