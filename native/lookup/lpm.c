@@ -2,6 +2,7 @@
 #include "lpm.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,14 +20,23 @@
 #define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* Direct-table widths.  IPv4: 18 bits (1 MiB of direct entries) puts every
- * /24 one node below the direct table.  IPv6: 20 bits (4 MiB; only the
- * 2000::/3 eighth of it is hot): routes are mostly /32../48, 2..5 nodes deep.
- * Against 16 bits this saves a level on most routes, which took batched
- * lookups inside table prefixes from 45 to 53 Mlps and updates from ~350k to
- * ~550k/s on the full table; 18 bits was in between. */
+/* Direct-table widths S, and how it is split: the top T bits index a small
+ * top table whose entry is either one leaf code for a whole block of 2^(S-T)
+ * direct entries, or TOP_BLOCK: that block exists in the direct table (a
+ * virtual reservation of 2^S entries, of which only live blocks are backed).
+ * A block is live exactly while routes longer than T exist in its region.
+ *
+ * IPv4: S = 18, T = 0: one block, the flat 1 MiB table; every /24 sits one
+ * node below it.  IPv6: S = 26, T = 12: the full table's IPv6 routes longer
+ * than /12 lie in 10 of the 4096 top regions, so 10 blocks of 64 KiB; a /32
+ * sits one node below the direct table, a /48 four (a flat 20-bit table had
+ * them two and five deep, and needed 4 MiB).  A random address outside those
+ * regions ends in the 16 KiB top table, which stays in L1. */
 #define LPM4_S 18
-#define LPM6_S 20
+#define LPM4_T 0
+#define LPM6_S 26
+#define LPM6_T 12
+#define TOP_BLOCK 0x80000000u
 #define LPM_K 6 /* bits per internal node */
 #define LPM_FANOUT (1u << LPM_K)
 
@@ -139,11 +149,14 @@ static void arena_release(struct arena *a, uint32_t idx, unsigned n)
  * updates change a state in place. */
 struct lpm_state {
 	/* read by lookups */
-	uint32_t *direct;
+	uint32_t *top;    /* 2^t entries: a leaf code for the whole block, or TOP_BLOCK */
+	uint32_t *direct; /* 2^(t+b) entries, virtual; block i is backed while top[i] is TOP_BLOCK */
 	struct lpm_node *nodes;
 	lpm_leaf_t *leaves;
 	uint32_t *values; /* dictionary: code -> next hop */
 	/* writer only */
+	unsigned t, b;        /* top bits, block bits */
+	uint32_t blocks_live;
 	struct arena node_arena, leaf_arena;
 	struct lpm_rib rib;
 	uint32_t *code_refs;  /* routes per code */
@@ -154,7 +167,7 @@ struct lpm_state {
 	struct u32vec free_codes;
 };
 
-enum retire_kind { RETIRE_NODES, RETIRE_LEAVES, RETIRE_CODE, RETIRE_STATE };
+enum retire_kind { RETIRE_NODES, RETIRE_LEAVES, RETIRE_CODE, RETIRE_STATE, RETIRE_BLOCK };
 
 struct retired {
 	uint64_t token;
@@ -168,6 +181,7 @@ struct lpm {
 	struct lpm_state *state; /* published with a release store */
 	int family;
 	unsigned s;     /* direct-table bits */
+	unsigned t;     /* of which top-table bits */
 	unsigned width; /* padded key width: s + k * levels */
 	rcu_qsbr_t *rcu;
 	struct retired *retired;
@@ -272,7 +286,9 @@ static void state_free(struct lpm_state *st)
 {
 	if (st == NULL)
 		return;
-	free(st->direct);
+	if (st->direct != NULL)
+		munmap(st->direct, (size_t)4 << (st->t + st->b));
+	free(st->top);
 	arena_fini(&st->node_arena);
 	arena_fini(&st->leaf_arena);
 	lpm_rib_free(&st->rib);
@@ -284,26 +300,36 @@ static void state_free(struct lpm_state *st)
 	free(st);
 }
 
-static struct lpm_state *state_new(unsigned s, uint32_t rib_cap)
+static struct lpm_state *state_new(unsigned s, unsigned t, uint32_t rib_cap)
 {
 	struct lpm_state *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return NULL;
-	st->direct = aligned_alloc(64, ((size_t)4 << s) < 64 ? 64 : ((size_t)4 << s));
+	st->t = t;
+	st->b = s - t;
+	/* Reserved, not committed: only live blocks are ever written.  Fresh pages read as zero,
+	 * leaf code 0, no route. */
+	void *dm = mmap(NULL, (size_t)4 << s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	                -1, 0);
+	st->direct = dm == MAP_FAILED ? NULL : dm;
+	st->top = calloc((size_t)1 << t, sizeof(uint32_t));
 	void *vals = mmap(NULL, CODES * sizeof(uint32_t), PROT_READ | PROT_WRITE,
 	                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	st->values = vals == MAP_FAILED ? NULL : vals;
 	st->code_refs = calloc(CODES, sizeof(uint32_t));
 	st->hash_mask = (CODES * 2) - 1; /* load factor <= 1/2 */
 	st->hash = calloc((size_t)st->hash_mask + 1, sizeof(uint32_t));
-	if (st->direct == NULL || st->values == NULL || st->code_refs == NULL || st->hash == NULL ||
+	if (st->direct == NULL || st->top == NULL || st->values == NULL || st->code_refs == NULL || st->hash == NULL ||
 	    arena_init(&st->node_arena, sizeof(struct lpm_node), NODES_RESERVE) != 0 ||
 	    arena_init(&st->leaf_arena, sizeof(lpm_leaf_t), LEAVES_RESERVE) != 0 ||
 	    lpm_rib_init(&st->rib, rib_cap) != 0) {
 		state_free(st);
 		return NULL;
 	}
-	memset(st->direct, 0, (size_t)4 << s); /* every entry: leaf code 0, no route */
+	if (t == 0) { /* one block, always live */
+		st->top[0] = TOP_BLOCK;
+		st->blocks_live = 1;
+	}
 	st->values[CODE_MISS] = LPM_MISS;
 	st->codes_used = 1;
 	st->nodes = (struct lpm_node *)st->node_arena.mem;
@@ -330,6 +356,12 @@ static void retired_free(struct retired *r)
 		break;
 	case RETIRE_STATE:
 		state_free(st);
+		break;
+	case RETIRE_BLOCK:
+		/* No reader reaches the collapsed block any more: its pages go back, unless a later
+		 * update made it live again. */
+		if (!(st->top[r->idx] & TOP_BLOCK))
+			(void)madvise(st->direct + ((size_t)r->idx << st->b), (size_t)4 << st->b, MADV_DONTNEED);
 		break;
 	}
 }
@@ -655,6 +687,146 @@ static void retire_direct_entry(struct lpm *lpm, struct lpm_state *st, uint32_t 
 	lpm_retire(lpm, st, RETIRE_NODES, idx, 1);
 }
 
+static inline u128 lpm_key_of_top(const struct lpm_state *st, uint32_t tb)
+{
+	return st->t > 0 ? (u128)tb << (128 - st->t) : 0;
+}
+
+/* What direct_apply does to one top entry. */
+struct top_op {
+	uint32_t tb;
+	uint8_t needed; /* routes longer than t exist in its region: the block is live after */
+	uint8_t all;    /* every slot of the block is rebuilt (a route of length <= t changed) */
+	uint32_t code;  /* !needed: the top entry's leaf code */
+	size_t lo, hi;  /* needed && !all: its slots, slots[lo .. hi) */
+	size_t fresh;   /* needed: where its rebuilt entries start in fresh[] */
+};
+
+static int top_op_push(struct top_op **ops, size_t *n, size_t *cap, uint32_t tb)
+{
+	if (*n > 0 && (*ops)[*n - 1].tb == tb)
+		return 0;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct top_op *x = realloc(*ops, nc * sizeof(*x));
+		if (x == NULL)
+			return -1;
+		*ops = x;
+		*cap = nc;
+	}
+	(*ops)[(*n)++] = (struct top_op){.tb = tb};
+	return 0;
+}
+
+/* Brings the direct entries an update touched in line with the RIB: the slots slots[0 .. ns)
+ * (sorted, distinct) and every slot under the top entries marked in dtop (NULL: none).  A
+ * block that becomes needed is filled and made live, one that is no longer needed collapses
+ * into its top entry.  Everything is built before anything is published, so a failure leaves
+ * what readers see unchanged. */
+static int direct_apply(struct lpm *lpm, struct lpm_state *st, const uint64_t *dtop, const uint32_t *slots,
+                        size_t ns)
+{
+	const unsigned b = st->b;
+	const uint32_t ntop = 1u << st->t, bsize = 1u << b;
+	struct top_op *ops = NULL;
+	size_t nops = 0, cap = 0, nfresh = 0, i = 0;
+	uint32_t *fresh = NULL;
+	int rc = LPM_ERR_NOMEM;
+
+	/* 1. The top entries involved, in order: the marked ones and those of the slots. */
+	uint32_t tb = 0;
+	for (;;) {
+		uint32_t next_mark = ntop;
+		if (dtop != NULL)
+			for (uint32_t x = tb; x < ntop; x++)
+				if (dtop[x >> 6] & (1ull << (x & 63))) {
+					next_mark = x;
+					break;
+				}
+		uint32_t next_slot = i < ns ? slots[i] >> b : ntop;
+		tb = next_mark < next_slot ? next_mark : next_slot;
+		if (tb >= ntop)
+			break;
+		if (top_op_push(&ops, &nops, &cap, tb) != 0)
+			goto out;
+		struct top_op *o = &ops[nops - 1];
+		o->all = tb == next_mark;
+		o->lo = i;
+		while (i < ns && slots[i] >> b == tb)
+			i++;
+		o->hi = i;
+		tb++;
+	}
+	for (size_t k = 0; k < nops; k++) {
+		struct top_op *o = &ops[k];
+		u128 key = lpm_key_of_top(st, o->tb);
+		o->needed = st->t == 0 || lpm_rib_has_longer(&st->rib, key, st->t);
+		if (o->needed) {
+			o->fresh = nfresh;
+			nfresh += o->all ? bsize : o->hi - o->lo;
+		} else {
+			o->code = code_upto(st, key, st->t);
+		}
+	}
+
+	/* 2. Build. */
+	fresh = malloc((nfresh ? nfresh : 1) * sizeof(uint32_t));
+	if (fresh == NULL)
+		goto out;
+	for (size_t k = 0; k < nops; k++) {
+		const struct top_op *o = &ops[k];
+		if (!o->needed)
+			continue;
+		size_t cnt = o->all ? bsize : o->hi - o->lo;
+		for (size_t j = 0; j < cnt; j++) {
+			uint32_t slot = o->all ? (o->tb << b) + (uint32_t)j : slots[o->lo + j];
+			fresh[o->fresh + j] = build_direct_entry(lpm, st, slot);
+			if (lpm->failed)
+				goto out;
+		}
+	}
+
+	/* 3. Publish, and retire what readers no longer reach. */
+	for (size_t k = 0; k < nops; k++) {
+		const struct top_op *o = &ops[k];
+		uint32_t *blk = st->direct + ((size_t)o->tb << b);
+		bool live = (st->top[o->tb] & TOP_BLOCK) != 0;
+		size_t cnt = o->all ? bsize : o->hi - o->lo;
+		if (o->needed && !live) {
+			/* Not reachable yet: plain stores, then one release store makes it live. */
+			if (!o->all)
+				for (uint32_t j = 0; j < bsize; j++)
+					blk[j] = st->top[o->tb];
+			for (size_t j = 0; j < cnt; j++)
+				blk[o->all ? j : slots[o->lo + j] & (bsize - 1)] = fresh[o->fresh + j];
+			__atomic_store_n(&st->top[o->tb], TOP_BLOCK, __ATOMIC_RELEASE);
+			st->blocks_live++;
+		} else if (o->needed) {
+			for (size_t j = 0; j < cnt; j++) {
+				uint32_t *e = &blk[o->all ? j : slots[o->lo + j] & (bsize - 1)];
+				uint32_t was = *e;
+				if (was == fresh[o->fresh + j])
+					continue;
+				__atomic_store_n(e, fresh[o->fresh + j], __ATOMIC_RELEASE);
+				retire_direct_entry(lpm, st, was);
+			}
+		} else if (live) {
+			__atomic_store_n(&st->top[o->tb], o->code, __ATOMIC_RELEASE);
+			st->blocks_live--;
+			for (uint32_t j = 0; j < bsize; j++)
+				retire_direct_entry(lpm, st, blk[j]);
+			lpm_retire(lpm, st, RETIRE_BLOCK, o->tb, 0);
+		} else if (st->top[o->tb] != o->code) {
+			__atomic_store_n(&st->top[o->tb], o->code, __ATOMIC_RELEASE);
+		}
+	}
+	rc = LPM_OK;
+out:
+	free(ops);
+	free(fresh);
+	return rc;
+}
+
 #define MAX_DEPTH 24
 
 /* Brings the trie in line with the RIB after the route (key, len) changed. */
@@ -663,40 +835,37 @@ static int trie_update(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned
 	unsigned s = lpm->s;
 	uint32_t dslot = key_bits(key, 0, s);
 
-	if (len <= s) {
-		/* The prefix covers whole direct entries: recompute each of them.
-		 * Build all first, publish after, so a failure changes nothing. */
-		uint32_t cnt = 1u << (s - len);
-		uint32_t *fresh = malloc(cnt * sizeof(uint32_t));
-		if (fresh == NULL)
+	if (len <= st->t) {
+		/* The prefix covers whole top entries: every one of them, and their blocks. */
+		uint64_t *dtop = calloc(((1u << st->t) + 63) / 64, sizeof(uint64_t));
+		if (dtop == NULL)
 			return LPM_ERR_NOMEM;
-		for (uint32_t i = 0; i < cnt; i++) {
-			fresh[i] = build_direct_entry(lpm, st, dslot + i);
-			if (lpm->failed) {
-				free(fresh);
-				return LPM_ERR_NOMEM;
-			}
-		}
-		for (uint32_t i = 0; i < cnt; i++) {
-			uint32_t old = st->direct[dslot + i];
-			if (old == fresh[i])
-				continue;
-			__atomic_store_n(&st->direct[dslot + i], fresh[i], __ATOMIC_RELEASE);
-			retire_direct_entry(lpm, st, old);
-		}
-		free(fresh);
-		return LPM_OK;
+		uint32_t lo = st->t > 0 ? key_bits(key, 0, st->t) : 0;
+		for (uint32_t x = lo; x < lo + (1u << (st->t - len)); x++)
+			dtop[x >> 6] |= 1ull << (x & 63);
+		int rc = direct_apply(lpm, st, dtop, NULL, 0);
+		free(dtop);
+		return rc;
+	}
+	if (len <= s) {
+		/* The prefix covers whole direct entries (inside one block): recompute each. */
+		uint32_t cnt = 1u << (s - len);
+		uint32_t *slots = malloc(cnt * sizeof(uint32_t));
+		if (slots == NULL)
+			return LPM_ERR_NOMEM;
+		for (uint32_t i = 0; i < cnt; i++)
+			slots[i] = dslot + i;
+		int rc = direct_apply(lpm, st, NULL, slots, cnt);
+		free(slots);
+		return rc;
 	}
 
-	uint32_t e = st->direct[dslot];
-	if (!(e & DIRECT_NODE) || (deleted && !lpm_rib_has_longer(&st->rib, lpm_key_of_direct(lpm, dslot), s))) {
-		uint32_t fresh = build_direct_entry(lpm, st, dslot);
-		if (lpm->failed)
-			return LPM_ERR_NOMEM;
-		__atomic_store_n(&st->direct[dslot], fresh, __ATOMIC_RELEASE);
-		retire_direct_entry(lpm, st, e);
-		return LPM_OK;
-	}
+	/* A longer prefix changes one direct entry: rebuilt whole when it is (or becomes) a leaf
+	 * or its block is not live, else along the path below it. */
+	uint32_t top = st->top[dslot >> st->b];
+	uint32_t e = (top & TOP_BLOCK) ? st->direct[dslot] : top;
+	if (!(e & DIRECT_NODE) || (deleted && !lpm_rib_has_longer(&st->rib, lpm_key_of_direct(lpm, dslot), s)))
+		return direct_apply(lpm, st, NULL, &dslot, 1);
 
 	/* Walk down to the node whose slots resolve the prefix, remembering the
 	 * path: node indices and each node's rank in its parent's child block. */
@@ -817,8 +986,9 @@ lpm_t *lpm_table_create(int family, rcu_qsbr_t *rcu)
 		return NULL;
 	lpm->family = family;
 	lpm->s = family == 4 ? LPM4_S : LPM6_S;
+	lpm->t = family == 4 ? LPM4_T : LPM6_T;
 	lpm->rcu = rcu;
-	lpm->state = state_new(lpm->s, 64);
+	lpm->state = state_new(lpm->s, lpm->t, 64);
 	if (lpm->state == NULL) {
 		free(lpm);
 		return NULL;
@@ -963,6 +1133,12 @@ struct batch_change {
 	uint16_t code;      /* added, replaced: the code it has now */
 };
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void batch_undo(struct lpm *lpm, struct lpm_state *st, struct batch_change *c, size_t n)
 {
 	for (size_t i = n; i > 0; i--) {
@@ -1000,19 +1176,17 @@ int lpm_routes_apply(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *
 		return LPM_OK;
 	struct lpm_state *st = lpm->state;
 	unsigned s = lpm->s;
-	size_t nslots = (size_t)1 << s;
 	struct batch_change *ch = calloc(n, sizeof(*ch));
-	uint64_t *dirty = calloc(nslots / 64, sizeof(uint64_t));
-	uint32_t *slots = NULL;
-	uint32_t *fresh = NULL;
+	uint64_t *dtop = calloc(((1u << st->t) + 63) / 64, sizeof(uint64_t));
+	struct u32vec slots = {0};
 	int rc = LPM_OK;
-	if (ch == NULL || dirty == NULL) {
+	if (ch == NULL || dtop == NULL) {
 		rc = LPM_ERR_NOMEM;
 		goto out;
 	}
 	update_begin(lpm);
 
-	/* 1. The RIB takes every change, in order; the direct entries they touch are marked. */
+	/* 1. The RIB takes every change, in order; the direct entries they touch are noted. */
 	size_t done = 0;
 	for (; done < n; done++) {
 		struct batch_change *x = &ch[done];
@@ -1054,44 +1228,38 @@ int lpm_routes_apply(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *
 			x->code = (uint16_t)dict_ref(st, nh);
 			st->rib.pool[idx].code = x->code;
 		}
+		if (lens[done] <= st->t) {
+			uint32_t lo = st->t > 0 ? key_bits(key, 0, st->t) : 0;
+			for (uint32_t k = lo; k < lo + (1u << (st->t - lens[done])); k++)
+				dtop[k >> 6] |= 1ull << (k & 63);
+			continue;
+		}
 		uint32_t lo = key_bits(key, 0, s);
 		uint32_t cnt = lens[done] < s ? 1u << (s - lens[done]) : 1u;
-		for (uint32_t k = lo; k < lo + cnt; k++)
-			dirty[k >> 6] |= 1ull << (k & 63);
+		for (uint32_t k = lo; k < lo + cnt && rc == LPM_OK; k++)
+			if (u32vec_push(&slots, k) != 0)
+				rc = LPM_ERR_NOMEM;
+		if (rc != LPM_OK) {
+			done++; /* this change reached the RIB: the undo must see it */
+			break;
+		}
 	}
 	if (rc != LPM_OK)
 		goto fail;
 
-	/* 2. Every marked direct entry is rebuilt from the RIB, all before any is published. */
-	size_t nd = 0;
-	for (size_t w = 0; w < nslots / 64; w++)
-		nd += (size_t)__builtin_popcountll(dirty[w]);
-	slots = malloc((nd ? nd : 1) * sizeof(uint32_t));
-	fresh = malloc((nd ? nd : 1) * sizeof(uint32_t));
-	if (slots == NULL || fresh == NULL) {
-		rc = LPM_ERR_NOMEM;
+	/* 2. Every noted direct entry is rebuilt from the RIB, all before any is published,
+	 * then published and what it replaced retired. */
+	if (slots.n > 1) {
+		qsort(slots.v, slots.n, sizeof(uint32_t), cmp_u32);
+		size_t w = 1;
+		for (size_t k = 1; k < slots.n; k++)
+			if (slots.v[k] != slots.v[w - 1])
+				slots.v[w++] = slots.v[k];
+		slots.n = w;
+	}
+	rc = direct_apply(lpm, st, dtop, slots.v, slots.n);
+	if (rc != LPM_OK)
 		goto fail;
-	}
-	size_t j = 0;
-	for (size_t w = 0; w < nslots / 64; w++)
-		for (uint64_t b = dirty[w]; b != 0; b &= b - 1)
-			slots[j++] = (uint32_t)(w * 64 + (unsigned)__builtin_ctzll(b));
-	for (j = 0; j < nd; j++) {
-		fresh[j] = build_direct_entry(lpm, st, slots[j]);
-		if (lpm->failed) {
-			rc = LPM_ERR_NOMEM;
-			goto fail;
-		}
-	}
-
-	/* 3. Publish, one release store per entry, and retire what they replaced. */
-	for (j = 0; j < nd; j++) {
-		uint32_t was = st->direct[slots[j]];
-		if (was == fresh[j])
-			continue;
-		__atomic_store_n(&st->direct[slots[j]], fresh[j], __ATOMIC_RELEASE);
-		retire_direct_entry(lpm, st, was);
-	}
 	for (size_t i = 0; i < n; i++)
 		if (ch[i].kind >= 2)
 			dict_unref(lpm, st, ch[i].prev_code);
@@ -1104,9 +1272,8 @@ fail:
 	lpm_retire_seal(lpm);
 out:
 	free(ch);
-	free(dirty);
-	free(slots);
-	free(fresh);
+	free(dtop);
+	free(slots.v);
 	return rc;
 }
 
@@ -1146,7 +1313,7 @@ int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *l
 		if (check_args(lpm, lens[i]) != LPM_OK || nhs[i] > LPM_NH_MAX)
 			return LPM_ERR_INVAL;
 	update_begin(lpm);
-	struct lpm_state *st = state_new(lpm->s, (uint32_t)(n < (1u << 30) ? n + n / 2 + 64 : (1u << 30)));
+	struct lpm_state *st = state_new(lpm->s, lpm->t, (uint32_t)(n < (1u << 30) ? n + n / 2 + 64 : (1u << 30)));
 	if (st == NULL)
 		return LPM_ERR_NOMEM;
 	int rc = LPM_OK;
@@ -1188,27 +1355,49 @@ int lpm_table_build(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *l
 		st->rib.routes++;
 	}
 	if (rc == LPM_OK) {
-		/* The direct table is one big node of stride s at depth 0. */
-		uint32_t nslots = 1u << lpm->s;
-		uint16_t *codes = malloc(nslots * sizeof(uint16_t));
-		uint8_t *more = malloc(nslots);
-		if (codes == NULL || more == NULL) {
+		/* The top table is one big node of stride t at depth 0, each live block one of
+		 * stride b at depth t. */
+		uint32_t ntop = 1u << st->t, bsize = 1u << st->b;
+		uint16_t *tcodes = malloc(ntop * sizeof(uint16_t)), *codes = malloc(bsize * sizeof(uint16_t));
+		uint8_t *tmore = malloc(ntop), *more = malloc(bsize);
+		if (tcodes == NULL || tmore == NULL || codes == NULL || more == NULL) {
 			rc = LPM_ERR_NOMEM;
 		} else {
-			uint32_t top = rib_paint(&st->rib, st->rib.root, 0, 0, lpm->s, CODE_MISS, codes, more);
-			for (uint32_t d = 0; d < nslots && rc == LPM_OK; d++) {
-				if (!more[d]) {
-					st->direct[d] = codes[d];
+			uint32_t hint = st->rib.root;
+			if (st->t > 0) {
+				hint = rib_paint(&st->rib, hint, 0, 0, st->t, CODE_MISS, tcodes, tmore);
+			} else {
+				tcodes[0] = CODE_MISS;
+				tmore[0] = 1;
+			}
+			for (uint32_t tb = 0; tb < ntop && rc == LPM_OK; tb++) {
+				if (!tmore[tb]) {
+					st->top[tb] = tcodes[tb];
 					continue;
 				}
-				uint32_t idx = node_alloc(lpm, st, 1);
-				if (idx == 0 || !build_node(lpm, st, top, lpm_key_of_direct(lpm, d), lpm->s, codes[d],
-				                            &st->nodes[idx]))
-					rc = LPM_ERR_NOMEM;
-				else
-					st->direct[d] = DIRECT_NODE | idx;
+				uint32_t btop = rib_paint(&st->rib, hint, lpm_key_of_top(st, tb), st->t, st->b, tcodes[tb],
+				                          codes, more);
+				uint32_t *blk = st->direct + ((size_t)tb << st->b);
+				for (uint32_t j = 0; j < bsize && rc == LPM_OK; j++) {
+					if (!more[j]) {
+						blk[j] = codes[j];
+						continue;
+					}
+					uint32_t idx = node_alloc(lpm, st, 1);
+					if (idx == 0 || !build_node(lpm, st, btop, lpm_key_of_direct(lpm, (tb << st->b) + j),
+					                            lpm->s, codes[j], &st->nodes[idx]))
+						rc = LPM_ERR_NOMEM;
+					else
+						blk[j] = DIRECT_NODE | idx;
+				}
+				if (!(st->top[tb] & TOP_BLOCK)) {
+					st->top[tb] = TOP_BLOCK;
+					st->blocks_live++;
+				}
 			}
 		}
+		free(tcodes);
+		free(tmore);
 		free(codes);
 		free(more);
 	}
@@ -1245,7 +1434,8 @@ void lpm_table_stats(const lpm_t *lpm, lpm_stats_t *out)
 	out->nodes = st->node_arena.live;
 	out->leaves = st->leaf_arena.live;
 	out->next_hops = st->codes_live;
-	uint64_t direct = (uint64_t)4 << lpm->s;
+	uint64_t direct = ((uint64_t)4 << st->t) + (uint64_t)st->blocks_live * ((uint64_t)4 << st->b);
+	out->direct_bytes = direct;
 	out->bytes = direct + out->nodes * sizeof(struct lpm_node) + out->leaves * sizeof(lpm_leaf_t) +
 	             (uint64_t)st->codes_used * sizeof(uint32_t);
 	out->bytes_reserved = direct + (uint64_t)st->node_arena.top * sizeof(struct lpm_node) +
@@ -1361,7 +1551,10 @@ uint32_t lpm6_lookup(const lpm_t *lpm, const uint8_t addr[16])
 {
 	const struct lpm_state *st = state_acquire(lpm);
 	u128 key = key6_load(addr);
-	uint32_t e = __atomic_load_n(&st->direct[(uint32_t)(key >> (128 - LPM6_S))], __ATOMIC_ACQUIRE);
+	uint32_t dslot = (uint32_t)(key >> (128 - LPM6_S));
+	uint32_t e = __atomic_load_n(&st->top[dslot >> (LPM6_S - LPM6_T)], __ATOMIC_ACQUIRE);
+	if (e & TOP_BLOCK)
+		e = __atomic_load_n(&st->direct[dslot], __ATOMIC_ACQUIRE);
 	if (!(e & DIRECT_NODE))
 		return st->values[e];
 	const struct lpm_node *n = &st->nodes[e & ~DIRECT_NODE];
@@ -1439,12 +1632,15 @@ void lpm6_lookup_bulk(const lpm_t *lpm, const uint8_t (*addrs)[16], uint32_t *nh
 		const uint8_t(*a)[16] = addrs + base;
 		for (unsigned i = 0; i < cnt; i++) {
 			/* The low word is loaded only by walks that get past bit 64.
-			 * The direct table's used part (2000::/3) stays cache-resident,
-			 * so it is read at once rather than prefetched first. */
+			 * The top table and the live blocks stay cache-resident, so
+			 * they are read at once rather than prefetched first. */
 			uint64_t w;
 			memcpy(&w, a[i], 8);
 			hi[i] = __builtin_bswap64(w);
-			uint32_t e = __atomic_load_n(&st->direct[(uint32_t)(hi[i] >> (64 - LPM6_S))], __ATOMIC_ACQUIRE);
+			uint32_t dslot = (uint32_t)(hi[i] >> (64 - LPM6_S));
+			uint32_t e = __atomic_load_n(&st->top[dslot >> (LPM6_S - LPM6_T)], __ATOMIC_ACQUIRE);
+			if (e & TOP_BLOCK)
+				e = __atomic_load_n(&st->direct[dslot], __ATOMIC_ACQUIRE);
 			if (!(e & DIRECT_NODE)) {
 				nhs[base + i] = st->values[e];
 				continue;

@@ -9,7 +9,11 @@
  *
  *  - the lookup half (readers): a compressed multibit trie in the spirit of
  *    Poptrie.  A direct table indexed by the top S bits of the address holds
- *    either a leaf code or the index of an internal node.  Each internal node
+ *    either a leaf code or the index of an internal node.  For IPv6 it is
+ *    split: a 16 KiB top table on the first 12 bits holds one leaf code for
+ *    its whole region, or says that the region's block of the 26-bit direct
+ *    table is live (only regions with routes longer than /12 have one: ten in
+ *    a full table).  Each internal node
  *    resolves 6 more bits with two 64-bit maps: `vector` marks the slots that
  *    continue into a child node, `leafvec` marks where a run of equal leaves
  *    starts.  Children and leaves of a node sit in contiguous blocks, so a
@@ -64,6 +68,7 @@ typedef struct lpm_stats {
 	uint64_t bytes;          /* lookup-structure memory: direct table, live nodes,
 	                            live leaves, dictionary entries in use */
 	uint64_t bytes_reserved; /* arena high-water marks incl. blocks waiting for reuse */
+	uint64_t direct_bytes;   /* of bytes: the direct table's top table and live blocks */
 	uint64_t rib_bytes;      /* control-half memory (radix tree + dictionary index) */
 	uint64_t nodes;          /* live internal nodes */
 	uint64_t leaves;         /* live compressed leaves */

@@ -170,6 +170,7 @@ static void check_as_fresh_build(lpm_t *lpm, int family, unsigned nb)
 	CHECK(bs.routes == live && stats.routes == live);
 	CHECK(bs.nodes == stats.nodes);
 	CHECK(bs.leaves == stats.leaves);
+	CHECK(bs.direct_bytes == stats.direct_bytes); /* the same blocks of the direct table live */
 	lpm_table_destroy(bulk);
 	free(addrs);
 	free(lens);
@@ -255,6 +256,11 @@ static void run_family(int family, unsigned ops)
 	lpm_table_reclaim(lpm, 1);
 	lpm_table_stats(lpm, &stats);
 	CHECK(stats.routes == 0 && stats.nodes == 0 && stats.leaves == 0 && stats.next_hops == 0);
+	lpm_t *empty = lpm_table_create(family, NULL);
+	lpm_stats_t es;
+	lpm_table_stats(empty, &es);
+	CHECK(stats.direct_bytes == es.direct_bytes); /* every IPv6 block collapsed again */
+	lpm_table_destroy(empty);
 
 	lpm_table_destroy(lpm);
 	free(routes);
@@ -370,6 +376,85 @@ static void run_batches(int family, unsigned batches)
 	printf("lpm random family %d: %u batches ok\n", family, batches);
 }
 
+static uint32_t look6(lpm_t *lpm, const char *hex)
+{
+	uint8_t a[16] = {0};
+	for (unsigned i = 0; i < 16 && hex[2 * i]; i++)
+		sscanf(hex + 2 * i, "%2hhx", &a[i]);
+	uint32_t single = lpm6_lookup(lpm, a), bulk;
+	lpm6_lookup_bulk(lpm, (const uint8_t(*)[16])a, &bulk, 1);
+	if (single != bulk)
+		FAIL("%s: single %u, bulk %u", hex, single, bulk);
+	return single;
+}
+
+static uint64_t bytes_of(lpm_t *lpm)
+{
+	lpm_stats_t st;
+	lpm_table_reclaim(lpm, 1);
+	lpm_table_stats(lpm, &st);
+	return st.direct_bytes;
+}
+
+/* The IPv6 direct table's blocks: one comes to life with the first route longer than /12 in
+ * its region and collapses with the last; routes of /12 and shorter reach through the top
+ * table into live blocks and around the others.  Single updates and batches. */
+static void run_blocks(void)
+{
+	lpm_t *lpm = lpm_table_create(6, NULL);
+	uint64_t empty = bytes_of(lpm), block = 0;
+	const uint8_t p48[16] = {0x3f, 0xff, 0x00, 0x01, 0x00, 0x02}; /* 3fff:1:2::/48 */
+	const uint8_t p4[16] = {0x30};                                /* 3000::/4 */
+	const uint8_t p0[16] = {0};
+	CHECK(lpm_route_add(lpm, p48, 48, 7, NULL) == LPM_OK);
+	block = bytes_of(lpm) - empty;
+	CHECK(block == 64 * 1024); /* one block live */
+	CHECK(look6(lpm, "3fff0001000200000000000000000001") == 7);
+	CHECK(look6(lpm, "3fff0001000300000000000000000001") == LPM_MISS);
+	CHECK(look6(lpm, "3ff00000000000000000000000000001") == LPM_MISS);
+	CHECK(lpm_route_add(lpm, p4, 4, 9, NULL) == LPM_OK); /* over 256 top entries, one live */
+	CHECK(look6(lpm, "3fff0001000200000000000000000001") == 7);
+	CHECK(look6(lpm, "3fff0001000300000000000000000001") == 9);
+	CHECK(look6(lpm, "3ff00000000000000000000000000001") == 9);
+	CHECK(look6(lpm, "3aaa0000000000000000000000000001") == 9);
+	CHECK(look6(lpm, "4aaa0000000000000000000000000001") == LPM_MISS);
+	CHECK(lpm_route_add(lpm, p0, 0, 3, NULL) == LPM_OK);
+	CHECK(look6(lpm, "4aaa0000000000000000000000000001") == 3);
+	CHECK(look6(lpm, "3fff0001000200000000000000000001") == 7);
+	CHECK(lpm_route_delete(lpm, p48, 48, NULL) == LPM_OK); /* the block collapses into 3000::/4's code */
+	CHECK(bytes_of(lpm) == empty);
+	CHECK(look6(lpm, "3fff0001000200000000000000000001") == 9);
+	CHECK(lpm_route_delete(lpm, p4, 4, NULL) == LPM_OK);
+	CHECK(look6(lpm, "3fff0001000200000000000000000001") == 3);
+	/* a batch: the block comes to life and a covering route changes in the same apply */
+	uint8_t addrs[3 * 16] = {0};
+	memcpy(addrs, p48, 16);
+	memcpy(addrs + 16, p4, 16);
+	uint8_t lens[3] = {48, 4, 0};
+	uint32_t nhs[3] = {11, 12, LPM_MISS}, old[3];
+	CHECK(lpm_routes_apply(lpm, 3, addrs, lens, nhs, old) == LPM_OK);
+	CHECK(old[2] == 3);
+	CHECK(bytes_of(lpm) - empty == block);
+	CHECK(look6(lpm, "3fff0001000200000000000000000001") == 11);
+	CHECK(look6(lpm, "3fff0001000300000000000000000001") == 12);
+	CHECK(look6(lpm, "4aaa0000000000000000000000000001") == LPM_MISS);
+	nhs[0] = nhs[1] = LPM_MISS;
+	CHECK(lpm_routes_apply(lpm, 2, addrs, lens, nhs, old) == LPM_OK); /* both out: it collapses */
+	CHECK(old[0] == 11 && old[1] == 12);
+	CHECK(bytes_of(lpm) == empty);
+	CHECK(look6(lpm, "3fff0001000200000000000000000001") == LPM_MISS);
+	/* and back: the collapsed block's pages were given back and are filled again */
+	CHECK(lpm_route_add(lpm, p4, 4, 5, NULL) == LPM_OK);
+	CHECK(lpm_route_add(lpm, p48, 48, 6, NULL) == LPM_OK);
+	CHECK(look6(lpm, "3fff0001000200000000000000000001") == 6);
+	CHECK(look6(lpm, "3fff0001000200010000000000000001") == 6);
+	CHECK(look6(lpm, "3fff0001000300000000000000000001") == 5);
+	CHECK(look6(lpm, "3fff8000000000000000000000000001") == 5);
+	CHECK(bytes_of(lpm) - empty == block);
+	lpm_table_destroy(lpm);
+	printf("lpm blocks: ok\n");
+}
+
 int main(int argc, char **argv)
 {
 	unsigned ops = argc > 1 ? (unsigned)atoi(argv[1]) : 6000;
@@ -378,5 +463,6 @@ int main(int argc, char **argv)
 	run_family(6, ops);
 	run_batches(4, ops / 30);
 	run_batches(6, ops / 30);
+	run_blocks();
 	return test_summary("test_lpm_random");
 }
