@@ -1569,7 +1569,7 @@ uint32_t lpm6_lookup(const lpm_t *lpm, const uint8_t addr[16])
 }
 
 
-/* IPv6 walks are long (a /48 sits five nodes below the direct table) and every
+/* IPv6 walks are long (a /48 sits four nodes below the direct table) and every
  * level depends on the one before, so the out-of-order core keeps only two or
  * three walks in flight.  The batch therefore walks groups of V6_GROUP
  * addresses in lockstep: each round advances every unfinished walk by one
