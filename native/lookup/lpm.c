@@ -864,8 +864,17 @@ static int trie_update(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned
 	 * or its block is not live, else along the path below it. */
 	uint32_t top = st->top[dslot >> st->b];
 	uint32_t e = (top & TOP_BLOCK) ? st->direct[dslot] : top;
-	if (!(e & DIRECT_NODE) || (deleted && !lpm_rib_has_longer(&st->rib, lpm_key_of_direct(lpm, dslot), s)))
-		return direct_apply(lpm, st, NULL, &dslot, 1);
+	if (!(e & DIRECT_NODE) || (deleted && !lpm_rib_has_longer(&st->rib, lpm_key_of_direct(lpm, dslot), s))) {
+		/* Its block may have to come to life, or (after a delete) collapse. */
+		if (!(top & TOP_BLOCK) || (deleted && st->t > 0))
+			return direct_apply(lpm, st, NULL, &dslot, 1);
+		uint32_t fresh = build_direct_entry(lpm, st, dslot);
+		if (lpm->failed)
+			return LPM_ERR_NOMEM;
+		__atomic_store_n(&st->direct[dslot], fresh, __ATOMIC_RELEASE);
+		retire_direct_entry(lpm, st, e);
+		return LPM_OK;
+	}
 
 	/* Walk down to the node whose slots resolve the prefix, remembering the
 	 * path: node indices and each node's rank in its parent's child block. */
