@@ -692,6 +692,14 @@ static inline u128 lpm_key_of_top(const struct lpm_state *st, uint32_t tb)
 	return st->t > 0 ? (u128)tb << (128 - st->t) : 0;
 }
 
+/* Marks in dtop the top entries a prefix of length len <= t covers. */
+static void mark_tops(const struct lpm_state *st, uint64_t *dtop, u128 key, unsigned len)
+{
+	uint32_t lo = st->t > 0 ? key_bits(key, 0, st->t) : 0;
+	for (uint32_t x = lo; x < lo + (1u << (st->t - len)); x++)
+		dtop[x >> 6] |= 1ull << (x & 63);
+}
+
 /* What direct_apply does to one top entry. */
 struct top_op {
 	uint32_t tb;
@@ -704,8 +712,6 @@ struct top_op {
 
 static int top_op_push(struct top_op **ops, size_t *n, size_t *cap, uint32_t tb)
 {
-	if (*n > 0 && (*ops)[*n - 1].tb == tb)
-		return 0;
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 16;
 		struct top_op *x = realloc(*ops, nc * sizeof(*x));
@@ -840,9 +846,7 @@ static int trie_update(struct lpm *lpm, struct lpm_state *st, u128 key, unsigned
 		uint64_t *dtop = calloc(((1u << st->t) + 63) / 64, sizeof(uint64_t));
 		if (dtop == NULL)
 			return LPM_ERR_NOMEM;
-		uint32_t lo = st->t > 0 ? key_bits(key, 0, st->t) : 0;
-		for (uint32_t x = lo; x < lo + (1u << (st->t - len)); x++)
-			dtop[x >> 6] |= 1ull << (x & 63);
+		mark_tops(st, dtop, key, len);
 		int rc = direct_apply(lpm, st, dtop, NULL, 0);
 		free(dtop);
 		return rc;
@@ -1238,9 +1242,7 @@ int lpm_routes_apply(lpm_t *lpm, size_t n, const uint8_t *addrs, const uint8_t *
 			st->rib.pool[idx].code = x->code;
 		}
 		if (lens[done] <= st->t) {
-			uint32_t lo = st->t > 0 ? key_bits(key, 0, st->t) : 0;
-			for (uint32_t k = lo; k < lo + (1u << (st->t - lens[done])); k++)
-				dtop[k >> 6] |= 1ull << (k & 63);
+			mark_tops(st, dtop, key, lens[done]);
 			continue;
 		}
 		uint32_t lo = key_bits(key, 0, s);
