@@ -136,8 +136,12 @@ enum {
 	                      never into a tunnel again */
 };
 
-static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct rte_mbuf **m, uint16_t n,
-                unsigned flags, uint16_t via_tunnel);
+/* fwd() for each way in (flags and via_tunnel constants in each copy). */
+static void fwd_rx(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct rte_mbuf **m, uint16_t n);
+static void fwd_decrypted(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct rte_mbuf **m,
+                          uint16_t n, uint16_t via_tunnel);
+static void fwd_encrypted(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct rte_mbuf **m,
+                          uint16_t n);
 
 static inline void icmp_err(struct dp_worker *w, unsigned flags, struct rte_mbuf *mb, const struct dp_pkt *p,
                             const struct dp_port_conf *pc, uint8_t type, uint8_t code, uint32_t info)
@@ -381,7 +385,7 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
 			}
 			uint16_t ok = run_sa(w, pc, sa, batch, k, (const uint8_t(*)[6])smac);
 			if (ok)
-				fwd(w, port, pc, batch, ok, FWD_DECRYPTED, sa->tunnel);
+				fwd_decrypted(w, port, pc, batch, ok, sa->tunnel);
 			continue;
 		}
 		/* outbound: everything for the same tunnel and inner family */
@@ -423,7 +427,7 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
 		if (ok)
 			ok = tunnel_out(w, port, pc, batch, ok);
 		if (ok)
-			fwd(w, port, pc, batch, ok, FWD_ENCRYPTED, DP_ID_NONE);
+			fwd_encrypted(w, port, pc, batch, ok);
 	}
 }
 
@@ -440,11 +444,12 @@ void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint1
 			drop(w, m[i], DP_DROP_PORT_DOWN);
 		return;
 	}
-	fwd(w, port, pc, m, n, 0, DP_ID_NONE);
+	fwd_rx(w, port, pc, m, n);
 }
 
-static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, struct rte_mbuf **m, uint16_t n,
-                unsigned flags, uint16_t via_tunnel)
+static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint16_t port,
+                                                      const struct dp_port_conf *pc, struct rte_mbuf **m,
+                                                      uint16_t n, unsigned flags, uint16_t via_tunnel)
 {
 	struct dp_tables *t = w->t;
 	struct dp_counters *c = w->c;
@@ -477,7 +482,9 @@ static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *p
 			 * peer's, and is checked like any other */
 			bool hw_ok = (flags & FWD_ENCRYPTED) ||
 			             (!flags && (mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD);
-			dp_pkt_parse(p, rte_pktmbuf_mtod(mb, const uint8_t *), mb->data_len, pc->mac, max_l3, hw_ok);
+			const uint8_t *fr = rte_pktmbuf_mtod(mb, const uint8_t *);
+			if (!dp_pkt_parse_fast4(p, fr, mb->data_len, pc->mac, max_l3, hw_ok))
+				dp_pkt_parse(p, fr, mb->data_len, pc->mac, max_l3, hw_ok);
 		}
 		p->in_port = port;
 		if (x && (p->cls == DP_PKT_IP4 || p->cls == DP_PKT_IP6)) {
@@ -715,6 +722,24 @@ static void fwd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *p
 
 	if (held.n)
 		ipsec_held(w, port, pc, &held, pk, flags);
+}
+
+static __attribute__((noinline)) void fwd_rx(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc,
+                                              struct rte_mbuf **m, uint16_t n)
+{
+	fwd(w, port, pc, m, n, 0, DP_ID_NONE);
+}
+
+static __attribute__((noinline)) void fwd_decrypted(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc,
+                                                     struct rte_mbuf **m, uint16_t n, uint16_t via_tunnel)
+{
+	fwd(w, port, pc, m, n, FWD_DECRYPTED, via_tunnel);
+}
+
+static __attribute__((noinline)) void fwd_encrypted(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc,
+                                                     struct rte_mbuf **m, uint16_t n)
+{
+	fwd(w, port, pc, m, n, FWD_ENCRYPTED, DP_ID_NONE);
 }
 
 void dp_worker_inject(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint16_t n)

@@ -15,22 +15,6 @@ _Static_assert(sizeof(((struct dp_sa *)0)->lock) == sizeof(rte_spinlock_t), "dp_
 
 #define STORE(slot, v) __atomic_store_n(&(slot), (v), __ATOMIC_RELEASE)
 
-/* ---- (SPI, protocol) -> inbound SA: an immutable open-addressing table, rebuilt and
- * republished on every inbound SA change (SAs change at IKE pace, packets at line rate) ---- */
-
-struct spi_ent {
-	uint32_t spi;
-	uint16_t sa;
-	uint8_t proto;
-	uint8_t used;
-};
-struct dp_spi_map {
-	uint32_t mask;
-	struct spi_ent e[];
-};
-
-static inline uint32_t spi_hash(uint32_t spi, uint8_t proto) { return (spi ^ (uint32_t)proto << 24) * 2654435761u; }
-
 /* ---- deferred destruction ---- */
 
 enum { RET_FREE, RET_SA };
@@ -149,7 +133,7 @@ static int rebuild_in_map(struct dp_ipsec *x, uint16_t id, struct dp_sa *with)
 		uint32_t size = 16;
 		while (size < 2 * n)
 			size <<= 1;
-		m = calloc(1, sizeof *m + size * sizeof(struct spi_ent));
+		m = calloc(1, sizeof *m + size * sizeof(struct dp_spi_ent));
 		if (!m)
 			return DP_ENOMEM;
 		m->mask = size - 1;
@@ -157,10 +141,10 @@ static int rebuild_in_map(struct dp_ipsec *x, uint16_t id, struct dp_sa *with)
 			const struct dp_sa *s = i == id ? with : x->sa[i];
 			if (!s || !s->inbound)
 				continue;
-			uint32_t h = spi_hash(s->spi, s->proto) & m->mask;
+			uint32_t h = dp_spi_hash(s->spi, s->proto) & m->mask;
 			while (m->e[h].used)
 				h = (h + 1) & m->mask;
-			m->e[h] = (struct spi_ent){s->spi, (uint16_t)i, s->proto, 1};
+			m->e[h] = (struct dp_spi_ent){s->spi, (uint16_t)i, s->proto, 1};
 		}
 	}
 	PUBLISH(x, x->in_map, m, RET_FREE);
@@ -328,6 +312,22 @@ static bool prefix_clean(const uint8_t *a, unsigned len, unsigned bytes)
 	return true;
 }
 
+static uint32_t be32_of(const uint8_t *a) { return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]; }
+static uint32_t mask4(unsigned len) { return len == 0 ? 0 : len >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> len); }
+
+static struct dp_sp_match sp_match(const struct dp_sp *p)
+{
+	struct dp_sp_match m = {.family = p->family, .proto = p->proto, .proto_any = p->proto_any};
+	m.ports_any = p->sport_lo == 0 && p->sport_hi == 0xFFFF && p->dport_lo == 0 && p->dport_hi == 0xFFFF;
+	if (p->family == 4) {
+		m.smask4 = mask4(p->src_len);
+		m.src4 = be32_of(p->src) & m.smask4;
+		m.dmask4 = mask4(p->dst_len);
+		m.dst4 = be32_of(p->dst) & m.dmask4;
+	}
+	return m;
+}
+
 int dp_spd_set(struct dp_tables *t, int dir, const struct dp_sp *sp, unsigned n, char *err, size_t errlen)
 {
 	struct dp_ipsec *x = t->ipsec;
@@ -355,28 +355,16 @@ int dp_spd_set(struct dp_tables *t, int dir, const struct dp_sp *sp, unsigned n,
 	}
 	struct dp_spd *s = NULL;
 	if (n) {
-		s = malloc(sizeof *s + n * sizeof(struct dp_sp));
+		s = malloc(sizeof *s + n * (sizeof(struct dp_sp) + sizeof(struct dp_sp_match)));
 		if (!s)
 			return errf(err, errlen, "out of memory"), DP_ENOMEM;
 		s->n = (uint16_t)n;
 		memcpy(s->sp, sp, n * sizeof *sp);
+		struct dp_sp_match *mt = (struct dp_sp_match *)&s->sp[n];
+		for (unsigned i = 0; i < n; i++)
+			mt[i] = sp_match(&sp[i]);
+		s->mt = mt;
 	}
 	PUBLISH(x, x->spd[dir], s, RET_FREE);
 	return DP_OK;
-}
-
-/* ---- workers ---- */
-
-const struct dp_sa *dp_ipsec_rt_in_sa(const struct dp_ipsec *x, uint32_t spi, uint8_t proto)
-{
-	const struct dp_spi_map *m = DP_LOAD(x->in_map);
-	if (!m)
-		return NULL;
-	for (uint32_t h = spi_hash(spi, proto) & m->mask;; h = (h + 1) & m->mask) {
-		const struct spi_ent *e = &m->e[h];
-		if (!e->used)
-			return NULL;
-		if (e->spi == spi && e->proto == proto)
-			return DP_LOAD(x->sa[e->sa]);
-	}
 }

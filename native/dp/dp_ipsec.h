@@ -91,9 +91,29 @@ struct dp_sa {
 	struct ipsec_ah_sa *ah;
 };
 
-struct dp_spi_map;
+/* (SPI, protocol) -> inbound SA: an immutable open-addressing table, rebuilt and republished
+ * on every inbound SA change (SAs change at IKE pace, packets at line rate). */
+struct dp_spi_ent {
+	uint32_t spi;
+	uint16_t sa;
+	uint8_t proto;
+	uint8_t used;
+};
+struct dp_spi_map {
+	uint32_t mask;
+	struct dp_spi_ent e[];
+};
+static inline uint32_t dp_spi_hash(uint32_t spi, uint8_t proto) { return (spi ^ (uint32_t)proto << 24) * 2654435761u; }
+
+/* A policy's selector as the worker tests it: IPv4 prefixes as host-order value and mask,
+ * "any protocol" and "any ports" precomputed. */
+struct dp_sp_match {
+	uint32_t src4, smask4, dst4, dmask4; /* IPv4 policies */
+	uint8_t family, proto, proto_any, ports_any;
+};
 struct dp_spd {
 	uint16_t n;
+	const struct dp_sp_match *mt; /* mt[i] is sp[i]'s, in the same allocation */
 	struct dp_sp sp[];
 };
 
@@ -136,11 +156,9 @@ int dp_spd_set(struct dp_tables *t, int dir, const struct dp_sp *sp, unsigned n,
 
 /* ---- workers ---- */
 
-/* The inbound SA for (spi, proto), or NULL. */
-const struct dp_sa *dp_ipsec_rt_in_sa(const struct dp_ipsec *x, uint32_t spi, uint8_t proto);
-
-/* dp_ipsec_rt_spd (the first policy of a direction that selects a packet) is in dp_worker.h,
- * inline beside the sub-FIB rule matcher: it runs for every packet. */
+/* dp_ipsec_rt_in_sa (the inbound SA for an SPI and protocol) and dp_ipsec_rt_spd (the first
+ * policy of a direction that selects a packet) are in dp_worker.h, inline beside the sub-FIB
+ * rule matcher: they run for every packet. */
 
 #ifdef __cplusplus
 }

@@ -107,7 +107,7 @@ static void parse_ip4(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint
 		return set_drop(p, DP_DROP_IP4_TOTAL_LENGTH);
 	if (tot > max_l3)
 		return set_drop(p, DP_DROP_RX_OVER_MTU);
-	if (!hw_ok && dp_cksum(h, ihl, 0) != 0xFFFF)
+	if (!hw_ok && (ihl == 20 ? !dp_ip4_hdr20_ok(h) : dp_cksum(h, ihl, 0) != 0xFFFF))
 		return set_drop(p, DP_DROP_IP4_CHECKSUM);
 	p->l3_len = (uint16_t)tot;
 	p->l4_off = (uint16_t)(p->l2_len + ihl);

@@ -118,17 +118,36 @@ static inline bool dp_rule_match(const struct dp_rule *r, const struct dp_pkt *p
 static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, const struct dp_pkt *p, int family)
 {
 	for (unsigned i = 0; i < spd->n; i++) {
+		const struct dp_sp_match *k = &spd->mt[i];
 		const struct dp_sp *r = &spd->sp[i];
-		if (r->family != family || (!r->proto_any && r->proto != p->proto))
+		if (k->family != family || (!k->proto_any && k->proto != p->proto))
 			continue;
-		if (!dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+		if (family == 4) {
+			if (((p->src4 & k->smask4) ^ k->src4) | ((p->dst4 & k->dmask4) ^ k->dst4))
+				continue;
+		} else if (!dp_prefix6_match(p->src6, r->src, r->src_len) || !dp_prefix6_match(p->dst6, r->dst, r->dst_len)) {
 			continue;
-		if (family == 4 ? !dp_prefix4_match(p->src4, r->src, r->src_len) || !dp_prefix4_match(p->dst4, r->dst, r->dst_len)
-		                : !dp_prefix6_match(p->src6, r->src, r->src_len) || !dp_prefix6_match(p->dst6, r->dst, r->dst_len))
+		}
+		if (!k->ports_any && !dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
 			continue;
 		return r;
 	}
 	return NULL;
+}
+
+/* The inbound SA for (spi, proto), or NULL. */
+static inline const struct dp_sa *dp_ipsec_rt_in_sa(const struct dp_ipsec *x, uint32_t spi, uint8_t proto)
+{
+	const struct dp_spi_map *m = DP_LOAD(x->in_map);
+	if (!m)
+		return NULL;
+	for (uint32_t h = dp_spi_hash(spi, proto) & m->mask;; h = (h + 1) & m->mask) {
+		const struct dp_spi_ent *e = &m->e[h];
+		if (!e->used)
+			return NULL;
+		if (e->spi == spi && e->proto == proto)
+			return DP_LOAD(x->sa[e->sa]);
+	}
 }
 
 #endif

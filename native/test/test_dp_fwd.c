@@ -1136,6 +1136,210 @@ static void test_cksum(void)
 	printf("cksum: %u of %u sums differ from the definition\n", bad, n);
 }
 
+/* dp_pkt_parse_fast4 against dp_pkt_parse: on valid frames of every kind and on mutations of
+ * them, the fast path either declines (leaving p as it was) or gives dp_pkt_parse's result
+ * field for field; it must take the plain IPv4 frames it exists for. */
+static bool pkt_same(const struct dp_pkt *a, const struct dp_pkt *b)
+{
+	return a->l4_off == b->l4_off && a->l3_len == b->l3_len && a->cls == b->cls && a->drop == b->drop &&
+	       a->proto == b->proto && a->dscp == b->dscp && a->ttl == b->ttl && a->flags == b->flags &&
+	       a->l2_len == b->l2_len && a->sport == b->sport && a->dport == b->dport && a->in_port == b->in_port &&
+	       a->ah_off == b->ah_off && a->src4 == b->src4 && a->dst4 == b->dst4 && a->src6 == b->src6 &&
+	       a->dst6 == b->dst6;
+}
+
+static void test_parse_fast(void)
+{
+	static const uint8_t protos[] = {17, 6, 132, 136, 1, 58, 50, 51, 47, 4};
+	const uint8_t *mac = MAC_PORT[0];
+	unsigned taken = 0, declined = 0, plain = 0, plain_taken = 0, diff = 0, touched = 0;
+	for (unsigned round = 0; round < 200000; round++) {
+		uint8_t f[128];
+		memset(f, 0, sizeof f);
+		memcpy(f, mac, 6);
+		memcpy(f + 6, MAC_PEER[0], 6);
+		f[12] = 0x08;
+		uint8_t *h = f + 14;
+		uint32_t tot = 20 + rnd() % 60;
+		uint8_t proto = protos[rnd() % sizeof protos];
+		h[0] = 0x45;
+		h[1] = (uint8_t)rnd();
+		h[2] = (uint8_t)(tot >> 8), h[3] = (uint8_t)tot;
+		h[6] = rnd() % 2 ? 0x40 : 0;
+		h[8] = (uint8_t)rnd();
+		h[9] = proto;
+		uint32_t src = 0x0A000000u | (rnd() & 0xFFFFFF), dst = 0xC0000000u | (rnd() & 0xFFFFFF);
+		for (int b = 0; b < 4; b++)
+			h[12 + b] = (uint8_t)(src >> (24 - 8 * b)), h[16 + b] = (uint8_t)(dst >> (24 - 8 * b));
+		for (unsigned b = 20; b < tot; b++)
+			h[b] = (uint8_t)rnd();
+		uint16_t ck = (uint16_t)~dp_cksum(h, 20, 0);
+		h[10] = (uint8_t)(ck >> 8), h[11] = (uint8_t)ck;
+		uint32_t len = 14 + tot + rnd() % 8; /* Ethernet padding */
+		uint32_t max_l3 = rnd() % 8 ? 1500 : 20 + rnd() % 80;
+		bool hw_ok = rnd() % 4 == 0;
+		bool mutated = round % 4 != 0;
+		if (mutated) { /* a few bytes anywhere in the headers, or the length */
+			for (unsigned k = 1 + rnd() % 3; k; k--) {
+				unsigned at = rnd() % 40;
+				if (rnd() % 2)
+					f[at] ^= (uint8_t)(1u << (rnd() % 8));
+				else
+					f[at] = (uint8_t)rnd();
+			}
+			if (rnd() % 8 == 0)
+				len = rnd() % (14 + tot + 1);
+		}
+		struct dp_pkt ref, fast;
+		dp_pkt_parse(&ref, f, len, mac, max_l3, hw_ok);
+		memset(&fast, 0xA5, sizeof fast);
+		struct dp_pkt untouched;
+		memset(&untouched, 0xA5, sizeof untouched);
+		bool ok = dp_pkt_parse_fast4(&fast, f, len, mac, max_l3, hw_ok);
+		bool is_plain = !mutated && ref.cls == DP_PKT_IP4 && proto != 1 && proto != 58 && proto != 51 && tot <= max_l3;
+		plain += is_plain;
+		if (ok) {
+			taken++;
+			plain_taken += is_plain;
+			if (!pkt_same(&ref, &fast))
+				diff++;
+		} else {
+			declined++;
+			if (memcmp(&fast, &untouched, sizeof fast) != 0)
+				touched++;
+		}
+	}
+	CHECK(diff == 0);
+	CHECK(touched == 0);
+	CHECK(plain > 10000 && plain_taken == plain); /* it takes every plain frame... */
+	CHECK(declined > 50000);                       /* ...and declines the rest */
+	printf("parse fast path: %u frames taken (%u of %u plain ones), %u declined; %u differ from dp_pkt_parse, %u declined "
+	       "but wrote\n",
+	       taken, plain_taken, plain, declined, diff, touched);
+}
+
+/* The compiled policy matcher (dp_ipsec_rt_spd over dp_spd_set's dp_sp_match) against the
+ * definition of a selector, on random policy sets and packets drawn near their prefixes. */
+static bool bits_match(const uint8_t *a, const uint8_t *pfx, unsigned len)
+{
+	for (unsigned b = 0; b < len; b++)
+		if (((a[b / 8] ^ pfx[b / 8]) >> (7 - b % 8)) & 1)
+			return false;
+	return true;
+}
+
+static const struct dp_sp *spd_ref(const struct dp_sp *sp, unsigned n, const struct dp_pkt *p, int family,
+                                   const uint8_t *src, const uint8_t *dst)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct dp_sp *r = &sp[i];
+		if (r->family != family || (!r->proto_any && r->proto != p->proto))
+			continue;
+		bool any_ports = r->sport_lo == 0 && r->sport_hi == 0xFFFF && r->dport_lo == 0 && r->dport_hi == 0xFFFF;
+		if (!any_ports && (!(p->flags & DP_PKT_F_PORTS) || p->sport < r->sport_lo || p->sport > r->sport_hi ||
+		                   p->dport < r->dport_lo || p->dport > r->dport_hi))
+			continue;
+		if (!bits_match(src, r->src, r->src_len) || !bits_match(dst, r->dst, r->dst_len))
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
+static void random_prefix(uint8_t *a, unsigned bytes, unsigned len)
+{
+	for (unsigned i = 0; i < bytes; i++)
+		a[i] = (uint8_t)rnd();
+	for (unsigned b = len; b < bytes * 8; b++)
+		a[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+}
+
+static void test_spd_match(void)
+{
+	struct dp_tables *t = dp_tables_create(NULL);
+	CHECK(t && dp_ipsec_attach(t, &CR) == DP_OK);
+	if (!t)
+		return;
+	static const uint8_t protos[] = {6, 17, 1, 50};
+	char err[128];
+	unsigned checked = 0, wrong = 0, matched = 0;
+	for (unsigned set = 0; set < 300; set++) {
+		struct dp_sp sp[12];
+		unsigned n = 1 + rnd() % 12;
+		for (unsigned i = 0; i < n; i++) {
+			struct dp_sp *r = &sp[i];
+			memset(r, 0, sizeof *r);
+			r->id = i;
+			r->family = rnd() % 3 ? 4 : 6;
+			unsigned bytes = r->family == 4 ? 4 : 16, bits = bytes * 8;
+			r->src_len = (uint8_t)(rnd() % 3 ? rnd() % (bits + 1) : 0);
+			r->dst_len = (uint8_t)(rnd() % (bits + 1));
+			random_prefix(r->src, bytes, r->src_len);
+			random_prefix(r->dst, bytes, r->dst_len);
+			r->proto_any = rnd() % 2;
+			r->proto = protos[rnd() % sizeof protos];
+			r->action = (uint8_t)(rnd() % 3);
+			r->sport_hi = r->dport_hi = 0xFFFF;
+			if (rnd() % 3 == 0) {
+				r->sport_lo = (uint16_t)(rnd() % 3 ? 0 : rnd() % 2000);
+				r->sport_hi = (uint16_t)(r->sport_lo + rnd() % 3000);
+				r->dport_lo = (uint16_t)(rnd() % 2000);
+				r->dport_hi = (uint16_t)(r->dport_lo + rnd() % 100);
+			}
+		}
+		if (dp_spd_set(t, DP_SP_OUT, sp, n, err, sizeof err) != DP_OK) {
+			FAIL("dp_spd_set: %s", err);
+			break;
+		}
+		const struct dp_spd *spd = DP_LOAD(t->ipsec->spd[DP_SP_OUT]);
+		for (unsigned k = 0; k < 200; k++) {
+			const struct dp_sp *near = &sp[rnd() % n];
+			int family = rnd() % 8 ? near->family : near->family == 4 ? 6 : 4;
+			unsigned bytes = family == 4 ? 4 : 16;
+			uint8_t src[16], dst[16];
+			for (unsigned b = 0; b < 16; b++)
+				src[b] = (uint8_t)rnd(), dst[b] = (uint8_t)rnd();
+			if (family == near->family) { /* inside its prefixes, but for a bit flipped now and then */
+				for (unsigned b = 0; b < near->src_len; b++)
+					src[b / 8] = (uint8_t)((src[b / 8] & ~(0x80 >> (b % 8))) | (near->src[b / 8] & (0x80 >> (b % 8))));
+				for (unsigned b = 0; b < near->dst_len; b++)
+					dst[b / 8] = (uint8_t)((dst[b / 8] & ~(0x80 >> (b % 8))) | (near->dst[b / 8] & (0x80 >> (b % 8))));
+				if (rnd() % 4 == 0)
+					(rnd() % 2 ? src : dst)[rnd() % bytes] ^= (uint8_t)(1u << (rnd() % 8));
+			}
+			struct dp_pkt p;
+			memset(&p, 0, sizeof p);
+			p.cls = family == 4 ? DP_PKT_IP4 : DP_PKT_IP6;
+			p.proto = rnd() % 2 ? near->proto : protos[rnd() % sizeof protos];
+			if (rnd() % 4) {
+				p.flags = DP_PKT_F_PORTS;
+				p.sport = (uint16_t)(rnd() % 2 ? near->sport_lo + rnd() % 50 : rnd());
+				p.dport = (uint16_t)(rnd() % 2 ? near->dport_lo + rnd() % 50 : rnd());
+			}
+			if (family == 4) {
+				p.src4 = (uint32_t)src[0] << 24 | (uint32_t)src[1] << 16 | (uint32_t)src[2] << 8 | src[3];
+				p.dst4 = (uint32_t)dst[0] << 24 | (uint32_t)dst[1] << 16 | (uint32_t)dst[2] << 8 | dst[3];
+			} else {
+				p.src6 = src;
+				p.dst6 = dst;
+			}
+			const struct dp_sp *want = spd_ref(sp, n, &p, family, src, dst);
+			const struct dp_sp *got = dp_ipsec_rt_spd(spd, &p, family);
+			checked++;
+			matched += want != NULL;
+			if ((want ? (int)want->id : -1) != (got ? (int)got->id : -1))
+				wrong++;
+		}
+	}
+	CHECK(wrong == 0);
+	CHECK(matched > checked / 5 && matched < checked); /* the draw reaches both outcomes */
+	printf("policy matcher: %u packets against 300 random policy sets, %u matched a policy, %u differ from the "
+	       "definition\n",
+	       checked, matched, wrong);
+	dp_ipsec_detach(t);
+	dp_tables_destroy(t);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -1165,6 +1369,8 @@ int main(int argc, char **argv)
 	test_routes_apply();
 	test_ipsec_path();
 	test_accounting();
+	test_parse_fast();
+	test_spd_match();
 
 	dp_ipsec_detach(T);
 	dp_tables_destroy(T);
