@@ -105,11 +105,13 @@ struct dp_spi_map {
 };
 static inline uint32_t dp_spi_hash(uint32_t spi, uint8_t proto) { return (spi ^ (uint32_t)proto << 24) * 2654435761u; }
 
-/* A policy's selector as the worker tests it: IPv4 prefixes as host-order value and mask,
- * "any protocol" and "any ports" precomputed. */
+/* A policy's selector as the worker tests it, in one test for IPv4: a packet matches when
+ * (src & smask4) == src4, (dst & dmask4) == dst4 and (proto & pmask) == proto (host order;
+ * pmask 0 for any protocol), and then its ports.  An IPv6 policy has smask4 0 and src4 1,
+ * which no IPv4 packet matches. */
 struct dp_sp_match {
-	uint32_t src4, smask4, dst4, dmask4; /* IPv4 policies */
-	uint8_t family, proto, proto_any, ports_any;
+	uint32_t src4, smask4, dst4, dmask4;
+	uint8_t family, proto, pmask, ports_any;
 };
 struct dp_spd {
 	uint16_t n;

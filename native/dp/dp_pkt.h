@@ -67,9 +67,13 @@ uint16_t dp_cksum(const void *buf, uint32_t len, uint32_t initial);
  * sum of the network-order ones, and 0xFFFF is its own swap). */
 static inline bool dp_ip4_hdr20_ok(const uint8_t *h)
 {
-	uint32_t w[5];
-	__builtin_memcpy(w, h, 20);
-	uint64_t s = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	uint32_t w0, w1, w2, w3, w4; /* not an array: that goes through the stack */
+	__builtin_memcpy(&w0, h, 4);
+	__builtin_memcpy(&w1, h + 4, 4);
+	__builtin_memcpy(&w2, h + 8, 4);
+	__builtin_memcpy(&w3, h + 12, 4);
+	__builtin_memcpy(&w4, h + 16, 4);
+	uint64_t s = (uint64_t)w0 + w1 + w2 + w3 + w4;
 	s = (s & 0xFFFFFFFFu) + (s >> 32);
 	s = (s & 0xFFFF) + (s >> 16);
 	s = (s & 0xFFFF) + (s >> 16);
@@ -87,8 +91,8 @@ static inline uint32_t dp_rd32(const uint8_t *p)
 
 /* dp_pkt_parse's result for the frame most traffic is, inline: untagged, to port_mac (never
  * multicast), IPv4 with a 20-byte header and a valid checksum (unless hw_cksum_good), not a
- * fragment, unicast source and destination, TCP, UDP, SCTP or UDP-Lite with its ports, or
- * any other protocol but ICMP, ICMPv6 and AH.  Returns false, p untouched, for anything else: the
+ * fragment, source and destination below 224.0.0.0 (the source not in 127/8), TCP, UDP,
+ * SCTP or UDP-Lite with its ports, or any other protocol but ICMP, ICMPv6 and AH.  Returns false, p untouched, for anything else: the
  * caller then runs dp_pkt_parse, which decides.  Where it returns true, p is what
  * dp_pkt_parse gives, byte for byte (test_dp_fwd checks that on mutated frames). */
 static inline bool dp_pkt_parse_fast4(struct dp_pkt *p, const uint8_t *f, uint32_t len, const uint8_t port_mac[6],
@@ -102,16 +106,20 @@ static inline bool dp_pkt_parse_fast4(struct dp_pkt *p, const uint8_t *f, uint32
 	__builtin_memcpy(&d1, f + 4, 2);
 	__builtin_memcpy(&m0, port_mac, 4);
 	__builtin_memcpy(&m1, port_mac + 4, 2);
-	if (((d0 ^ m0) | (uint32_t)(d1 ^ m1)) || (f[0] & 1) || f[12] != 0x08 || f[13] != 0x00 || f[14] != 0x45)
+	uint32_t e = (uint32_t)f[12] | (uint32_t)f[13] << 8 | (uint32_t)f[14] << 16; /* ethertype, version/IHL */
+	/* bitwise, not short-circuit: one branch for the lot */
+	if ((d0 ^ m0) | (uint32_t)(d1 ^ m1) | (f[0] & 1u) | (e ^ (0x08u | 0x45u << 16)))
 		return false;
 	const uint8_t *h = f + 14;
 	uint32_t tot = dp_rd16(h + 2);
 	uint16_t frag = dp_rd16(h + 6);
 	uint8_t proto = h[9];
 	uint32_t src = dp_rd32(h + 12), dst = dp_rd32(h + 16);
-	if (tot < 20 || tot > len - 14 || tot > max_l3 || (frag & 0x3FFF) || proto == 1 || proto == 51 || proto == 58)
+	uint32_t room = len - 14 < max_l3 ? len - 14 : max_l3;
+	if ((tot < 20) | (tot > room) | ((frag & 0x3FFF) != 0) | (proto == 1) | (proto == 51) | (proto == 58))
 		return false;
-	if ((dst >> 28) == 0xE || dst == 0xFFFFFFFFu || (src >> 28) == 0xE || src == 0xFFFFFFFFu || (src >> 24) == 127)
+	/* multicast, class E and broadcast (dp_pkt_parse forwards class E destinations: it decides) */
+	if ((dst >= 0xE0000000u) | (src >= 0xE0000000u) | ((src >> 24) == 127))
 		return false;
 	if (!hw_cksum_good && !dp_ip4_hdr20_ok(h))
 		return false;

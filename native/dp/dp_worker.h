@@ -117,20 +117,25 @@ static inline bool dp_rule_match(const struct dp_rule *r, const struct dp_pkt *p
 /* The first policy of a direction that selects p (family 4 or 6), or NULL. */
 static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, const struct dp_pkt *p, int family)
 {
-	for (unsigned i = 0; i < spd->n; i++) {
-		const struct dp_sp_match *k = &spd->mt[i];
-		const struct dp_sp *r = &spd->sp[i];
-		if (k->family != family || (!k->proto_any && k->proto != p->proto))
-			continue;
-		if (family == 4) {
-			if (((p->src4 & k->smask4) ^ k->src4) | ((p->dst4 & k->dmask4) ^ k->dst4))
+	const struct dp_sp_match *mt = spd->mt, *k = mt, *end = mt + spd->n;
+	if (family == 4) {
+		const uint32_t src = p->src4, dst = p->dst4, proto = p->proto;
+		for (; k < end; k++) {
+			if (((src & k->smask4) ^ k->src4) | ((dst & k->dmask4) ^ k->dst4) | ((proto & k->pmask) ^ k->proto))
 				continue;
-		} else if (!dp_prefix6_match(p->src6, r->src, r->src_len) || !dp_prefix6_match(p->dst6, r->dst, r->dst_len)) {
-			continue;
+			const struct dp_sp *r = &spd->sp[k - mt];
+			if (k->ports_any || dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+				return r;
 		}
-		if (!k->ports_any && !dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+		return NULL;
+	}
+	for (; k < end; k++) {
+		const struct dp_sp *r = &spd->sp[k - mt];
+		if (k->family != 6 || (p->proto & k->pmask) != k->proto || !dp_prefix6_match(p->src6, r->src, r->src_len) ||
+		    !dp_prefix6_match(p->dst6, r->dst, r->dst_len))
 			continue;
-		return r;
+		if (k->ports_any || dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+			return r;
 	}
 	return NULL;
 }

@@ -278,8 +278,8 @@ static uint32_t esp_offset(const struct ipsec_esp_sa *s, const struct rte_mbuf *
 static uint64_t seq_of(struct rte_mbuf *const qm[], const uint64_t q[], uint16_t n, const struct rte_mbuf *m,
                        uint16_t *cur)
 {
-	for (uint16_t k = 0; k < n; k++) {
-		uint16_t i = (uint16_t)((*cur + k) % n);
+	uint16_t i = *cur < n ? *cur : 0;
+	for (uint16_t k = 0; k < n; k++, i = (uint16_t)(i + 1 == n ? 0 : i + 1)) { /* no division */
 		if (qm[i] == m) {
 			*cur = (uint16_t)(i + 1);
 			return q[i];
