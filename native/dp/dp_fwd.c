@@ -150,11 +150,6 @@ static inline void icmp_err(struct dp_worker *w, unsigned flags, struct rte_mbuf
 		dp_icmp_error(w, mb, p, pc, type, code, info);
 }
 
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Whether the packet is IPsec for an inbound SA of ours (and which). */
 static const struct dp_sa *in_sa_of(const struct dp_ipsec *x, const uint8_t *f, const struct dp_pkt *p, int family)
 {
@@ -176,13 +171,13 @@ static const struct dp_sa *in_sa_of(const struct dp_ipsec *x, const uint8_t *f, 
 	}
 	if (off + 4 > end)
 		return NULL;
-	uint32_t spi = rd32(f + off);
+	uint32_t spi = dp_rd32(f + off);
 	if (spi == 0) /* NAT-T's non-ESP marker: IKE, the kernel's */
 		return NULL;
 	const struct dp_sa *sa = dp_ipsec_rt_in_sa(x, spi, proto);
 	if (!sa || sa->natt != natt || sa->outer_family != family || (natt && p->dport != sa->natt_port))
 		return NULL;
-	if (family == 4 ? rd32(sa->dst) != p->dst4 : memcmp(sa->dst, p->dst6, 16) != 0)
+	if (family == 4 ? dp_rd32(sa->dst) != p->dst4 : memcmp(sa->dst, p->dst6, 16) != 0)
 		return NULL;
 	return sa;
 }

@@ -312,18 +312,16 @@ static bool prefix_clean(const uint8_t *a, unsigned len, unsigned bytes)
 	return true;
 }
 
-static uint32_t be32_of(const uint8_t *a) { return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3]; }
-static uint32_t mask4(unsigned len) { return len == 0 ? 0 : len >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> len); }
 
 static struct dp_sp_match sp_match(const struct dp_sp *p)
 {
 	struct dp_sp_match m = {.family = p->family, .proto = p->proto_any ? 0 : p->proto, .pmask = p->proto_any ? 0 : 0xFF};
 	m.ports_any = p->sport_lo == 0 && p->sport_hi == 0xFFFF && p->dport_lo == 0 && p->dport_hi == 0xFFFF;
 	if (p->family == 4) {
-		m.smask4 = mask4(p->src_len);
-		m.src4 = be32_of(p->src) & m.smask4;
-		m.dmask4 = mask4(p->dst_len);
-		m.dst4 = be32_of(p->dst) & m.dmask4;
+		m.smask4 = dp_mask4(p->src_len);
+		m.src4 = dp_rd32(p->src) & m.smask4;
+		m.dmask4 = dp_mask4(p->dst_len);
+		m.dst4 = dp_rd32(p->dst) & m.dmask4;
 	} else {
 		m.src4 = 1; /* under mask 0: never an IPv4 match */
 	}

@@ -12,12 +12,6 @@
 #define IP6_HLEN 40
 #define IP6_MAX_EXT 16 /* bounds the extension walk; longer chains count as truncated */
 
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 uint16_t dp_cksum(const void *buf, uint32_t len, uint32_t sum)
 {
 	/* 32-bit loads summed in memory order into 64 bits; the one's-complement sum of the
@@ -72,8 +66,8 @@ static void l4_ports(struct dp_pkt *p, const uint8_t *frame)
 	switch (p->proto) {
 	case 6: case 17: case 132: case 136:
 		if (l4_avail >= 4) {
-			p->sport = rd16(frame + p->l4_off);
-			p->dport = rd16(frame + p->l4_off + 2);
+			p->sport = dp_rd16(frame + p->l4_off);
+			p->dport = dp_rd16(frame + p->l4_off + 2);
 			p->flags |= DP_PKT_F_PORTS;
 		}
 		break;
@@ -102,7 +96,7 @@ static void parse_ip4(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint
 	uint32_t ihl = (uint32_t)(h[0] & 0xF) * 4;
 	if (ihl < 20 || ihl > avail)
 		return set_drop(p, DP_DROP_IP4_IHL);
-	uint32_t tot = rd16(h + 2);
+	uint32_t tot = dp_rd16(h + 2);
 	if (tot < ihl || tot > avail)
 		return set_drop(p, DP_DROP_IP4_TOTAL_LENGTH);
 	if (tot > max_l3)
@@ -114,9 +108,9 @@ static void parse_ip4(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint
 	p->dscp = h[1] >> 2;
 	p->ttl = h[8];
 	p->proto = h[9];
-	p->src4 = rd32(h + 12);
-	p->dst4 = rd32(h + 16);
-	uint16_t frag = rd16(h + 6);
+	p->src4 = dp_rd32(h + 12);
+	p->dst4 = dp_rd32(h + 16);
+	uint16_t frag = dp_rd16(h + 6);
 	if (frag & 0x4000)
 		p->flags |= DP_PKT_F_DF;
 	if (frag & 0x3FFF) {
@@ -146,7 +140,7 @@ static void parse_ip6(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint
 		return set_drop(p, DP_DROP_IP6_TRUNCATED);
 	if ((h[0] >> 4) != 6)
 		return set_drop(p, DP_DROP_IP6_VERSION);
-	uint32_t tot = IP6_HLEN + rd16(h + 4);
+	uint32_t tot = IP6_HLEN + dp_rd16(h + 4);
 	if (tot > avail)
 		return set_drop(p, DP_DROP_IP6_PAYLOAD_LENGTH);
 	if (tot > max_l3)
@@ -188,7 +182,7 @@ static void parse_ip6(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint
 				return set_drop(p, DP_DROP_IP6_EXT_TRUNCATED);
 			hl = 8;
 			p->flags |= DP_PKT_F_FRAG;
-			if (rd16(h + off + 2) & 0xFFF8) {
+			if (dp_rd16(h + off + 2) & 0xFFF8) {
 				p->flags |= DP_PKT_F_FRAG_LATER;
 				p->proto = h[off];
 				p->l4_off = (uint16_t)(p->l2_len + off + hl);
@@ -220,12 +214,12 @@ void dp_pkt_parse(struct dp_pkt *p, const uint8_t *frame, uint32_t len, const ui
 	else if (memcmp(frame, port_mac, 6) != 0)
 		return set_drop(p, DP_DROP_L2_OTHER_HOST);
 	uint32_t off = 12;
-	uint16_t et = rd16(frame + off);
+	uint16_t et = dp_rd16(frame + off);
 	for (unsigned tags = 0; (et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ) && tags < 2; tags++) {
 		if (len < off + 4 + 2)
 			return set_drop(p, DP_DROP_VLAN_TRUNCATED);
 		off += 4;
-		et = rd16(frame + off);
+		et = dp_rd16(frame + off);
 	}
 	p->l2_len = (uint8_t)(off + 2);
 	/* Ports are untagged interfaces; tagged frames belong to VLAN devices the

@@ -82,11 +82,9 @@ static inline bool dp_ip4_hdr20_ok(const uint8_t *h)
 }
 
 static inline uint16_t dp_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t dp_rd32(const uint8_t *p)
+static inline uint32_t dp_rd32(const uint8_t *p) /* compilers make this one byte-swapping load */
 {
-	uint32_t v;
-	__builtin_memcpy(&v, p, 4);
-	return __builtin_bswap32(v);
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* dp_pkt_parse's result for the frame most traffic is, inline: untagged, to port_mac (never

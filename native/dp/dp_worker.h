@@ -73,11 +73,11 @@ bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt 
 uint32_t dp_flow_hash(const struct dp_pkt *p);
 
 /* Selector pieces shared by sub-FIB rules and IPsec policies (dp_ipsec.c). */
+static inline uint32_t dp_mask4(unsigned len) { return len == 0 ? 0 : len >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> len); }
+
 static inline bool dp_prefix4_match(uint32_t addr, const uint8_t *pfx, unsigned len) /* addr: host order */
 {
-	uint32_t p = (uint32_t)pfx[0] << 24 | (uint32_t)pfx[1] << 16 | (uint32_t)pfx[2] << 8 | pfx[3];
-	uint32_t mask = len == 0 ? 0 : len >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> len);
-	return (addr & mask) == p;
+	return (addr & dp_mask4(len)) == dp_rd32(pfx);
 }
 
 static inline bool dp_prefix6_match(const uint8_t *addr, const uint8_t *pfx, unsigned len)
