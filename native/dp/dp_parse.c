@@ -63,14 +63,15 @@ static void l4_ports(struct dp_pkt *p, const uint8_t *frame)
 	uint32_t l4_avail = (uint32_t)p->l2_len + p->l3_len - p->l4_off;
 	if (p->flags & DP_PKT_F_FRAG_LATER)
 		return;
-	switch (p->proto) {
-	case 6: case 17: case 132: case 136:
+	if (dp_proto_has_ports(p->proto)) {
 		if (l4_avail >= 4) {
 			p->sport = dp_rd16(frame + p->l4_off);
 			p->dport = dp_rd16(frame + p->l4_off + 2);
 			p->flags |= DP_PKT_F_PORTS;
 		}
-		break;
+		return;
+	}
+	switch (p->proto) {
 	case 1: /* ICMP errors: unreachable, source quench, redirect, time exceeded, parameter problem */
 		if (l4_avail >= 1) {
 			uint8_t t = frame[p->l4_off];

@@ -81,6 +81,10 @@ static inline bool dp_ip4_hdr20_ok(const uint8_t *h)
 	return s == 0xFFFF;
 }
 
+/* Upper-layer protocols whose first four bytes are source and destination port: TCP, UDP,
+ * SCTP, UDP-Lite. */
+static inline bool dp_proto_has_ports(uint8_t proto) { return proto == 6 || proto == 17 || proto == 132 || proto == 136; }
+
 static inline uint16_t dp_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t dp_rd32(const uint8_t *p) /* compilers make this one byte-swapping load */
 {
@@ -90,9 +94,10 @@ static inline uint32_t dp_rd32(const uint8_t *p) /* compilers make this one byte
 /* dp_pkt_parse's result for the frame most traffic is, inline: untagged, to port_mac (never
  * multicast), IPv4 with a 20-byte header and a valid checksum (unless hw_cksum_good), not a
  * fragment, source and destination below 224.0.0.0 (the source not in 127/8), TCP, UDP,
- * SCTP or UDP-Lite with its ports, or any other protocol but ICMP, ICMPv6 and AH.  Returns false, p untouched, for anything else: the
- * caller then runs dp_pkt_parse, which decides.  Where it returns true, p is what
- * dp_pkt_parse gives, byte for byte (test_dp_fwd checks that on mutated frames). */
+ * SCTP or UDP-Lite with its ports, or any other protocol but ICMP, ICMPv6 and AH.  Returns
+ * false, p untouched, for anything else: the caller then runs dp_pkt_parse, which decides.
+ * Where it returns true, p is what dp_pkt_parse gives, field for field (test_dp_fwd checks
+ * that on mutated frames). */
 static inline bool dp_pkt_parse_fast4(struct dp_pkt *p, const uint8_t *f, uint32_t len, const uint8_t port_mac[6],
                                       uint32_t max_l3, bool hw_cksum_good)
 {
@@ -131,7 +136,7 @@ static inline bool dp_pkt_parse_fast4(struct dp_pkt *p, const uint8_t *f, uint32
 	p->src4 = src;
 	p->dst4 = dst;
 	p->flags = (frag & 0x4000) ? DP_PKT_F_DF : 0;
-	if ((proto == 6 || proto == 17 || proto == 132 || proto == 136) && tot >= 24) {
+	if (dp_proto_has_ports(proto) && tot >= 24) {
 		p->sport = dp_rd16(h + 20);
 		p->dport = dp_rd16(h + 22);
 		p->flags |= DP_PKT_F_PORTS;
