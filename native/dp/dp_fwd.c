@@ -244,11 +244,12 @@ static enum dp_drop fail_reason(uint8_t why)
 	}
 }
 
-/* Runs k packets (each an IP packet from its data offset) through an SA; the ones that pass
- * get an Ethernet header for the parser again (to the port's MAC, from the original sender's).
- * Returns how many passed: m[0 .. ok). */
+/* Runs k packets (each an IP packet from its data offset) through an SA.  The ones that pass
+ * are IP packets again: an inbound SA's stay so (fwd_decrypted parses them at L3 and gives them
+ * an Ethernet header only when they leave), an outbound SA's get one to the port's MAC from
+ * itself for tunnel_out and fwd_encrypted.  Returns how many passed: m[0 .. ok). */
 static uint16_t run_sa(struct dp_worker *w, const struct dp_port_conf *pc, const struct dp_sa *sa,
-                       struct rte_mbuf **m, uint16_t k, const uint8_t (*smac)[6])
+                       struct rte_mbuf **m, uint16_t k)
 {
 	struct dp_counters *c = w->c;
 	uint8_t why[DP_BURST];
@@ -275,24 +276,57 @@ static uint16_t run_sa(struct dp_worker *w, const struct dp_port_conf *pc, const
 		drop(w, m[q], d);
 	}
 	uint16_t pass = 0;
+	uint64_t bytes = 0;
 	for (uint16_t q = 0; q < ok; q++) {
 		struct rte_mbuf *mb = m[q];
-		c->sa[sa->id].pkts++;
-		c->sa[sa->id].bytes += mb->pkt_len;
+		bytes += mb->pkt_len;
 		uint8_t ver = *rte_pktmbuf_mtod(mb, uint8_t *) >> 4;
-		uint8_t *e = (uint8_t *)rte_pktmbuf_prepend(mb, 14);
-		if (!e || (ver != 4 && ver != 6)) {
-			drop(w, mb, e ? DP_DROP_IPSEC_MALFORMED : DP_DROP_NO_MBUF);
+		if (ver != 4 && ver != 6) {
+			drop(w, mb, DP_DROP_IPSEC_MALFORMED);
 			continue;
 		}
-		memcpy(e, pc->mac, 6);
-		memcpy(e + 6, smac ? smac[q] : pc->mac, 6);
-		e[12] = ver == 4 ? 0x08 : 0x86;
-		e[13] = ver == 4 ? 0x00 : 0xDD;
 		mb->ol_flags &= ~RTE_MBUF_F_RX_IP_CKSUM_MASK;
+		if (!sa->inbound) {
+			uint8_t *e = (uint8_t *)rte_pktmbuf_prepend(mb, 14);
+			if (!e) {
+				drop(w, mb, DP_DROP_NO_MBUF);
+				continue;
+			}
+			memcpy(e, pc->mac, 6);
+			memcpy(e + 6, pc->mac, 6);
+			e[12] = ver == 4 ? 0x08 : 0x86;
+			e[13] = ver == 4 ? 0x00 : 0xDD;
+		}
 		m[pass++] = mb;
 	}
+	c->sa[sa->id].pkts += ok;
+	c->sa[sa->id].bytes += bytes;
 	return pass;
+}
+
+/* A decrypted packet's sender (the source MAC of the frame that carried it in), kept in the mbuf's
+ * hash field from ipsec_held until the packet leaves: the batch is reordered and thinned on the
+ * way, an array beside it would not follow.  Nothing reads the hash as the NIC's after that. */
+static inline void smac_keep(struct rte_mbuf *mb, const uint8_t *frame)
+{
+	memcpy(&mb->hash, frame + 6, 6);
+	mb->ol_flags &= ~(RTE_MBUF_F_RX_RSS_HASH | RTE_MBUF_F_RX_FDIR);
+}
+
+/* Gives a decrypted packet that fwd_decrypted parsed at L3 its Ethernet header: to the port's MAC
+ * (send_adj and fragment_and_send overwrite both addresses), from its sender.  Returns the frame,
+ * or NULL (no headroom). */
+static inline uint8_t *add_l2(struct rte_mbuf *mb, const struct dp_port_conf *pc)
+{
+	uint8_t ver = *rte_pktmbuf_mtod(mb, uint8_t *) >> 4;
+	uint8_t *e = (uint8_t *)rte_pktmbuf_prepend(mb, 14);
+	if (!e)
+		return NULL;
+	memcpy(e, pc->mac, 6);
+	memcpy(e + 6, &mb->hash, 6);
+	e[12] = ver == 4 ? 0x08 : 0x86;
+	e[13] = ver == 4 ? 0x00 : 0xDD;
+	return e;
 }
 
 /* Strips a held packet to its IP datagram (Ethernet header and padding off). */
@@ -365,7 +399,6 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
 		if (done[i])
 			continue;
 		struct rte_mbuf *batch[DP_BURST];
-		uint8_t smac[DP_BURST][6];
 		uint16_t k = 0;
 		if (h->in[i]) { /* inbound: everything for the same SA */
 			const struct dp_sa *sa = h->in[i];
@@ -374,11 +407,11 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
 					continue;
 				done[j] = 1;
 				struct rte_mbuf *mb = h->m[j];
-				memcpy(smac[k], rte_pktmbuf_mtod(mb, uint8_t *) + 6, 6);
+				smac_keep(mb, rte_pktmbuf_mtod(mb, uint8_t *));
 				to_l3(mb, &pk[h->idx[j]]);
 				batch[k++] = mb;
 			}
-			uint16_t ok = run_sa(w, pc, sa, batch, k, (const uint8_t(*)[6])smac);
+			uint16_t ok = run_sa(w, pc, sa, batch, k);
 			if (ok)
 				fwd_decrypted(w, port, pc, batch, ok, sa->tunnel);
 			continue;
@@ -418,7 +451,7 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
 			to_l3(mb, p);
 			batch[k++] = mb;
 		}
-		uint16_t ok = k ? run_sa(w, pc, sa, batch, k, NULL) : 0;
+		uint16_t ok = k ? run_sa(w, pc, sa, batch, k) : 0;
 		if (ok)
 			ok = tunnel_out(w, port, pc, batch, ok);
 		if (ok)
@@ -478,8 +511,19 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 			bool hw_ok = (flags & FWD_ENCRYPTED) ||
 			             (!flags && (mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD);
 			const uint8_t *fr = rte_pktmbuf_mtod(mb, const uint8_t *);
-			if (!dp_pkt_parse_fast4(p, fr, mb->data_len, pc->mac, max_l3, hw_ok))
+			if (flags & FWD_DECRYPTED) { /* at L3 (run_sa); the full parser wants a frame */
+				if (!dp_pkt_parse_fast4_l3(p, fr, mb->data_len, max_l3, false)) {
+					fr = add_l2(mb, pc);
+					if (fr) {
+						dp_pkt_parse(p, fr, mb->data_len, pc->mac, max_l3, false);
+					} else {
+						p->cls = DP_PKT_DROP;
+						p->drop = DP_DROP_NO_MBUF;
+					}
+				}
+			} else if (!dp_pkt_parse_fast4(p, fr, mb->data_len, pc->mac, max_l3, hw_ok)) {
 				dp_pkt_parse(p, fr, mb->data_len, pc->mac, max_l3, hw_ok);
+			}
 		}
 		p->in_port = port;
 		if (x && (p->cls == DP_PKT_IP4 || p->cls == DP_PKT_IP6)) {
@@ -541,6 +585,9 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 			break;
 		}
 	}
+
+	if (n4 + n6 == 0) /* everything held for IPsec, dropped or punted: steps 2 to 6 have nothing */
+		goto held_only;
 
 	/* 2. source selector: source prefix -> FIB base, in bulk per family */
 	uint32_t res[DP_BURST];
@@ -642,6 +689,10 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 				drop(w, mb, flags & FWD_DECRYPTED ? DP_DROP_IPSEC_NESTED : DP_DROP_IPSEC_NO_SA);
 				continue;
 			}
+			if ((flags & FWD_DECRYPTED) && !p->l2_len && !add_l2(mb, pc)) {
+				drop(w, mb, DP_DROP_NO_MBUF);
+				continue;
+			}
 			punt(w, port, mb);
 			continue;
 		case DP_NHG_IPSEC:
@@ -691,6 +742,21 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 			drop(w, mb, DP_DROP_PORT_DOWN);
 			continue;
 		}
+		if ((flags & FWD_DECRYPTED) && !p->l2_len) {
+			/* parsed at L3 (an IPv4 packet, the fast parse): room for the Ethernet header, whose
+			 * addresses send_adj and fragment_and_send write */
+			if (mb->data_off < 14) {
+				drop(w, mb, DP_DROP_NO_MBUF);
+				continue;
+			}
+			mb->data_off = (uint16_t)(mb->data_off - 14);
+			mb->data_len = (uint16_t)(mb->data_len + 14);
+			mb->pkt_len += 14;
+			uint8_t *e = rte_pktmbuf_mtod(mb, uint8_t *);
+			e[12] = 0x08;
+			e[13] = 0x00;
+			p->l2_len = 14;
+		}
 		uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *);
 		uint8_t *ip = f + p->l2_len;
 		/* strip Ethernet padding */
@@ -715,6 +781,7 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 		send_adj(w, mb, a, adj_id);
 	}
 
+held_only:
 	if (held.n)
 		ipsec_held(w, port, pc, &held, pk, flags);
 }

@@ -4,6 +4,11 @@
 #include "dp_counters.h"
 #include "dp_pkt.h"
 
+const uint8_t dp_fast_proto[256] = {
+	[1] = DP_FAST_DECLINE, [51] = DP_FAST_DECLINE, [58] = DP_FAST_DECLINE,
+	[6] = DP_FAST_PORTS, [17] = DP_FAST_PORTS, [132] = DP_FAST_PORTS, [136] = DP_FAST_PORTS,
+};
+
 #define ETH_HLEN 14
 #define ETHERTYPE_IP4 0x0800
 #define ETHERTYPE_IP6 0x86DD

@@ -1036,6 +1036,43 @@ static void test_ipsec_path(void)
 	run(0, burst, 4, &o);
 	CHECK(o.n[2] == 4 && C->sa[2].pkts == 46 && C->sa[4].pkts == 2);
 	out_free(&o);
+
+	/* 12b. decrypted packets re-enter at L3 and get their Ethernet header when they leave: one the
+	 * fast parse declines (ICMP inside) is forwarded like the rest; ones for us are punted with the
+	 * source MAC of the frame that carried them in -- each its own, also when a packet before it
+	 * in the burst fails (the batch closes up behind it) */
+	mk4(&f, 0, "172.16.5.5", "10.0.2.9", 64, 1, 0x0800, 0x0001, 56, false);
+	peer_send(peer_out, false, &f, &e);
+	run(0, &e, 1, &o);
+	CHECK(o.n[2] == 1);
+	if (o.n[2] == 1) {
+		const uint8_t *d = data(o.m[2][0]);
+		CHECK(o.m[2][0]->pkt_len == f.len);
+		CHECK(memcmp(d, MAC_PEER[2], 6) == 0 && memcmp(d + 6, MAC_PORT[2], 6) == 0 && d[12] == 0x08 && d[13] == 0);
+		CHECK(d[14 + 8] == 63 && dp_cksum(d + 14, 20, 0) == 0xFFFF && memcmp(d + 34, f.b + 34, f.len - 34) == 0);
+	}
+	out_free(&o);
+	static const uint8_t smac[3][6] = {{2, 0, 0, 0, 0, 0xA1}, {2, 0, 0, 0, 0, 0xA2}, {2, 0, 0, 0, 0, 0xA3}};
+	struct frame local_in[3], local_esp[3];
+	mk4(&local_in[0], 0, "172.16.5.5", "192.0.2.1", 64, 17, 5678, 1234, 30, false);
+	mk4(&local_in[1], 0, "172.16.5.5", "192.0.2.1", 64, 17, 5679, 1234, 30, false);
+	mk4(&local_in[2], 0, "172.16.5.5", "192.0.2.1", 64, 1, 0x0800, 0x0001, 30, false);
+	for (int i = 0; i < 3; i++) {
+		peer_send(peer_out, false, &local_in[i], &local_esp[i]);
+		memcpy(local_esp[i].b + 6, smac[i], 6);
+	}
+	local_esp[1].b[local_esp[1].len - 20] ^= 0x04; /* fails its ICV */
+	auth = drops(DP_DROP_IPSEC_AUTH);
+	run(0, local_esp, 3, &o);
+	CHECK(o.ntap[0] == 2 && o.n[0] + o.n[1] + o.n[2] == 0 && drops(DP_DROP_IPSEC_AUTH) == auth + 1);
+	for (unsigned k = 0; k < o.ntap[0] && k < 2; k++) {
+		const uint8_t *d = data(o.tap[0][k]);
+		unsigned from = k ? 2 : 0;
+		CHECK(memcmp(d, MAC_PORT[0], 6) == 0 && memcmp(d + 6, smac[from], 6) == 0 && d[12] == 0x08 && d[13] == 0);
+		CHECK(o.tap[0][k]->pkt_len == local_in[from].len &&
+		      memcmp(d + 14, local_in[from].b + 14, local_in[from].len - 14) == 0);
+	}
+	out_free(&o);
 	CHECK(dp_sa_delete(T, 2, err, sizeof err) == DP_OK);
 	nosa = drops(DP_DROP_IPSEC_NO_SA);
 	peer_send(peer_out, false, &f, &burst[0]);
@@ -1136,6 +1173,51 @@ static void test_cksum(void)
 	printf("cksum: %u of %u sums differ from the definition\n", bad, n);
 }
 
+/* dp_ip4_hdr20_ok (one multiplication) against dp_cksum on 20-byte IPv4 headers: valid ones,
+ * ones with a bit or a byte changed, random ones, and the sums next to multiples of 65535 (all
+ * 0xFF but the version byte, a header summing to 0xFFFF with every word but one zero); and the
+ * fast parse's protocol table against dp_proto_has_ports and the protocols it declines. */
+static void test_hdr20(void)
+{
+	unsigned n = 0, bad = 0, valid = 0;
+	for (unsigned round = 0; round < 1000000; round++) {
+		uint8_t h[20];
+		for (unsigned i = 0; i < 20; i++)
+			h[i] = (uint8_t)rnd();
+		h[0] = 0x45;
+		if (round % 5 == 1)
+			memset(h + 1, 0xFF, 19);
+		if (round % 5 == 2) {
+			memset(h + 1, 0, 19);
+			h[10] = (uint8_t)rnd(), h[11] = (uint8_t)rnd();
+		}
+		if (round % 5 != 4) { /* make it valid, then maybe break it */
+			h[10] = h[11] = 0;
+			uint16_t ck = (uint16_t)~dp_cksum(h, 20, 0);
+			h[10] = (uint8_t)(ck >> 8), h[11] = (uint8_t)ck;
+			if (round % 3 == 1)
+				h[1 + rnd() % 19] ^= (uint8_t)(1u << (rnd() % 8));
+			else if (round % 3 == 2)
+				h[1 + rnd() % 19] = (uint8_t)rnd();
+		}
+		bool ref = dp_cksum(h, 20, 0) == 0xFFFF;
+		valid += ref;
+		bad += dp_ip4_hdr20_ok(h) != ref;
+		n++;
+	}
+	CHECK(bad == 0);
+	CHECK(valid > 200000 && valid < n); /* both outcomes, many times */
+	unsigned tbl = 0;
+	for (unsigned pr = 0; pr < 256; pr++) {
+		bool decl = pr == 1 || pr == 51 || pr == 58;
+		tbl += !!(dp_fast_proto[pr] & DP_FAST_PORTS) != dp_proto_has_ports((uint8_t)pr) ||
+		       !!(dp_fast_proto[pr] & DP_FAST_DECLINE) != decl;
+	}
+	CHECK(tbl == 0);
+	printf("hdr20: %u of %u header checks differ from dp_cksum (%u valid); %u protocol table entries wrong\n", bad, n,
+	       valid, tbl);
+}
+
 /* dp_pkt_parse_fast4 against dp_pkt_parse: on valid frames of every kind and on mutations of
  * them, the fast path either declines (leaving p as it was) or gives dp_pkt_parse's result
  * field for field; it must take the plain IPv4 frames it exists for. */
@@ -1153,6 +1235,7 @@ static void test_parse_fast(void)
 	static const uint8_t protos[] = {17, 6, 132, 136, 1, 58, 50, 51, 47, 4};
 	const uint8_t *mac = MAC_PORT[0];
 	unsigned taken = 0, declined = 0, plain = 0, plain_taken = 0, diff = 0, touched = 0;
+	unsigned l3_taken = 0, l3_diff = 0, l3_touched = 0;
 	for (unsigned round = 0; round < 200000; round++) {
 		uint8_t f[128];
 		memset(f, 0, sizeof f);
@@ -1197,6 +1280,27 @@ static void test_parse_fast(void)
 		memset(&untouched, 0xA5, sizeof untouched);
 		bool ok = dp_pkt_parse_fast4(&fast, f, len, mac, max_l3, hw_ok);
 		bool is_plain = !mutated && ref.cls == DP_PKT_IP4 && proto != 1 && proto != 58 && proto != 51 && tot <= max_l3;
+		/* the L3 form (decrypted packets) on the same IP bytes, against the full parse of them
+		 * behind a clean Ethernet header */
+		if (len >= 14) {
+			uint8_t g[128];
+			memcpy(g, f, sizeof g);
+			memcpy(g, mac, 6);
+			memcpy(g + 6, MAC_PEER[0], 6);
+			g[12] = 0x08, g[13] = 0x00;
+			struct dp_pkt ref3, l3;
+			dp_pkt_parse(&ref3, g, len, mac, max_l3, hw_ok);
+			memset(&l3, 0xA5, sizeof l3);
+			if (dp_pkt_parse_fast4_l3(&l3, f + 14, len - 14, max_l3, hw_ok)) {
+				l3_taken++;
+				l3.l2_len = (uint8_t)(l3.l2_len + 14);
+				l3.l4_off = (uint16_t)(l3.l4_off + 14);
+				l3_diff += !pkt_same(&ref3, &l3);
+			} else {
+				l3_diff += is_plain; /* a plain packet must be taken at L3 too */
+				l3_touched += memcmp(&l3, &untouched, sizeof l3) != 0;
+			}
+		}
 		plain += is_plain;
 		if (ok) {
 			taken++;
@@ -1213,6 +1317,10 @@ static void test_parse_fast(void)
 	CHECK(touched == 0);
 	CHECK(plain > 10000 && plain_taken == plain); /* it takes every plain frame... */
 	CHECK(declined > 50000);                       /* ...and declines the rest */
+	CHECK(l3_diff == 0 && l3_touched == 0 && l3_taken > taken);
+	printf("parse fast path at L3: %u packets taken, %u differ from dp_pkt_parse or a plain one declined, %u declined "
+	       "but wrote\n",
+	       l3_taken, l3_diff, l3_touched);
 	printf("parse fast path: %u frames taken (%u of %u plain ones), %u declined; %u differ from dp_pkt_parse, %u declined "
 	       "but wrote\n",
 	       taken, plain_taken, plain, declined, diff, touched);
@@ -1359,6 +1467,7 @@ int main(int argc, char **argv)
 	W.icmp_burst = W.icmp_tokens = 1000;
 
 	test_cksum();
+	test_hdr20();
 	test_source_aware();
 	test_icmp_errors();
 	test_punt_and_resolution();
