@@ -666,13 +666,29 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 			nhg[idx[q]] = res[q];
 	}
 
-	/* 5. next hop, 6. rewrite and queue */
+	/* 5. next hop, 6. rewrite and queue.  Packets to the same nexthop group usually follow each
+	 * other: when the one before went to a single-adjacency forwarding group, resolved, on a port
+	 * that is up, this one goes to that adjacency without looking it up again (run_*). */
+	uint32_t run_nhg = NO_ROUTE_NHG;
+	const struct dp_adj *run_adj = NULL;
+	uint16_t run_adj_id = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *mb = m[i];
 		if (!mb)
 			continue;
 		struct dp_pkt *p = &pk[i];
 		int v4fam = p->cls == DP_PKT_IP4;
+		bool hop = !(flags & FWD_ENCRYPTED); /* packets we made start here: no hop yet */
+		const struct dp_adj *a;
+		uint16_t adj_id;
+		if (run_adj && nhg[i] == run_nhg) {
+			if ((p->flags & DP_PKT_F_SRC_LL) || (hop && p->ttl <= 1))
+				goto slow; /* dropped below, counted there */
+			a = run_adj;
+			adj_id = run_adj_id;
+			goto rewrite;
+		}
+	slow:
 		if (nhg[i] == NO_ROUTE_NHG) {
 			icmp_err(w, flags, mb, p, pc, v4fam ? 3 : 1, 0, 0);
 			drop(w, mb, DP_DROP_NO_ROUTE);
@@ -720,14 +736,13 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 			drop(w, mb, DP_DROP_IP6_BAD_SOURCE);
 			continue;
 		}
-		bool hop = !(flags & FWD_ENCRYPTED); /* packets we made start here: no hop yet */
 		if (hop && p->ttl <= 1) {
 			icmp_err(w, flags, mb, p, pc, v4fam ? 11 : 3, 0, 0);
 			drop(w, mb, DP_DROP_TTL_EXPIRED);
 			continue;
 		}
-		uint16_t adj_id = adj_of(g, p);
-		const struct dp_adj *a = DP_LOAD(t->adj[adj_id]);
+		adj_id = adj_of(g, p);
+		a = DP_LOAD(t->adj[adj_id]);
 		if (!a) {
 			drop(w, mb, DP_DROP_ADJ_MISSING);
 			continue;
@@ -737,11 +752,16 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 			drop(w, mb, DP_DROP_ADJ_UNRESOLVED);
 			continue;
 		}
-		const struct dp_port_conf *out = DP_LOAD(t->port[a->port]);
-		if (!out) {
+		if (!DP_LOAD(t->port[a->port])) {
 			drop(w, mb, DP_DROP_PORT_DOWN);
 			continue;
 		}
+		if (g->nbuckets == 1) {
+			run_nhg = nhg[i];
+			run_adj = a;
+			run_adj_id = adj_id;
+		}
+	rewrite:
 		if ((flags & FWD_DECRYPTED) && !p->l2_len) {
 			/* parsed at L3 (an IPv4 packet, the fast parse): room for the Ethernet header, whose
 			 * addresses send_adj and fragment_and_send write */

@@ -328,6 +328,14 @@ static struct dp_sp_match sp_match(const struct dp_sp *p)
 	return m;
 }
 
+/* Sets the bits of the first octets an IPv4 prefix covers. */
+static void octets_cover(uint64_t bits[4], const uint8_t *a, unsigned len)
+{
+	unsigned lo = len >= 8 ? a[0] : a[0] & (0xFF00u >> len), hi = len >= 8 ? a[0] : lo | (0xFFu >> len);
+	for (unsigned o = lo; o <= hi; o++)
+		bits[o >> 6] |= 1ull << (o & 63);
+}
+
 int dp_spd_set(struct dp_tables *t, int dir, const struct dp_sp *sp, unsigned n, char *err, size_t errlen)
 {
 	struct dp_ipsec *x = t->ipsec;
@@ -361,8 +369,15 @@ int dp_spd_set(struct dp_tables *t, int dir, const struct dp_sp *sp, unsigned n,
 		s->n = (uint16_t)n;
 		memcpy(s->sp, sp, n * sizeof *sp);
 		struct dp_sp_match *mt = (struct dp_sp_match *)&s->sp[n];
-		for (unsigned i = 0; i < n; i++)
+		memset(s->src8, 0, sizeof s->src8);
+		memset(s->dst8, 0, sizeof s->dst8);
+		for (unsigned i = 0; i < n; i++) {
 			mt[i] = sp_match(&sp[i]);
+			if (sp[i].family == 4) {
+				octets_cover(s->src8, sp[i].src, sp[i].src_len);
+				octets_cover(s->dst8, sp[i].dst, sp[i].dst_len);
+			}
+		}
 		s->mt = mt;
 	}
 	PUBLISH(x, x->spd[dir], s, RET_FREE);

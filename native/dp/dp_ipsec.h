@@ -114,6 +114,9 @@ struct dp_sp_match {
 	uint8_t family, proto, pmask, ports_any;
 };
 struct dp_spd {
+	/* IPv4: bit o of src8 (dst8) is set when some IPv4 policy's source (destination) prefix covers
+	 * addresses whose first octet is o; a packet whose octets are not both set matches none */
+	uint64_t src8[4], dst8[4];
 	uint16_t n;
 	const struct dp_sp_match *mt; /* mt[i] is sp[i]'s, in the same allocation */
 	struct dp_sp sp[];

@@ -120,6 +120,9 @@ static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, cons
 	const struct dp_sp_match *mt = spd->mt, *k = mt, *end = mt + spd->n;
 	if (family == 4) {
 		const uint32_t src = p->src4, dst = p->dst4, proto = p->proto;
+		/* no IPv4 policy covers the source's or the destination's first octet: none selects it */
+		if (!((spd->src8[src >> 30] >> ((src >> 24) & 63)) & (spd->dst8[dst >> 30] >> ((dst >> 24) & 63)) & 1))
+			return NULL;
 		for (; k < end; k++) {
 			if (((src & k->smask4) ^ k->src4) | ((dst & k->dmask4) ^ k->dst4) | ((proto & k->pmask) ^ k->proto))
 				continue;

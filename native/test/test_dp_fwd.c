@@ -396,6 +396,21 @@ static void test_icmp_errors(void)
 	if (o.n[0] == 1)
 		check_icmp4(o.m[0][0], 0, 11, 0, 0, "198.51.100.7");
 	out_free(&o);
+	/* the same in a run of packets to the same next hop (step 5 reuses the adjacency of the packet
+	 * before): the middle one expires, the others are forwarded */
+	struct frame run3[3];
+	mk4(&run3[0], 0, "198.51.100.7", "10.0.2.5", 64, 17, 1000, 33434, 20, false);
+	mk4(&run3[1], 0, "198.51.100.7", "10.0.2.5", 1, 17, 1000, 33434, 20, false);
+	mk4(&run3[2], 0, "198.51.100.7", "10.0.2.6", 64, 17, 1000, 33434, 20, false);
+	run(0, run3, 3, &o);
+	CHECK(drops(DP_DROP_TTL_EXPIRED) == ttl0 + 2);
+	CHECK(o.n[0] == 1 && o.n[2] == 2);
+	if (o.n[0] == 1)
+		check_icmp4(o.m[0][0], 0, 11, 0, 0, "198.51.100.7");
+	for (unsigned k = 0; k < o.n[2] && k < 2; k++)
+		CHECK(data(o.m[2][k])[14 + 8] == 63 && data(o.m[2][k])[14 + 19] == (k ? 6 : 5) &&
+		      memcmp(data(o.m[2][k]), MAC_PEER[2], 6) == 0);
+	out_free(&o);
 	/* TTL 1 to our own address is delivered, not expired */
 	mk4(&f, 0, "198.51.100.7", "10.0.0.1", 1, 17, 1000, 33434, 20, false);
 	run(0, &f, 1, &o);
