@@ -221,7 +221,8 @@ export async function runDaemon(file: string): Promise<number> {
           events.publish("ipsec", { ipsec_expire: { ...e } });
         },
       });
-      d.tunnelId = (reqid) => sad!.tunnelId(reqid);
+      d.tunnelRef = (reqid) => sad!.tunnelRef(reqid);
+      d.tunnelUnref = (reqid) => sad!.tunnelUnref(reqid);
     }
     const ipsecApi: IpsecApi | null = sad ? { sad, device: cryptoDev!.driver, counters: () => { const c = d.ipsecCounters(); sad!.setCounters(c.sa); return c; } } : null;
     api = new ApiServer({

@@ -193,11 +193,13 @@ export class DataplaneDriver {
   /** told when a kernel neighbour on a port appears, changes (mac) or goes (null) */
   onNeighbour: ((port: string, address: string, mac: string | null) => void) | null = null;
 
-  /** IPsec: the dataplane tunnel id of a reqid (set by the daemon when IPsec is on) */
-  tunnelId: ((reqid: number) => number) | null = null;
+  /** IPsec (set by the daemon when IPsec is on): a reference on a reqid's dataplane tunnel, which
+   * returns its id, held by each IPsec nexthop group while it exists; and its release */
+  tunnelRef: ((reqid: number) => number) | null = null;
+  tunnelUnref: ((reqid: number) => void) | null = null;
 
   ipsecOn(): boolean {
-    return this.tunnelId !== null;
+    return this.tunnelRef !== null;
   }
 
   constructor(dp: NativeDataplane, log: DriverLog) {
@@ -275,8 +277,8 @@ export class DataplaneDriver {
     if (!g) {
       let tunnel = 0;
       if (spec.kind === "ipsec") {
-        if (!this.tunnelId) throw new Error("IPsec is off in this dataplane");
-        tunnel = this.tunnelId(spec.reqid ?? 0);
+        if (!this.tunnelRef) throw new Error("IPsec is off in this dataplane");
+        tunnel = this.tunnelRef(spec.reqid ?? 0);
       }
       const members = spec.members.map((m) => ({ m, a: this.#adjRef(m.adj, this.#adjSpec(m.adj)) }));
       const id = this.#nhgIds.take(key);
@@ -286,6 +288,7 @@ export class DataplaneDriver {
       if (rc !== 0) {
         this.#nhgIds.release(key);
         for (const x of members) this.#adjUnref(x.m.adj);
+        if (spec.kind === "ipsec") this.tunnelUnref?.(spec.reqid ?? 0);
         throw new DataplaneError(`nexthop group ${key}`, rc);
       }
       g = { id, spec, refs: 0 };
@@ -305,6 +308,7 @@ export class DataplaneDriver {
     this.#nhgs.delete(key);
     this.#nhgIds.release(key);
     for (const m of g.spec.members) this.#adjUnref(m.adj);
+    if (g.spec.kind === "ipsec") this.tunnelUnref?.(g.spec.reqid ?? 0);
   }
 
   #adjSpec(key: string): PlanAdj {

@@ -238,6 +238,10 @@ class Ids {
   give(id: number): void {
     this.#free.push(id);
   }
+  /** Gives an id back to be taken after every other free one. */
+  giveLast(id: number): void {
+    this.#free.unshift(id);
+  }
 }
 
 export class Sad {
@@ -250,8 +254,10 @@ export class Sad {
   readonly #sps = new Map<string, Sp>();
   readonly #spIds: [Ids, Ids];
   #spSeq = 0;
-  /** reqid -> native tunnel id (kept once given: reqids are stable per IKE configuration) */
-  readonly #tunnels = new Map<number, number>();
+  /** reqid -> its native tunnel: the id, and how many SAs, protect policies and IPsec routes name
+   * the reqid (the last one gone, the id is free for another reqid) */
+  readonly #tunnels = new Map<number, { id: number; refs: number }>();
+  readonly #tunnelIds: Ids;
   /** reqid -> outbound SA ids in the tunnel [4, 6], as installed */
   readonly #tunnelOut = new Map<number, [number, number]>();
 
@@ -262,18 +268,44 @@ export class Sad {
     this.#onExpire = opts.onExpire;
     this.#saIds = new Ids(limits.sas);
     this.#spIds = [new Ids(limits.sps), new Ids(limits.sps)];
+    this.#tunnelIds = new Ids(limits.tunnels);
   }
 
-  /** The dataplane tunnel id of a reqid, given on first use. */
-  tunnelId(reqid: number): number {
+  /** Throws unless reqid is one and it has, or can get, a tunnel. */
+  #checkReqid(reqid: number): void {
     if (!Number.isInteger(reqid) || reqid < 1 || reqid > 0xffffffff) throw new ApiError("INVALID_ARGUMENT", `reqid: ${reqid} is not a reqid (1-4294967295)`);
+    if (!this.#tunnels.has(reqid) && this.#tunnels.size >= this.#limits.tunnels)
+      throw new ApiError("FAILED_PRECONDITION", `reqid ${reqid}: the dataplane holds at most ${this.#limits.tunnels} tunnels (reqids) at once`);
+  }
+
+  /** Takes a reference on a reqid's tunnel, giving it a dataplane tunnel id on first use, and
+   * returns the id.  SAs, protect policies and IPsec routes each hold one while they exist. */
+  tunnelRef(reqid: number): number {
+    this.#checkReqid(reqid);
     let t = this.#tunnels.get(reqid);
     if (t === undefined) {
-      if (this.#tunnels.size >= this.#limits.tunnels) throw new ApiError("FAILED_PRECONDITION", `reqid ${reqid}: the dataplane holds at most ${this.#limits.tunnels} tunnels (reqids)`);
-      t = this.#tunnels.size;
+      t = { id: this.#tunnelIds.take()!, refs: 0 };
       this.#tunnels.set(reqid, t);
     }
-    return t;
+    t.refs++;
+    return t.id;
+  }
+
+  /** Drops a reference taken by tunnelRef.  With the last one the dataplane's tunnel goes and its
+   * id is free again (taken after every other free one: a worker still finishing a burst under
+   * the old tables meets no new reqid there). */
+  tunnelUnref(reqid: number): void {
+    const t = this.#tunnels.get(reqid);
+    if (t === undefined || --t.refs > 0) return;
+    this.#tunnels.delete(reqid);
+    this.#tunnelOut.delete(reqid);
+    this.#dp.tunnelDelete(t.id); // not found when no outbound SA ever set it: nothing to undo
+    this.#tunnelIds.giveLast(t.id);
+  }
+
+  /** How many reqids hold a tunnel now. */
+  tunnelCount(): number {
+    return this.#tunnels.size;
   }
 
   // ---- SAs ------------------------------------------------------------------------------------
@@ -302,7 +334,7 @@ export class Sad {
     if (mode === "transport" && a.innerFamily !== 0 && a.innerFamily !== outer) throw new ApiError("INVALID_ARGUMENT", `inner_family: a transport-mode SA carries its endpoints' family (IPv${outer})`);
     const inner: Family = a.innerFamily === 0 ? outer : (a.innerFamily as Family);
     if (direction === "out" && (!Number.isInteger(a.reqid) || a.reqid < 1)) throw new ApiError("INVALID_ARGUMENT", "reqid: an outbound SA needs the reqid of the tunnel (policies and routes) it serves");
-    if (a.reqid !== 0) this.tunnelId(a.reqid); // validates, and fails early when no tunnel is left
+    if (a.reqid !== 0) this.#checkReqid(a.reqid); // fails early when no tunnel is left
 
     let cipher = 0;
     let auth = 0;
@@ -351,9 +383,10 @@ export class Sad {
       o.set(b);
       return o;
     };
+    const tunnel = a.reqid === 0 ? NONE : this.tunnelRef(a.reqid); // held while the SA exists
     const [rc, msg] = this.#dp.saAdd(id, {
       proto: protocol === "esp" ? 50 : 51,
-      tunnel: a.reqid === 0 ? NONE : this.tunnelId(a.reqid),
+      tunnel,
       spi: a.spi,
       inbound: direction === "in",
       tunnelMode: mode === "tunnel",
@@ -379,6 +412,7 @@ export class Sad {
     });
     if (rc !== 0) {
       this.#saIds.give(id);
+      if (a.reqid !== 0) this.tunnelUnref(a.reqid);
       throw new ApiError(rc === -4 ? "ALREADY_EXISTS" : "INVALID_ARGUMENT", `the dataplane refused the SA: ${msg}`);
     }
     const out: SaOut = {
@@ -417,6 +451,7 @@ export class Sad {
         this.#sas.delete(k);
         this.#dp.saDelete(id);
         this.#saIds.give(id);
+        this.tunnelUnref(a.reqid);
         throw err;
       }
     }
@@ -463,6 +498,7 @@ export class Sad {
       throw new ApiError("INTERNAL", `the dataplane refused to delete the SA: ${msg}`);
     }
     this.#saIds.give(sa.id);
+    if (sa.out.reqid !== 0) this.tunnelUnref(sa.out.reqid);
   }
 
   getSa(protocol: string, spi: number, dst: string): SaOut {
@@ -475,7 +511,8 @@ export class Sad {
 
   /** Points a reqid's tunnel at its newest live outbound SA of each family. */
   #retunnel(reqid: number): void {
-    const t = this.tunnelId(reqid);
+    const t = this.#tunnels.get(reqid)?.id;
+    if (t === undefined) return; // no SA, policy or route names it: no tunnel to point
     const best: [Sa | null, Sa | null] = [null, null];
     let mtu = 0;
     for (const s of this.#sas.values()) {
@@ -569,10 +606,11 @@ export class Sad {
     if (action !== "bypass" && action !== "discard" && action !== "protect") throw new ApiError("INVALID_ARGUMENT", `action: "${p.action}" is not bypass, discard or protect`);
     if (action === "protect" && p.reqid === 0) throw new ApiError("INVALID_ARGUMENT", "reqid: a protect policy needs the reqid of its SAs");
     if (action !== "protect" && p.reqid !== 0) throw new ApiError("INVALID_ARGUMENT", `reqid: a ${action} policy names no SAs`);
-    const tunnel = action === "protect" ? this.tunnelId(p.reqid) : 0;
+    if (action === "protect") this.#checkReqid(p.reqid);
     const d = direction === "in" ? 0 : 1;
     const id = this.#spIds[d].take();
     if (id === undefined) throw new ApiError("FAILED_PRECONDITION", `the dataplane holds at most ${this.#limits.sps} policies per direction`);
+    const tunnel = action === "protect" ? this.tunnelRef(p.reqid) : 0; // held while the policy exists
     const pad = (b: Uint8Array): Uint8Array => {
       const o = new Uint8Array(16);
       o.set(b);
@@ -590,6 +628,7 @@ export class Sad {
     } catch (err: unknown) {
       this.#sps.delete(p.name);
       this.#spIds[d].give(id);
+      if (action === "protect") this.tunnelUnref(p.reqid);
       throw err;
     }
     return { ...sp.out };
@@ -606,6 +645,7 @@ export class Sad {
       throw err;
     }
     this.#spIds[sp.out.direction === "in" ? 0 : 1].give(sp.id);
+    if (sp.out.action === "protect") this.tunnelUnref(sp.out.reqid);
   }
 
   listSps(hits?: { in: Float64Array; out: Float64Array }): SpOut[] {

@@ -137,6 +137,47 @@ describe("IPsec between srcfib and scapy", () => {
     expect(((await api.call("Ipsec", "ListSps", {})).policies as Msg[]) ?? []).toHaveLength(0);
   });
 
+  it("gives a reqid's tunnel back once no SA, policy or route names it", async () => {
+    const spi = (i: number): number => 0x30000000 + i;
+    const add = (i: number, reqid: number): Promise<Msg> => api.call("Ipsec", "AddSa", { ...sa("out", spi(i), "gcm", K.gcmOut), reqid });
+    const del = (i: number): Promise<Msg> => api.call("Ipsec", "DeleteSa", { protocol: "esp", spi: spi(i), dst: PEER_ADDR });
+    // 300 reqids one after another, more than the dataplane's 256 tunnels: each is free again once its SA goes
+    for (let i = 0; i < 300; i++) {
+      await add(i, 10000 + i);
+      await del(i);
+    }
+    // a protect policy and an IPsec route hold their reqids' tunnels; at most 256 reqids at once, the 257th refused
+    await api.call("Ipsec", "AddSp", { name: "hold", direction: "out", src: "198.51.100.0/24", dst: REMOTE_NET, action: "protect", reqid: 20000 });
+    const route = { fib: "via-a", prefix: "203.0.113.0/24", type: "ROUTE_TYPE_IPSEC", ipsec_reqid: 20001 };
+    await api.call("Routes", "Modify", { ops: [{ op: "OP_ADD", route }] });
+    let held = 0;
+    let refused = { code: "OK", details: "" };
+    while (held < 300) {
+      refused = await codeOf(add(1000 + held, 30000 + held));
+      if (refused.code !== "OK") break;
+      held++;
+    }
+    expect(held).toBe(254);
+    expect(refused.code).toBe("FAILED_PRECONDITION");
+    expect(refused.details).toMatch(/at most 256 tunnels/);
+    // one SA goes: its reqid's tunnel is free for the one refused, and the table is full again
+    await del(1000);
+    await add(2000, 30000 + held);
+    expect((await codeOf(add(2001, 50000))).code).toBe("FAILED_PRECONDITION");
+    // the policy goes: its tunnel is free; then the route
+    await api.call("Ipsec", "DeleteSp", { name: "hold" });
+    await add(2001, 50000);
+    expect((await codeOf(add(2002, 50001))).code).toBe("FAILED_PRECONDITION");
+    await api.call("Routes", "Modify", { ops: [{ op: "OP_DELETE", route }] });
+    await add(2002, 50001);
+    for (let i = 1; i < held; i++) await del(1000 + i);
+    for (const i of [2000, 2001, 2002]) await del(i);
+    // nothing left holding: 256 new reqids at once
+    for (let i = 0; i < 256; i++) await add(3000 + i, 40000 + i);
+    for (let i = 0; i < 256; i++) await del(3000 + i);
+    expect(await listSas()).toHaveLength(0);
+  });
+
   it("AES-GCM-128: scapy's ESP is decrypted and delivered to the server, whose replies come back encrypted via ISP-A", async () => {
     sub = api.stream("Events", "Subscribe", { types: ["EVENT_TYPE_IPSEC"] });
     sub.on("data", (e: Msg) => events.push(e));
