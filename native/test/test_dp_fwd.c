@@ -1088,6 +1088,21 @@ static void test_ipsec_path(void)
 		      memcmp(d + 14, local_in[from].b + 14, local_in[from].len - 14) == 0);
 	}
 	out_free(&o);
+	/* 12c. hub and spoke: a packet decrypted from tunnel 2 that an outbound policy sends into
+	 * tunnel 1 is encrypted again (one hop: TTL - 1) and leaves toward tunnel 1's peer */
+	uint64_t sa1_before = C->sa[1].pkts, sa3_before = C->sa[3].pkts;
+	struct frame hub, hub_esp;
+	mk4(&hub, 0, "10.0.2.77", "172.16.5.5", 64, 17, 4000, 4001, 100, false);
+	peer_send(peer3, false, &hub, &hub_esp);
+	run(0, &hub_esp, 1, &o);
+	CHECK(o.n[0] == 1 && o.n[1] + o.n[2] == 0 && C->sa[3].pkts == sa3_before + 1 && C->sa[1].pkts == sa1_before + 1);
+	if (o.n[0] == 1) {
+		uint32_t got = peer_open(peer_in, o.m[0][0], inner);
+		CHECK(got == hub.len - 14);
+		if (got == hub.len - 14)
+			CHECK(inner[8] == 63 && dp_cksum(inner, 20, 0) == 0xFFFF && memcmp(inner + 20, hub.b + 34, hub.len - 34) == 0);
+	}
+	out_free(&o);
 	CHECK(dp_sa_delete(T, 2, err, sizeof err) == DP_OK);
 	nosa = drops(DP_DROP_IPSEC_NO_SA);
 	peer_send(peer_out, false, &f, &burst[0]);
