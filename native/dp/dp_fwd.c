@@ -332,11 +332,10 @@ static inline uint8_t *add_l2(struct rte_mbuf *mb, const struct dp_port_conf *pc
 /* Strips a held packet to its IP datagram (Ethernet header and padding off). */
 static inline void to_l3(struct rte_mbuf *mb, const struct dp_pkt *p)
 {
-	/* one segment (fwd() linearises in step 1) holding at least l2_len + l3_len (the parse
-	 * checked): the header off the front, the padding off the end */
-	mb->data_off = (uint16_t)(mb->data_off + p->l2_len);
-	mb->data_len = p->l3_len;
-	mb->pkt_len = p->l3_len;
+	uint32_t want = (uint32_t)p->l2_len + p->l3_len;
+	if (mb->pkt_len > want)
+		rte_pktmbuf_trim(mb, (uint16_t)(mb->pkt_len - want));
+	rte_pktmbuf_adj(mb, p->l2_len);
 }
 
 /* Sends out the ESP/AH packets one outbound SA just made, m[0 .. n) (each with an Ethernet
