@@ -42,53 +42,44 @@ export interface Lifetime {
   hardSeconds: number;
 }
 
-/** An SA as the API gives it (keys included: they never go further than the dataplane). */
-export interface SaIn {
+/** What an SA request and the stored SA have in common. */
+interface SaCommon {
   spi: number;
-  protocol: string;
-  direction: string;
-  mode: string;
   src: string;
   dst: string;
-  /** tunnel mode: the family of the packets carried (0: the endpoints' family) */
-  innerFamily: number;
   reqid: number;
   encryption: string;
-  /** AES-GCM: key then the 4-byte salt (RFC 4106 keying material) */
-  encryptionKey: Uint8Array;
   integrity: string;
-  integrityKey: Uint8Array;
   replayWindow: number;
   esn: boolean;
   natt: boolean;
   nattSport: number;
   nattDport: number;
   lifetime: Lifetime;
-  /** largest inner packet an outbound SA's tunnel takes (0: the default) */
+  /** largest inner packet an outbound SA's tunnel takes (in a request, 0: the default) */
   tunnelMtu: number;
+}
+
+/** An SA as the API gives it (keys included: they never go further than the dataplane). */
+export interface SaIn extends SaCommon {
+  protocol: string;
+  direction: string;
+  mode: string;
+  /** tunnel mode: the family of the packets carried (0: the endpoints' family) */
+  innerFamily: number;
+  /** AES-GCM: key then the 4-byte salt (RFC 4106 keying material) */
+  encryptionKey: Uint8Array;
+  integrityKey: Uint8Array;
 }
 
 export type SaState = "active" | "soft-expired" | "expired";
 
 /** An SA as stored and listed: no keys. */
-export interface SaOut {
-  spi: number;
+export interface SaOut extends SaCommon {
   protocol: SaProtocol;
   direction: Direction;
   mode: "tunnel" | "transport";
-  src: string;
-  dst: string;
   innerFamily: Family;
-  reqid: number;
-  encryption: string;
-  integrity: string;
-  replayWindow: number;
-  esn: boolean;
-  natt: boolean;
-  nattSport: number;
-  nattDport: number;
-  lifetime: Lifetime;
-  tunnelMtu: number;
   state: SaState;
   /** what ended it: "packets", "bytes", "seconds" ("" while active) */
   expiredBy: string;
@@ -102,30 +93,26 @@ export interface SaOut {
   otherDrops: number;
 }
 
-export interface SpIn {
+/** What a policy request and the stored policy have in common. */
+interface SpCommon {
   name: string;
-  direction: string;
   priority: number;
   src: string;
   dst: string;
   protocol: string;
   sport: string;
   dport: string;
-  action: string;
   reqid: number;
 }
 
-export interface SpOut {
-  name: string;
+export interface SpIn extends SpCommon {
+  direction: string;
+  action: string;
+}
+
+export interface SpOut extends SpCommon {
   direction: Direction;
-  priority: number;
-  src: string;
-  dst: string;
-  protocol: string;
-  sport: string;
-  dport: string;
   action: SpAction;
-  reqid: number;
   hits: number;
 }
 
