@@ -4,6 +4,7 @@
 #include "dp_counters.h"
 #include "dp_pkt.h"
 
+/* dp_pkt.h: which protocols carry ports, and which the fast parse leaves to dp_pkt_parse */
 const uint8_t dp_fast_proto[256] = {
 	[1] = DP_FAST_DECLINE, [51] = DP_FAST_DECLINE, [58] = DP_FAST_DECLINE,
 	[6] = DP_FAST_PORTS, [17] = DP_FAST_PORTS, [132] = DP_FAST_PORTS, [136] = DP_FAST_PORTS,

@@ -86,21 +86,19 @@ static inline bool dp_ip4_hdr20_ok(const uint8_t *h)
 	return dp_ip4_sum20_ok(w0, w1, w2, w3, w4);
 }
 
-/* Upper-layer protocols whose first four bytes are source and destination port: TCP, UDP,
- * SCTP, UDP-Lite. */
-static inline bool dp_proto_has_ports(uint8_t proto) { return proto == 6 || proto == 17 || proto == 132 || proto == 136; }
+/* Per upper-layer protocol (dp_parse.c): DP_FAST_PORTS, its first four bytes are source and
+ * destination port (TCP, UDP, SCTP, UDP-Lite); DP_FAST_DECLINE, the fast parse leaves it to
+ * dp_pkt_parse (ICMP, AH, ICMPv6: errors, AH offsets, ICMPv6 in IPv4). */
+enum { DP_FAST_DECLINE = 1, DP_FAST_PORTS = 2 };
+extern const uint8_t dp_fast_proto[256];
+
+static inline bool dp_proto_has_ports(uint8_t proto) { return dp_fast_proto[proto] & DP_FAST_PORTS; }
 
 static inline uint16_t dp_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t dp_rd32(const uint8_t *p) /* compilers make this one byte-swapping load */
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-
-/* Per upper-layer protocol, for the fast parse: DP_FAST_DECLINE, dp_pkt_parse decides (ICMP,
- * AH, ICMPv6: errors, AH offsets, ICMPv6 in IPv4); DP_FAST_PORTS, the first four bytes are ports
- * (dp_proto_has_ports). */
-enum { DP_FAST_DECLINE = 1, DP_FAST_PORTS = 2 };
-extern const uint8_t dp_fast_proto[256];
 
 /* The IPv4 part of the fast parse, the header at h with len bytes from it (see below). */
 static inline __attribute__((always_inline)) bool dp_pkt_fast4_ip(struct dp_pkt *p, const uint8_t *h, uint32_t len,
@@ -114,7 +112,7 @@ static inline __attribute__((always_inline)) bool dp_pkt_fast4_ip(struct dp_pkt 
 	__builtin_memcpy(&w4, h + 16, 4);
 	uint32_t tot = __builtin_bswap16((uint16_t)(w0 >> 16));
 	uint32_t src = __builtin_bswap32(w3), dst = __builtin_bswap32(w4);
-	uint8_t proto = (uint8_t)(w2 >> 8), pf = dp_fast_proto[proto];
+	uint8_t proto = (uint8_t)(w2 >> 8), pf = dp_fast_proto[proto]; /* both questions, one load */
 	uint32_t room = len < max_l3 ? len : max_l3;
 	if (tot < 20 || tot > room)
 		return false;
@@ -165,8 +163,7 @@ static inline bool dp_pkt_parse_fast4_l3(struct dp_pkt *p, const uint8_t *h, uin
  * SCTP or UDP-Lite with its ports, or any other protocol but ICMP, ICMPv6 and AH.  Returns
  * false, p untouched, for anything else: the caller then runs dp_pkt_parse, which decides.
  * Where it returns true, p is what dp_pkt_parse gives, field for field (test_dp_fwd checks
- * that on mutated frames).  Written for few instructions: the whole loop runs at a high IPC,
- * so its time is its instruction count. */
+ * that on mutated frames).  Written for few instructions: the loop runs at a high IPC. */
 static inline bool dp_pkt_parse_fast4(struct dp_pkt *p, const uint8_t *f, uint32_t len, const uint8_t port_mac[6],
                                       uint32_t max_l3, bool hw_cksum_good)
 {
