@@ -279,8 +279,8 @@ export class Sad {
   }
 
   /** Drops a reference taken by tunnelRef.  With the last one the dataplane's tunnel goes and its
-   * id is free again (taken after every other free one: a worker still finishing a burst under
-   * the old tables meets no new reqid there). */
+   * id is free again, to be given after every other free one (a just-freed id is the last to
+   * mean another reqid). */
   tunnelUnref(reqid: number): void {
     const t = this.#tunnels.get(reqid);
     if (t === undefined || --t.refs > 0) return;
@@ -290,10 +290,6 @@ export class Sad {
     this.#tunnelIds.giveLast(t.id);
   }
 
-  /** How many reqids hold a tunnel now. */
-  tunnelCount(): number {
-    return this.#tunnels.size;
-  }
 
   // ---- SAs ------------------------------------------------------------------------------------
 
