@@ -244,6 +244,21 @@ static enum dp_drop fail_reason(uint8_t why)
 	}
 }
 
+/* Puts an Ethernet header (to the port's MAC, from src, the IP version's ethertype) in front of an
+ * IP packet.  Returns the frame, or NULL (no headroom). */
+static inline uint8_t *eth_in_front(struct rte_mbuf *mb, const struct dp_port_conf *pc, const void *src)
+{
+	uint8_t ver = *rte_pktmbuf_mtod(mb, uint8_t *) >> 4;
+	uint8_t *e = (uint8_t *)rte_pktmbuf_prepend(mb, 14);
+	if (!e)
+		return NULL;
+	memcpy(e, pc->mac, 6);
+	memcpy(e + 6, src, 6);
+	e[12] = ver == 4 ? 0x08 : 0x86;
+	e[13] = ver == 4 ? 0x00 : 0xDD;
+	return e;
+}
+
 /* Runs k packets (each an IP packet from its data offset) through an SA.  The ones that pass
  * are IP packets again: an inbound SA's stay so (fwd_decrypted parses them at L3 and gives them
  * an Ethernet header only when they leave), an outbound SA's get one to the port's MAC from
@@ -286,16 +301,9 @@ static uint16_t run_sa(struct dp_worker *w, const struct dp_port_conf *pc, const
 			continue;
 		}
 		mb->ol_flags &= ~RTE_MBUF_F_RX_IP_CKSUM_MASK;
-		if (!sa->inbound) {
-			uint8_t *e = (uint8_t *)rte_pktmbuf_prepend(mb, 14);
-			if (!e) {
-				drop(w, mb, DP_DROP_NO_MBUF);
-				continue;
-			}
-			memcpy(e, pc->mac, 6);
-			memcpy(e + 6, pc->mac, 6);
-			e[12] = ver == 4 ? 0x08 : 0x86;
-			e[13] = ver == 4 ? 0x00 : 0xDD;
+		if (!sa->inbound && !eth_in_front(mb, pc, pc->mac)) {
+			drop(w, mb, DP_DROP_NO_MBUF);
+			continue;
 		}
 		m[pass++] = mb;
 	}
@@ -318,15 +326,7 @@ static inline void smac_keep(struct rte_mbuf *mb, const uint8_t *frame)
  * or NULL (no headroom). */
 static inline uint8_t *add_l2(struct rte_mbuf *mb, const struct dp_port_conf *pc)
 {
-	uint8_t ver = *rte_pktmbuf_mtod(mb, uint8_t *) >> 4;
-	uint8_t *e = (uint8_t *)rte_pktmbuf_prepend(mb, 14);
-	if (!e)
-		return NULL;
-	memcpy(e, pc->mac, 6);
-	memcpy(e + 6, &mb->hash, 6);
-	e[12] = ver == 4 ? 0x08 : 0x86;
-	e[13] = ver == 4 ? 0x00 : 0xDD;
-	return e;
+	return eth_in_front(mb, pc, &mb->hash);
 }
 
 /* Strips a held packet to its IP datagram (Ethernet header and padding off). */
