@@ -858,6 +858,7 @@ struct cell {
 };
 
 static double mpps_of(struct fig f, uint64_t hz) { return f.cycles ? (double)f.pkts * (double)hz / (double)f.cycles / 1e6 : 0; }
+static double cycles_per_packet(struct fig f) { return f.pkts ? (double)f.cycles / (double)f.pkts : 0; }
 
 /* The CPU's model name, with the characters JSON would need escaped replaced by ' (it is printed raw). */
 static void cpu_name(char *out, size_t n)
@@ -974,15 +975,15 @@ int main(int argc, char **argv)
 		printf(",\"ratio\":%.4f,\"cycles_per_packet\":%.1f,\"raw_cycles_per_packet\":%.1f,"
 		       "\"esp_packet_bytes\":%u,\"cipher_bytes\":%u,\"auth_bytes\":%u,\"aad_bytes\":%u,\"packets\":%lu,"
 		       "\"raw_packets\":%lu,\"discarded_bursts\":%lu,\"raw_discarded_bursts\":%lu,\"mpps_reps\":",
-		       raw > 0 ? mpps / raw : 0, (double)c->best.cycles / (double)c->best.pkts,
-		       c->best_raw[fw].pkts ? (double)c->best_raw[fw].cycles / (double)c->best_raw[fw].pkts : 0, l.outer, l.clen,
+		       raw > 0 ? mpps / raw : 0, cycles_per_packet(c->best),
+		       cycles_per_packet(c->best_raw[fw]), l.outer, l.clen,
 		       c->a == GCM ? l.clen : l.auth_len, l.aad, (unsigned long)c->best.pkts,
 		       (unsigned long)c->best_raw[fw].pkts, (unsigned long)c->best.discarded,
 		       (unsigned long)c->best_raw[fw].discarded);
 		print_reps(c->mpps, opt.reps);
 		double sa = mpps_of(c->best_sa, hz);
 		printf(",\"sa_mpps\":%.4f,\"sa_cycles_per_packet\":%.1f,\"sa_ratio\":%.4f,\"sa_mpps_reps\":", sa,
-		       c->best_sa.pkts ? (double)c->best_sa.cycles / (double)c->best_sa.pkts : 0, raw > 0 ? sa / raw : 0);
+		       cycles_per_packet(c->best_sa), raw > 0 ? sa / raw : 0);
 		print_reps(c->sa_mpps, opt.reps);
 		printf(",\"raw_mpps_reps\":");
 		print_reps(c->raw_mpps[fw], opt.reps);
