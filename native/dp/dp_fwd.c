@@ -134,6 +134,8 @@ enum {
 	                      policy check for protected traffic, no ICMP errors */
 	FWD_ENCRYPTED = 2, /* ESP/AH packets we made: no policies, no TTL decrement, no ICMP errors,
 	                      never into a tunnel again */
+	FWD_LOCAL = 4,     /* (ipsec_held only) the router's own packets, from a TAP: not a hop (no TTL
+	                      decrement), ICMP errors go up the TAP */
 };
 
 /* fwd() for each way in (flags and via_tunnel constants in each copy). */
@@ -183,6 +185,15 @@ static const struct dp_sa *in_sa_of(const struct dp_ipsec *x, const uint8_t *f, 
 }
 
 static inline bool is_ipsec_proto(const struct dp_pkt *p) { return p->proto == 50 || p->ah_off; }
+
+/* IKE (UDP port 500, RFC 7296; 4500, RFC 3948) between the router and its peers passes the SPD
+ * both ways, as an IKE daemon's socket policies let it pass the kernel's: a policy that covers the
+ * gateways' own addresses (host to host, transport mode) would otherwise hold back the very
+ * packets that key it.  Out: the router's own UDP from an IKE port (inject).  In: plaintext UDP
+ * to an IKE port that a policy would refuse is delivered if it is for us, else refused as before
+ * (DP_PKT_F_LOCAL_ONLY).  (ESP in UDP to 4500 for an SA of ours was taken before the SPD.) */
+static inline bool ike_port(uint16_t port) { return port == 500 || port == 4500; }
+static inline bool is_udp_ports(const struct dp_pkt *p) { return p->proto == 17 && (p->flags & DP_PKT_F_PORTS); }
 
 /* Packets held back from a burst for IPsec: inbound to an SA, or outbound into a tunnel. */
 struct held {
@@ -394,6 +405,7 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
                        struct dp_pkt *pk, unsigned flags)
 {
 	const struct dp_ipsec *x = w->t->ipsec;
+	const bool local = flags & FWD_LOCAL;
 	uint8_t done[DP_BURST] = {0};
 	for (uint16_t i = 0; i < h->n; i++) {
 		if (done[i])
@@ -432,22 +444,28 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
 				drop(w, mb, DP_DROP_IPSEC_NO_OUT_SA);
 				continue;
 			}
-			/* a forwarding hop for the inner packet: TTL, then the tunnel's MTU */
-			if (p->ttl <= 1) {
+			/* a forwarding hop for the inner packet (not the router's own): TTL, then the
+			 * tunnel's MTU */
+			if (!local && p->ttl <= 1) {
 				icmp_err(w, flags, mb, p, pc, fam ? 3 : 11, 0, 0);
 				drop(w, mb, DP_DROP_TTL_EXPIRED);
 				continue;
 			}
 			if (p->l3_len > tun->mtu && (fam || (p->flags & DP_PKT_F_DF))) {
-				icmp_err(w, flags, mb, p, pc, fam ? 2 : 3, fam ? 0 : 4, tun->mtu);
+				if (local)
+					dp_icmp_error_local(w, mb, p, fam ? 2 : 3, fam ? 0 : 4, tun->mtu);
+				else
+					icmp_err(w, flags, mb, p, pc, fam ? 2 : 3, fam ? 0 : 4, tun->mtu);
 				drop(w, mb, DP_DROP_TOO_BIG);
 				continue;
 			}
-			uint8_t *ip = rte_pktmbuf_mtod(mb, uint8_t *) + p->l2_len;
-			if (fam)
-				ip[7]--;
-			else
-				ip4_ttl_dec(ip);
+			if (!local) {
+				uint8_t *ip = rte_pktmbuf_mtod(mb, uint8_t *) + p->l2_len;
+				if (fam)
+					ip[7]--;
+				else
+					ip4_ttl_dec(ip);
+			}
 			to_l3(mb, p);
 			batch[k++] = mb;
 		}
@@ -543,13 +561,18 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 					bool pass = (flags & FWD_DECRYPTED) ? sp->action == DP_SP_PROTECT && sp->tunnel == via_tunnel
 					                                    : sp->action == DP_SP_BYPASS;
 					if (!pass) {
-						drop(w, mb, sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY);
-						m[i] = NULL;
-						continue;
+						enum dp_drop d = sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY;
+						if (flags || !is_udp_ports(p) || !ike_port(p->dport)) {
+							drop(w, mb, d);
+							m[i] = NULL;
+							continue;
+						}
+						p->flags |= DP_PKT_F_LOCAL_ONLY; /* IKE: for us only (step 5) */
+						p->drop = (uint8_t)d;
 					}
 				}
 			}
-			if (spd_out) {
+			if (spd_out && !(p->flags & DP_PKT_F_LOCAL_ONLY)) {
 				const struct dp_sp *sp = dp_ipsec_rt_spd(spd_out, p, family);
 				if (sp) {
 					c->sp_hits[DP_SP_OUT][sp->id]++;
@@ -682,19 +705,23 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 		const struct dp_adj *a;
 		uint16_t adj_id;
 		if (run_adj && nhg[i] == run_nhg) {
-			if ((p->flags & DP_PKT_F_SRC_LL) || (hop && p->ttl <= 1))
+			if ((p->flags & (DP_PKT_F_SRC_LL | DP_PKT_F_LOCAL_ONLY)) || (hop && p->ttl <= 1))
 				goto slow; /* dropped below, counted there */
 			a = run_adj;
 			adj_id = run_adj_id;
 			goto rewrite;
 		}
-	slow:
+	slow:;
+		const struct dp_nhg *g = nhg[i] < DP_MAX_NHGS ? DP_LOAD(t->nhg[nhg[i]]) : NULL;
+		if ((p->flags & DP_PKT_F_LOCAL_ONLY) && (!g || g->kind != DP_NHG_LOCAL)) {
+			drop(w, mb, (enum dp_drop)p->drop);
+			continue;
+		}
 		if (nhg[i] == NO_ROUTE_NHG) {
 			icmp_err(w, flags, mb, p, pc, v4fam ? 3 : 1, 0, 0);
 			drop(w, mb, DP_DROP_NO_ROUTE);
 			continue;
 		}
-		const struct dp_nhg *g = nhg[i] < DP_MAX_NHGS ? DP_LOAD(t->nhg[nhg[i]]) : NULL;
 		if (!g) {
 			drop(w, mb, DP_DROP_ADJ_MISSING);
 			continue;
@@ -714,6 +741,10 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 		case DP_NHG_IPSEC:
 			if (!x || (flags & FWD_ENCRYPTED)) { /* no IPsec, or a tunnel routed into a tunnel */
 				drop(w, mb, x ? DP_DROP_IPSEC_NESTED : DP_DROP_IPSEC_NO_OUT_SA);
+				continue;
+			}
+			if (p->flags & DP_PKT_F_SRC_LL) { /* not into a tunnel either */
+				drop(w, mb, DP_DROP_IP6_BAD_SOURCE);
 				continue;
 			}
 			hold(&held, i, mb, NULL, g->bucket[0]);
@@ -824,12 +855,64 @@ static __attribute__((noinline)) void fwd_encrypted(struct dp_worker *w, uint16_
 	fwd(w, port, pc, m, n, FWD_ENCRYPTED, DP_ID_NONE);
 }
 
+/* The kernel's frames from a TAP against the outbound SPD: sent as they are, dropped (DISCARD),
+ * or held for a tunnel (PROTECT), then encrypted like forwarded packets but without being a hop,
+ * and the ESP/AH packet routed like any other (so it may leave by another port).  Frames that
+ * are not unicast IP (ARP, ND, multicast, VLAN-tagged) no policy selects; the router's own IKE
+ * passes (ike_port); an IP frame that does not parse is refused, not let past the policies. */
+static void inject_spd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, const struct dp_spd *spd,
+                       struct rte_mbuf **m, uint16_t n)
+{
+	struct held held;
+	held.n = 0;
+	struct dp_pkt pk[DP_BURST];
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *mb = m[i];
+		struct dp_pkt *p = &pk[i];
+		if (mb->nb_segs > 1 && rte_pktmbuf_linearize(mb) != 0) {
+			drop(w, mb, DP_DROP_HDR_SPLIT);
+			continue;
+		}
+		const uint8_t *f = rte_pktmbuf_mtod(mb, const uint8_t *);
+		/* addressed to the next hop, not to us: the parser is given that address as the port's;
+		 * the kernel wrote the IPv4 checksum */
+		dp_pkt_parse(p, f, mb->data_len, f, 0xFFFF, true);
+		p->in_port = port;
+		if (p->cls == DP_PKT_DROP) {
+			drop(w, mb, (enum dp_drop)p->drop);
+			continue;
+		}
+		if (p->cls == DP_PKT_PUNT) {
+			txbuf_put(w, &w->tx[port], mb, DP_DROP_TX_FULL);
+			continue;
+		}
+		const struct dp_sp *sp = dp_ipsec_rt_spd(spd, p, p->cls == DP_PKT_IP4 ? 4 : 6);
+		if (sp)
+			w->c->sp_hits[DP_SP_OUT][sp->id]++; /* selected, even when IKE passes it */
+		if (!sp || sp->action == DP_SP_BYPASS || (is_udp_ports(p) && ike_port(p->sport)))
+			txbuf_put(w, &w->tx[port], mb, DP_DROP_TX_FULL);
+		else if (sp->action == DP_SP_DISCARD)
+			drop(w, mb, DP_DROP_IPSEC_DISCARD);
+		else
+			hold(&held, i, mb, NULL, sp->tunnel);
+	}
+	if (held.n)
+		ipsec_held(w, port, pc, &held, pk, FWD_LOCAL);
+}
+
 void dp_worker_inject(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint16_t n)
 {
-	for (uint16_t i = 0; i < n; i++) {
-		w->c->port[port].inject_pkts++;
-		txbuf_put(w, &w->tx[port], m[i], DP_DROP_TX_FULL);
+	w->c->port[port].inject_pkts += n;
+	const struct dp_ipsec *x = DP_LOAD(w->t->ipsec);
+	const struct dp_spd *spd = x ? DP_LOAD(x->spd[DP_SP_OUT]) : NULL;
+	const struct dp_port_conf *pc = DP_LOAD(w->t->port[port]);
+	if (spd && pc) {
+		for (uint16_t i = 0; i < n; i += DP_BURST)
+			inject_spd(w, port, pc, spd, m + i, n - i < DP_BURST ? n - i : DP_BURST);
+		return;
 	}
+	for (uint16_t i = 0; i < n; i++)
+		txbuf_put(w, &w->tx[port], m[i], DP_DROP_TX_FULL);
 }
 
 static void flush_one(struct dp_worker *w, struct dp_txbuf *b, uint16_t dpdk_port, uint16_t port, bool is_punt)

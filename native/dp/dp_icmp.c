@@ -8,6 +8,9 @@
  * non-first fragment, a link-layer multicast/broadcast frame, or an
  * unspecified source (RFC 1812 4.3.2.7, RFC 4443 2.4(e)); rate-limited by a
  * token bucket per worker (RFC 4443 2.4(f)).
+ *
+ * The router's own packets (the kernel's, written on a TAP) that IPsec cannot take get theirs
+ * up that TAP instead (dp_icmp_error_local), so the kernel learns the path MTU.
  */
 #include <string.h>
 
@@ -34,14 +37,13 @@ static bool token(struct dp_worker *w)
 
 static const uint8_t zero16[16];
 
-bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt *p, const struct dp_port_conf *in,
-                   uint8_t type, uint8_t code, uint32_t info)
+/* Builds the error for p (in m) from from4 / from6, framed eth_dst <- eth_src, into b; counts
+ * it on p's port.  The caller has checked that one is due, but for the rate limit. */
+static bool send_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt *p, const uint8_t *eth_dst,
+                       const uint8_t *eth_src, uint32_t from4, const uint8_t *from6, struct dp_txbuf *b,
+                       enum dp_drop full, uint8_t type, uint8_t code, uint32_t info)
 {
 	bool v4 = p->cls == DP_PKT_IP4;
-	if (p->flags & (DP_PKT_F_ICMP_ERROR | DP_PKT_F_FRAG_LATER | DP_PKT_F_L2_MULTI))
-		return false;
-	if (v4 ? (p->src4 == 0 || !in->has_ip4) : (memcmp(p->src6, zero16, 16) == 0 || !in->has_ip6))
-		return false;
 	struct dp_port_counters *pc = &w->c->port[p->in_port];
 	if (!token(w)) {
 		pc->icmp_ratelimited++;
@@ -64,8 +66,8 @@ bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt 
 	if (14 + ip_h + 8 + quote > room)
 		quote = room - 14 - ip_h - 8;
 	uint8_t *f = (uint8_t *)rte_pktmbuf_append(e, (uint16_t)(14 + ip_h + 8 + quote));
-	memcpy(f, orig + 6, 6);      /* back to the previous hop */
-	memcpy(f + 6, in->mac, 6);
+	memcpy(f, eth_dst, 6);
+	memcpy(f + 6, eth_src, 6);
 	f[12] = v4 ? 0x08 : 0x86;
 	f[13] = v4 ? 0x00 : 0xDD;
 	uint8_t *ip = f + 14, *icmp = ip + ip_h;
@@ -87,7 +89,7 @@ bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt 
 		h->total_length = rte_cpu_to_be_16((uint16_t)(20 + icmp_len));
 		h->time_to_live = 64;
 		h->next_proto_id = 1;
-		h->src_addr = rte_cpu_to_be_32(in->ip4);
+		h->src_addr = rte_cpu_to_be_32(from4);
 		h->dst_addr = rte_cpu_to_be_32(p->src4);
 		h->hdr_checksum = rte_ipv4_cksum(h);
 		uint16_t ck = (uint16_t)~dp_cksum(icmp, icmp_len, 0);
@@ -100,7 +102,7 @@ bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt 
 		ip[5] = (uint8_t)icmp_len;
 		ip[6] = 58;
 		ip[7] = 255;
-		memcpy(ip + 8, in->ip6, 16);
+		memcpy(ip + 8, from6, 16);
 		memcpy(ip + 24, p->src6, 16);
 		/* pseudo-header: addresses, upper-layer length, next header */
 		uint32_t sum = dp_cksum(ip + 8, 32, 0);
@@ -111,12 +113,43 @@ bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt 
 		icmp[3] = (uint8_t)ck;
 	}
 	pc->icmp_sent++;
-	struct dp_txbuf *b = &w->tx[p->in_port];
 	if (b->n == DP_TX_BUF) {
 		rte_pktmbuf_free(e);
-		w->c->drop[DP_DROP_TX_FULL]++;
+		w->c->drop[full]++;
 		return false;
 	}
 	b->m[b->n++] = e;
 	return true;
+}
+
+/* Whether p may be answered with an error at all (RFC 1812 4.3.2.7, RFC 4443 2.4(e)). */
+static bool answerable(const struct dp_pkt *p)
+{
+	if (p->flags & (DP_PKT_F_ICMP_ERROR | DP_PKT_F_FRAG_LATER | DP_PKT_F_L2_MULTI))
+		return false;
+	return p->cls == DP_PKT_IP4 ? p->src4 != 0 : memcmp(p->src6, zero16, 16) != 0;
+}
+
+bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt *p, const struct dp_port_conf *in,
+                   uint8_t type, uint8_t code, uint32_t info)
+{
+	if (!answerable(p) || !(p->cls == DP_PKT_IP4 ? in->has_ip4 : in->has_ip6))
+		return false;
+	/* back to the previous hop, from the ingress port's address */
+	return send_error(w, m, p, rte_pktmbuf_mtod(m, const uint8_t *) + 6, in->mac, in->ip4, in->ip6,
+	                  &w->tx[p->in_port], DP_DROP_TX_FULL, type, code, info);
+}
+
+bool dp_icmp_error_local(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt *p, uint8_t type, uint8_t code,
+                         uint32_t info)
+{
+	if (!answerable(p))
+		return false;
+	/* up the TAP the frame came down: to its source MAC (the kernel's), from its destination MAC
+	 * (the next hop the kernel chose), from the packet's destination address (the kernel routes
+	 * that address to this TAP, so reverse-path filtering passes the error; one from an address
+	 * of its own it would drop as a martian) */
+	const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+	return send_error(w, m, p, f + 6, f, p->cls == DP_PKT_IP4 ? p->dst4 : 0, p->cls == DP_PKT_IP6 ? p->dst6 : NULL,
+	                  &w->punt[p->in_port], DP_DROP_PUNT_FULL, type, code, info);
 }

@@ -34,13 +34,15 @@ enum {
 	DP_PKT_F_ICMP_ERROR = 16,   /* an ICMP/ICMPv6 error message: never answered with one */
 	DP_PKT_F_L2_MULTI = 32,     /* Ethernet multicast/broadcast destination */
 	DP_PKT_F_SRC_LL = 64,       /* IPv6 link-local source: deliverable locally, never forwarded */
+	DP_PKT_F_LOCAL_ONLY = 128,  /* deliverable locally, else dropped for dp_pkt.drop (IKE to us
+	                               that an inbound IPsec policy would refuse: see dp_fwd.c) */
 };
 
 struct dp_pkt {
 	uint16_t l4_off;   /* offset of the upper-layer header (after IPv6 extensions) */
 	uint16_t l3_len;   /* IP datagram length per its header (frame padding excluded) */
 	uint8_t cls;       /* enum dp_pkt_class */
-	uint8_t drop;      /* enum dp_drop when cls == DP_PKT_DROP */
+	uint8_t drop;      /* enum dp_drop when cls == DP_PKT_DROP, or with DP_PKT_F_LOCAL_ONLY */
 	uint8_t proto;     /* upper-layer protocol */
 	uint8_t dscp;
 	uint8_t ttl;       /* TTL / hop limit */

@@ -60,7 +60,8 @@ void dp_worker_init(struct dp_worker *w, struct dp_tables *t, struct dp_counters
 
 /* Forwards a burst received on dataplane port `port`. */
 void dp_worker_rx(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint16_t n);
-/* Frames the kernel wrote on port `port`'s TAP: out of the port as they are. */
+/* Frames the kernel wrote on port `port`'s TAP: out of the port as they are, unless an outbound
+ * IPsec policy selects them (the router's own traffic is protected like forwarded traffic). */
 void dp_worker_inject(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, uint16_t n);
 /* Transmits everything buffered. */
 void dp_worker_flush(struct dp_worker *w);
@@ -68,6 +69,9 @@ void dp_worker_flush(struct dp_worker *w);
 /* ICMP errors (dp_icmp.c).  Returns true when an error was queued. */
 bool dp_icmp_error(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt *p, const struct dp_port_conf *in,
                    uint8_t type, uint8_t code, uint32_t info);
+/* The same for a packet the kernel wrote on p->in_port's TAP: up that TAP, from p's destination. */
+bool dp_icmp_error_local(struct dp_worker *w, struct rte_mbuf *m, const struct dp_pkt *p, uint8_t type, uint8_t code,
+                         uint32_t info);
 
 /* 5-tuple flow hash used for ECMP (symmetric in nothing: a flow is one direction). */
 uint32_t dp_flow_hash(const struct dp_pkt *p);

@@ -281,7 +281,8 @@ static void out_free(struct out *o)
 	memset(o, 0, sizeof(*o));
 }
 
-static void run(int port, const struct frame *f, unsigned nf, struct out *o)
+/* in on a port (tap: written by the kernel on the port's TAP) */
+static void run_via(int port, const struct frame *f, unsigned nf, struct out *o, bool tap)
 {
 	memset(o, 0, sizeof(*o));
 	struct rte_mbuf *m[DP_BURST];
@@ -289,13 +290,25 @@ static void run(int port, const struct frame *f, unsigned nf, struct out *o)
 		unsigned k = nf - base < DP_BURST ? nf - base : DP_BURST;
 		for (unsigned i = 0; i < k; i++)
 			m[i] = to_mbuf(&f[base + i]);
-		dp_worker_rx(&W, (uint16_t)port, m, (uint16_t)k);
+		if (tap)
+			dp_worker_inject(&W, (uint16_t)port, m, (uint16_t)k);
+		else
+			dp_worker_rx(&W, (uint16_t)port, m, (uint16_t)k);
 		dp_worker_flush(&W);
 		for (int p = 0; p < NPORT; p++) {
 			o->n[p] += rte_ring_dequeue_burst(tx_ring[p], (void **)&o->m[p][o->n[p]], 256 - o->n[p], NULL);
 			o->ntap[p] += rte_ring_dequeue_burst(tap_ring[p], (void **)&o->tap[p][o->ntap[p]], 64 - o->ntap[p], NULL);
 		}
 	}
+}
+
+static void run(int port, const struct frame *f, unsigned nf, struct out *o) { run_via(port, f, nf, o, false); }
+
+/* A frame as the kernel writes it on a port's TAP: from the port's MAC to the next hop's. */
+static void as_kernel(struct frame *f, int port)
+{
+	memcpy(f->b, MAC_PEER[port], 6);
+	memcpy(f->b + 6, MAC_PORT[port], 6);
 }
 
 static uint64_t drops(enum dp_drop d) { return C->drop[d]; }
@@ -1103,6 +1116,86 @@ static void test_ipsec_path(void)
 			CHECK(inner[8] == 63 && dp_cksum(inner, 20, 0) == 0xFFFF && memcmp(inner + 20, hub.b + 34, hub.len - 34) == 0);
 	}
 	out_free(&o);
+
+	/* 12d. the router's own packets, written by the kernel on a TAP, meet the outbound policies
+	 * like forwarded ones: a protected one leaves encrypted, by the port the ESP packet's own route
+	 * picks whichever TAP it came down, and it is not a hop (TTL 1 goes, and stays 1); its IKE
+	 * passes in the clear (the policy counts it as selected); a discarded one is dropped; one no
+	 * policy selects leaves as it came */
+	struct frame own[4];
+	mk4(&own[0], 2, "10.0.2.1", "172.16.5.5", 1, 17, 33000, 7, 100, false);
+	mk4(&own[1], 2, "10.0.2.1", "172.16.5.5", 64, 17, 500, 500, 300, false);
+	mk4(&own[2], 2, "10.0.2.1", "172.16.66.1", 64, 17, 33000, 7, 10, false);
+	mk4(&own[3], 2, "10.0.2.1", "10.0.2.9", 64, 17, 33000, 7, 10, false);
+	for (int i = 0; i < 4; i++)
+		as_kernel(&own[i], 2);
+	uint64_t sa1_own = C->sa[1].pkts, hit5 = C->sp_hits[DP_SP_OUT][5], inj = C->port[2].inject_pkts;
+	disc = drops(DP_DROP_IPSEC_DISCARD);
+	run_via(2, own, 4, &o, true);
+	CHECK(o.n[0] == 1 && o.n[1] == 0 && o.n[2] == 2 && o.ntap[2] == 0);
+	if (o.n[0] == 1) {
+		CHECK(data(o.m[0][0])[14 + 9] == 50 && memcmp(data(o.m[0][0]), MAC_PEER[0], 6) == 0);
+		uint32_t got = peer_open(peer_in, o.m[0][0], inner);
+		CHECK(got == own[0].len - 14 && memcmp(inner, own[0].b + 14, own[0].len - 14) == 0);
+	}
+	if (o.n[2] == 2) {
+		CHECK(o.m[2][0]->pkt_len == own[1].len && memcmp(data(o.m[2][0]), own[1].b, own[1].len) == 0);
+		CHECK(o.m[2][1]->pkt_len == own[3].len && memcmp(data(o.m[2][1]), own[3].b, own[3].len) == 0);
+	}
+	CHECK(C->sa[1].pkts == sa1_own + 1 && C->sp_hits[DP_SP_OUT][5] == hit5 + 2);
+	CHECK(drops(DP_DROP_IPSEC_DISCARD) == disc + 1 && C->port[2].inject_pkts == inj + 4);
+	out_free(&o);
+	/* down another port's TAP: the same; over the tunnel's MTU without DF: encrypted too; with DF:
+	 * "too big" up the TAP it came down, from its destination to the kernel's MAC (its source) */
+	struct frame own_big[3];
+	mk4(&own_big[0], 1, "10.0.2.1", "172.16.5.5", 64, 17, 33000, 7, 100, false);
+	mk4(&own_big[1], 1, "10.0.2.1", "172.16.5.5", 64, 17, 33000, 7, 1400, false);
+	mk4(&own_big[2], 1, "10.0.2.1", "172.16.5.5", 64, 17, 33000, 7, 1400, true);
+	for (int i = 0; i < 3; i++)
+		as_kernel(&own_big[i], 1);
+	big = drops(DP_DROP_TOO_BIG);
+	run_via(1, own_big, 3, &o, true);
+	CHECK(o.n[0] == 2 && o.n[1] == 0 && o.n[2] == 0 && o.ntap[1] == 1 && drops(DP_DROP_TOO_BIG) == big + 1);
+	for (unsigned k = 0; k < o.n[0] && k < 2; k++)
+		CHECK(peer_open(peer_in, o.m[0][k], inner) == own_big[k].len - 14);
+	if (o.ntap[1] == 1) {
+		const uint8_t *d = data(o.tap[1][0]);
+		const uint8_t *ip = d + 14, *ic = ip + 20;
+		uint16_t tot = (uint16_t)(ip[2] << 8 | ip[3]);
+		CHECK(memcmp(d, MAC_PORT[1], 6) == 0 && memcmp(d + 6, MAC_PEER[1], 6) == 0 && d[12] == 0x08);
+		CHECK(ip[9] == 1 && dp_cksum(ip, 20, 0) == 0xFFFF && tot + 14u == o.tap[1][0]->pkt_len);
+		CHECK(memcmp(ip + 12, own_big[2].b + 14 + 16, 4) == 0 && memcmp(ip + 16, own_big[2].b + 14 + 12, 4) == 0);
+		CHECK(ic[0] == 3 && ic[1] == 4 && (ic[6] << 8 | ic[7]) == 1400 && dp_cksum(ic, tot - 20u, 0) == 0xFFFF);
+		CHECK(memcmp(ic + 8, own_big[2].b + 14, 28) == 0); /* quotes the packet as it was sent */
+	}
+	out_free(&o);
+
+	/* 12e. IKE in the clear to us passes the inbound policy that refuses the same packet to anyone
+	 * else -- also right behind a packet that went to the same next hop (the adjacency run) --
+	 * and any other port to us */
+	route4(0, "10.0.2.1", 32, 10);
+	struct frame ike[4];
+	mk4(&ike[0], 0, "172.17.0.1", "10.0.2.8", 64, 17, 1, 2, 10, false);        /* no policy */
+	mk4(&ike[1], 0, "172.16.5.5", "10.0.2.9", 64, 17, 500, 500, 10, false);    /* IKE, not to us */
+	mk4(&ike[2], 0, "172.16.5.5", "10.0.2.1", 64, 17, 4500, 4500, 10, false);  /* IKE to us */
+	memset(ike[2].b + 42, 0, 4);                                                /* non-ESP marker */
+	mk4(&ike[3], 0, "172.16.5.5", "10.0.2.1", 64, 17, 500, 501, 10, false);    /* not IKE, to us */
+	pol = drops(DP_DROP_IPSEC_POLICY);
+	run(0, ike, 4, &o);
+	CHECK(o.n[2] == 1 && o.ntap[0] == 1 && o.n[0] + o.n[1] == 0 && drops(DP_DROP_IPSEC_POLICY) == pol + 2);
+	if (o.ntap[0] == 1)
+		CHECK(o.tap[0][0]->pkt_len == ike[2].len && memcmp(data(o.tap[0][0]), ike[2].b, ike[2].len) == 0);
+	if (o.n[2] == 1)
+		CHECK(data(o.m[2][0])[14 + 19] == 8);
+	out_free(&o);
+	/* 12f. a link-local source is not sent into a tunnel (the route of step 10) either */
+	uint64_t ll = drops(DP_DROP_IP6_BAD_SOURCE);
+	struct frame ll6;
+	mk6(&ll6, 2, "fe80::9", "2001:db8:77::1", 64, 10);
+	run(2, &ll6, 1, &o);
+	CHECK(o.n[0] + o.n[1] + o.n[2] == 0 && drops(DP_DROP_IP6_BAD_SOURCE) == ll + 1);
+	out_free(&o);
+
 	CHECK(dp_sa_delete(T, 2, err, sizeof err) == DP_OK);
 	nosa = drops(DP_DROP_IPSEC_NO_SA);
 	peer_send(peer_out, false, &f, &burst[0]);

@@ -138,6 +138,9 @@ const NONE = 0xffff;
 
 interface Sa {
   id: number;
+  /** the dataplane's counters of the id (packets, bytes, replay, auth, other) when the SA took it:
+   * an id is used again once freed, and its counters only ever grow */
+  base: number[];
   out: SaOut;
   family: Family;
   added: number;
@@ -147,6 +150,8 @@ interface Sa {
 
 interface Sp {
   id: number;
+  /** the dataplane's hits of the id when the policy took it (see Sa.base) */
+  base: number;
   seq: number;
   out: SpOut;
   native: NativeSp;
@@ -366,6 +371,7 @@ export class Sad {
       o.set(b);
       return o;
     };
+    const base = Array.from(this.#dp.counters().sa.subarray(id * 5, id * 5 + 5));
     const tunnel = a.reqid === 0 ? NONE : this.tunnelRef(a.reqid); // held while the SA exists
     const [rc, msg] = this.#dp.saAdd(id, {
       proto: protocol === "esp" ? 50 : 51,
@@ -426,7 +432,7 @@ export class Sad {
       authDrops: 0,
       otherDrops: 0,
     };
-    this.#sas.set(k, { id, out, family: inner, added: Date.now(), softDone: false, hardDone: false });
+    this.#sas.set(k, { id, base, out, family: inner, added: Date.now(), softDone: false, hardDone: false });
     if (direction === "out") {
       try {
         this.#retunnel(a.reqid);
@@ -521,11 +527,12 @@ export class Sad {
   setCounters(sa: Float64Array): void {
     for (const s of this.#sas.values()) {
       const b = s.id * 5;
-      s.out.packets = sa[b] ?? 0;
-      s.out.bytes = sa[b + 1] ?? 0;
-      s.out.replayDrops = sa[b + 2] ?? 0;
-      s.out.authDrops = sa[b + 3] ?? 0;
-      s.out.otherDrops = sa[b + 4] ?? 0;
+      const [packets, bytes, replay, auth, other] = [0, 1, 2, 3, 4].map((i) => (sa[b + i] ?? 0) - (s.base[i] ?? 0));
+      s.out.packets = packets!;
+      s.out.bytes = bytes!;
+      s.out.replayDrops = replay!;
+      s.out.authDrops = auth!;
+      s.out.otherDrops = other!;
     }
   }
 
@@ -599,8 +606,10 @@ export class Sad {
       o.set(b);
       return o;
     };
+    const hits = this.#dp.counters();
     const sp: Sp = {
       id,
+      base: (d === 0 ? hits.spIn : hits.spOut)[id] ?? 0,
       seq: ++this.#spSeq,
       out: { name: p.name, direction, priority, src: formatPrefix(src), dst: formatPrefix(dst), protocol: proto === null ? "" : String(proto), sport: sport ? `${sport[0]}-${sport[1]}` : "", dport: dport ? `${dport[0]}-${dport[1]}` : "", action, reqid: p.reqid, hits: 0 },
       native: { id, family: src.family, src: pad(src.addr), srcLen: src.len, dst: pad(dst.addr), dstLen: dst.len, proto: proto ?? -1, action: action === "bypass" ? 0 : action === "discard" ? 1 : 2, tunnel, sport: sport ?? [0, 65535], dport: dport ?? [0, 65535] },
@@ -632,7 +641,7 @@ export class Sad {
   }
 
   listSps(hits?: { in: Float64Array; out: Float64Array }): SpOut[] {
-    return this.#ordered(null).map((s) => ({ ...s.out, hits: hits ? ((s.out.direction === "in" ? hits.in : hits.out)[s.id] ?? 0) : 0 }));
+    return this.#ordered(null).map((s) => ({ ...s.out, hits: hits ? ((s.out.direction === "in" ? hits.in : hits.out)[s.id] ?? 0) - s.base : 0 }));
   }
 
   #ordered(direction: Direction | null): Sp[] {

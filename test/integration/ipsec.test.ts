@@ -13,6 +13,7 @@
  *
  * Needs root (namespaces, DPDK); without it every test fails with the reason.
  */
+import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -23,6 +24,7 @@ import { codeOf } from "../support/api.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PEER = join(here, "ipsec_peer.py");
+const UDP_PAIR = join(here, "udp_pair.py");
 
 const isRoot = process.getuid?.() === 0;
 let lab: Lab;
@@ -41,6 +43,8 @@ const K = {
   cbcInAuth: "a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0",
   cbcOut: "d1d2d3d4d5d6d7d8d9dadbdcdddedfe0",
   cbcOutAuth: "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+  ownIn: "6a5b4c3d2e1f00112a3b4c5d6e7f8091" + "beef0003",
+  ownOut: "f0e1d2c3b4a5968778695a4b3c2d1e0f" + "cafe0004",
 };
 
 interface PeerResult {
@@ -74,6 +78,36 @@ function sa(direction: "in" | "out", spi: number, alg: "gcm" | "cbc", key: strin
     replay_window: 64,
     ...extra,
   };
+}
+
+/** Starts a command in a namespace in the background (killed after timeoutMs): `ready` once it says
+ * "ready" on stderr, `done` with its stdout when it exits. */
+function background(ns: string, argv: string[], timeoutMs: number): { ready: Promise<void>; done: Promise<string> } {
+  const child = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  const ready = new Promise<void>((res, rej) => {
+    child.stderr.on("data", (b: Buffer) => {
+      err += b.toString();
+      if (err.includes("ready")) res();
+    });
+    child.on("close", () => rej(new Error(`${argv.join(" ")} ended before it was ready: ${err}`)));
+  });
+  const done = new Promise<string>((res, rej) =>
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (code === 0) res(out);
+      else rej(new Error(`${argv.join(" ")}: exit ${code}: ${err}`));
+    }),
+  );
+  ready.catch(() => undefined);
+  return { ready, done };
+}
+
+function lastJson<T>(stdout: string): T {
+  return JSON.parse(stdout.trim().split("\n").pop()!) as T;
 }
 
 async function listSas(): Promise<Msg[]> {
@@ -280,6 +314,69 @@ describe("IPsec between srcfib and scapy", () => {
     // and it stays stopped
     expect(peer({ ...send, first_seq: 60, count: 2, timeout: 1 }).replies).toBe(0);
     sub?.cancel();
+  });
+
+  it("the router's own traffic meets the policies: its pings to a protected site go through the tunnel, its IKE passes in the clear both ways", async () => {
+    // a second tunnel (reqid 8) for the router's own address, to a site 10.98.0.0/16 behind the
+    // same peer; and host-to-host policies between the two gateways, which also select their IKE.
+    // (The SAs and policies take ids that deleted ones had: their counters must start at 0.)
+    const OWN_IN = 0x3000c001;
+    const OWN_OUT = 0x4000d001;
+    await api.call("Ipsec", "AddSa", { ...sa("in", OWN_IN, "gcm", K.ownIn), reqid: 8 });
+    await api.call("Ipsec", "AddSa", { ...sa("out", OWN_OUT, "gcm", K.ownOut), reqid: 8 });
+    const sp = (name: string, direction: string, src: string, dst: string): Promise<Msg> =>
+      api.call("Ipsec", "AddSp", { name, direction, priority: 5, src, dst, action: "protect", reqid: 8 });
+    const policyDrops0 = (await drops()).ipsec_policy ?? 0;
+    await sp("own-out", "out", `${TUN}/32`, "10.98.0.0/16");
+    await sp("own-in", "in", "10.98.0.0/16", `${TUN}/32`);
+    await sp("gw-out", "out", `${TUN}/32`, `${PEER_ADDR}/32`);
+    await sp("gw-in", "in", `${PEER_ADDR}/32`, `${TUN}/32`);
+    // the router's kernel sends to the site by ISP-B's TAP: srcfib routes the ESP by its source
+    // (via-a), ISP-B would drop it (BCP 38); what passes in the clear leaves as the kernel sent it,
+    // so the kernel sends to the peer by ISP-A's
+    lab.run(lab.ns.rtr, "ip", "route", "replace", "10.98.0.0/16", "via", ADDR.ispb4, "dev", "t-ispb", "src", TUN);
+    lab.run(lab.ns.rtr, "ip", "route", "replace", `${PEER_ADDR}/32`, "via", ADDR.ispa4, "dev", "t-ispa", "src", TUN);
+
+    // pings from the router's kernel to 10.98.0.7, answered by scapy behind the tunnel
+    const responder = background(
+      lab.ns.cli,
+      ["/usr/bin/python3", PEER, JSON.stringify({ respond: true, iface: "a", local: PEER_ADDR, remote: TUN, alg: "gcm", spi_send: OWN_IN, key_send: K.ownIn, auth_send: "", spi_recv: OWN_OUT, key_recv: K.ownOut, auth_recv: "", count: 3, timeout: 10 })],
+      30000,
+    );
+    await responder.ready;
+    const ping = lab.ping(lab.ns.rtr, "10.98.0.7", { count: 3, src: TUN, interval: 0.3 });
+    const asked = lastJson<{ requests: number; request_srcs: string[]; request_ttls: number[]; undecryptable: number }>(await responder.done);
+    expect(ping.received, ping.out).toBe(3);
+    expect(asked.requests, JSON.stringify(asked)).toBe(3);
+    expect(asked.undecryptable).toBe(0);
+    expect(asked.request_srcs).toEqual([TUN, TUN, TUN]);
+    expect(asked.request_ttls).toEqual([64, 64, 64]); // the router's own packets: not a hop
+    expect(Number((await saOf(OWN_OUT)).packets)).toBe(3);
+    expect(Number((await saOf(OWN_IN)).packets)).toBe(3);
+
+    // one over the tunnel's MTU (1400) with DF: "too big" up the TAP, and the kernel takes it
+    const tooBig = (await drops()).too_big ?? 0;
+    lab.ping(lab.ns.rtr, "10.98.0.7", { count: 1, src: TUN, size: 1400, dontFrag: true });
+    expect((await drops()).too_big).toBe(tooBig + 1);
+    expect(lab.run(lab.ns.rtr, "ip", "route", "get", "10.98.0.7", "from", TUN)).toMatch(/mtu 1400/);
+
+    // IKE between the gateways (UDP 500) passes in the clear both ways, though the host-to-host
+    // policies select it; any other port between them is protected (the peer's kernel has no SA)
+    const server = background(lab.ns.cli, ["/usr/bin/python3", UDP_PAIR, "serve", PEER_ADDR, "500", "8"], 15000);
+    await server.ready;
+    const ask = lab.exec(lab.ns.rtr, ["/usr/bin/python3", UDP_PAIR, "ask", TUN, "500", PEER_ADDR, "500", "3"]);
+    expect(ask.status, ask.stderr).toBe(0);
+    expect(lastJson<{ got: string | null }>(await server.done).got).toBe("probe");
+    expect(lastJson<{ answer: string | null }>(ask.stdout).answer).toBe("answer:probe");
+    const out0 = Number((await saOf(OWN_OUT)).packets);
+    const other = lab.exec(lab.ns.rtr, ["/usr/bin/python3", UDP_PAIR, "ask", TUN, "5000", PEER_ADDR, "5000", "1"]);
+    expect(lastJson<{ answer: string | null }>(other.stdout).answer).toBeNull();
+    expect(Number((await saOf(OWN_OUT)).packets)).toBe(out0 + 1);
+    const hits = Object.fromEntries(((await api.call("Ipsec", "ListSps", {})).policies as Msg[]).map((p) => [p.name, Number(p.hits)]));
+    expect(hits).toMatchObject({ "own-out": 4, "own-in": 3, "gw-out": 2 });
+    // gw-in also selects the ICMP errors the peer's kernel (no ESP) sends back in the clear: all of
+    // them refused, the one IKE answer passed
+    expect(hits["gw-in"]).toBe(1 + ((await drops()).ipsec_policy ?? 0) - policyDrops0);
   });
 
   it("keys appear in no reply and in no log line", async () => {

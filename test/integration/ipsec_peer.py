@@ -15,6 +15,11 @@ back on `iface`, decrypts them with the "recv" SA and counts the echo replies th
 requests. With replay, sends the first encrypted request a second time; with tamper, one more
 request with a bit of its ciphertext flipped (neither may be answered). Prints one JSON line:
 {"sent", "replies", "esp_seen", "undecryptable", "reply_seqs"}.
+
+With "respond": true it is the far end of someone else's pings instead: decrypts the ESP srcfib
+sends with the "recv" SA and answers each ICMP echo request inside with an echo reply through the
+"send" SA, until `count` are answered or `timeout` passes; "ready" on stderr once it listens.
+Prints {"requests", "esp_seen", "undecryptable", "request_srcs", "request_ttls"}.
 """
 import json
 import sys
@@ -41,12 +46,11 @@ def sa_of(c, which):
     )
 
 
-def main():
-    c = json.loads(sys.argv[1])
-    conf.verb = 0
-    tx, rx = sa_of(c, "send"), sa_of(c, "recv")
-    ident = 0x5F1B
-    got = {"sent": 0, "replies": 0, "esp_seen": 0, "undecryptable": 0, "reply_seqs": []}
+def sniff_esp(c, got, handle):
+    """Starts capturing srcfib's ESP (outer source `remote`) on iface; handle(inner) for each packet
+    the "recv" SA opens; counts into got.  Returns the sniffer."""
+    rx = sa_of(c, "recv")
+    got.update(esp_seen=0, undecryptable=0)
 
     def on_packet(p):
         if IP not in p or p[IP].src != c["remote"]:
@@ -63,12 +67,55 @@ def main():
         except Exception:  # a packet scapy cannot authenticate or decrypt
             got["undecryptable"] += 1
             return
+        handle(inner)
+
+    sniffer = AsyncSniffer(iface=c["iface"], prn=on_packet, store=False, filter="udp port 4500" if c.get("natt") else "esp")
+    sniffer.start()
+    return sniffer
+
+
+def respond(c):
+    tx = sa_of(c, "send")
+    seq = [c.get("first_seq", 1)]
+    got = {"requests": 0, "request_srcs": [], "request_ttls": []}
+
+    def handle(inner):
+        if ICMP not in inner or inner[ICMP].type != 8:
+            return
+        got["requests"] += 1
+        got["request_srcs"].append(inner[IP].src)
+        got["request_ttls"].append(inner[IP].ttl)
+        q = inner[ICMP]
+        reply = IP(src=inner[IP].dst, dst=inner[IP].src, ttl=64) / ICMP(type=0, id=q.id, seq=q.seq) / Raw(bytes(q.payload))
+        send(tx.encrypt(reply, seq_num=seq[0]))
+        seq[0] += 1
+
+    sniffer = sniff_esp(c, got, handle)
+    time.sleep(0.5)
+    print("ready", file=sys.stderr, flush=True)
+    deadline = time.time() + c.get("timeout", 3)
+    while time.time() < deadline and got["requests"] < c["count"]:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    sniffer.stop()
+    print(json.dumps(got))
+
+
+def main():
+    c = json.loads(sys.argv[1])
+    conf.verb = 0
+    if c.get("respond"):
+        return respond(c)
+    tx = sa_of(c, "send")
+    ident = 0x5F1B
+    got = {"sent": 0, "replies": 0, "reply_seqs": []}
+
+    def handle(inner):
         if ICMP in inner and inner[ICMP].type == 0 and inner[ICMP].id == ident:
             got["replies"] += 1
             got["reply_seqs"].append(inner[ICMP].seq)
 
-    sniffer = AsyncSniffer(iface=c["iface"], prn=on_packet, store=False, filter="udp port 4500" if c.get("natt") else "esp")
-    sniffer.start()
+    sniffer = sniff_esp(c, got, handle)
     time.sleep(0.5)
     first = None
     seq = c.get("first_seq", 1)
