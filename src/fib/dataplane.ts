@@ -55,14 +55,22 @@ function ok(rc: number, what: () => string): void {
   if (rc !== 0) throw new DataplaneError(what(), rc);
 }
 
+/**
+ * Dense ids for keys. The dataplane counts by id, and an id freed by one key is taken again by
+ * another; the counters only ever grow, so with `counts` (what the dataplane's counters of an id
+ * read now) a key that takes a used id keeps their values at that moment as its base, and
+ * `since` gives what was counted for the key itself.
+ */
 class Ids {
   readonly #byKey = new Map<string, number>();
   readonly #byId = new Map<number, string>();
   readonly #free: number[] = [];
+  readonly #base = new Map<number, number[]>();
   #next = 0;
   constructor(
     readonly what: string,
     readonly max: number,
+    readonly counts: ((id: number) => number[]) | null = null,
   ) {}
   get(key: string): number | undefined {
     return this.#byKey.get(key);
@@ -70,11 +78,17 @@ class Ids {
   take(key: string): number {
     const have = this.#byKey.get(key);
     if (have !== undefined) return have;
-    const id = this.#free.pop() ?? this.#next++;
+    const reused = this.#free.pop();
+    const id = reused ?? this.#next++;
     if (id >= this.max) throw new RangeError(`out of ${this.what} ids (at most ${this.max})`);
+    if (reused !== undefined && this.counts) this.#base.set(id, this.counts(id));
     this.#byKey.set(key, id);
     this.#byId.set(id, key);
     return id;
+  }
+  /** counter i of id as counted since its key took it (counter: the dataplane's value now) */
+  since(id: number, counter: number, i = 0): number {
+    return counter - (this.#base.get(id)?.[i] ?? 0);
   }
   keyOf(id: number): string | undefined {
     return this.#byId.get(id);
@@ -183,6 +197,9 @@ export class DataplaneDriver {
   /** static gateway MACs given outside the plan (API routes), by adjacency key */
   #extraMacs = new Map<string, Uint8Array>();
   readonly #fibRules = new Map<string, string>();
+  /** rules of the applied plan by counter name: their id (a plan numbers its rules in order, so a
+   * reload may move a rule to another id) and the base its count is taken from */
+  #rules = new Map<string, { id: number; base: number }>();
   readonly #bindings = new Map<string, { prefix: Prefix; fib: number }>();
   #defaults: { 4: number; 6: number } = { 4: ANY, 6: ANY };
   readonly #neigh = new Map<string, Neighbour>();
@@ -206,10 +223,13 @@ export class DataplaneDriver {
     this.#dp = dp;
     this.#log = log;
     const lim = loadNative().dpLimits;
-    this.#fibIds = new Ids("FIB", lim.fibs);
-    this.#subIds = new Ids("sub-FIB", lim.subfibs);
+    this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#dp.counters().fib[id]!]);
+    this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#dp.counters().subfib[id]!]);
     this.#nhgIds = new Ids("nexthop group", lim.nhgs);
-    this.#adjIds = new Ids("adjacency", lim.adjs);
+    this.#adjIds = new Ids("adjacency", lim.adjs, (id) => {
+      const c = this.#dp.counters().adj;
+      return [c[2 * id]!, c[2 * id + 1]!];
+    });
   }
 
   get plan(): Plan | null {
@@ -517,6 +537,15 @@ export class DataplaneDriver {
   /** Second half of installing a plan: FIB bases, bindings, defaults, and removals. */
   apply(plan: Plan): void {
     if (plan !== this.#plan) throw new Error("internal: apply() without prepare() of the same plan");
+    // Each rule keeps its count across the move to its new id (packets of this instant may be
+    // counted under the id they had).
+    const hits = this.#dp.counters().rule;
+    const rules = new Map<string, { id: number; base: number }>();
+    plan.ruleNames.forEach((n, id) => {
+      const was = this.#rules.get(n);
+      rules.set(n, { id, base: hits[id]! - (was ? hits[was.id]! - was.base : 0) });
+    });
+    this.#rules = rules;
     // FIB bases (they name sub-FIB ids, which exist now).
     for (const [name, f] of plan.fibs) {
       const id = this.#fibIds.take(name);
@@ -787,19 +816,25 @@ export class DataplaneDriver {
       ports[p.name] = o;
     }
     const fibs: Record<string, number> = {};
-    for (const name of this.#fibIds.keys()) fibs[name] = c.fib[this.#fibIds.get(name)!]!;
+    for (const name of this.#fibIds.keys()) {
+      const id = this.#fibIds.get(name)!;
+      fibs[name] = this.#fibIds.since(id, c.fib[id]!);
+    }
     const subfibs: Record<string, number> = {};
-    for (const sub of this.#subIds.keys()) subfibs[sub] = c.subfib[this.#subIds.get(sub)!]!;
+    for (const sub of this.#subIds.keys()) {
+      const id = this.#subIds.get(sub)!;
+      subfibs[sub] = this.#subIds.since(id, c.subfib[id]!);
+    }
     const rules: Record<string, number> = {};
-    (plan?.ruleNames ?? []).forEach((n, i) => (rules[n] = c.rule[i]!));
+    for (const [n, r] of this.#rules) rules[n] = c.rule[r.id]! - r.base;
     const adjacencies: AdjacencyInfo[] = [...this.#adjs.values()]
       .map((a) => ({
         id: a.id,
         port: plan?.ports[a.spec.port]?.name ?? String(a.spec.port),
         via: formatAddress(a.spec.family, a.spec.addr),
         mac: a.mac ? formatMac(a.mac) : null,
-        pkts: c.adj[2 * a.id]!,
-        bytes: c.adj[2 * a.id + 1]!,
+        pkts: this.#adjIds.since(a.id, c.adj[2 * a.id]!, 0),
+        bytes: this.#adjIds.since(a.id, c.adj[2 * a.id + 1]!, 1),
       }))
       .sort((x, y) => x.id - y.id);
     return { drops, ports, fibs, subfibs, rules, adjacencies, workers: [...c.workerRx] };

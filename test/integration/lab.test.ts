@@ -240,6 +240,27 @@ describe("seed 003 site through srcfib", () => {
     expect((after.counters.rules["via-a#0"] ?? 0) - (before.counters.rules["via-a#0"] ?? 0)).toBe(100);
     expect((after.counters.subfibs["via-a.alt"] ?? 0) - (before.counters.subfibs["via-a.alt"] ?? 0)).toBe(100);
     await lab.reload(labConfig(lab.statusFile));
+    // a new FIB with a rule and a sub-FIB of its own takes the ids the ones above left: it counts
+    // from 0 (rule ids follow the order of the plan, sub-FIB ids are handed out again)
+    await lab.reload(
+      labConfig(lab.statusFile, {
+        extraFibs: [
+          "  - name: extra",
+          "    routes: []",
+          "    subfibs:",
+          "      - name: side",
+          "        routes: []",
+          "    rules:",
+          "      - { subfib: side, protocol: udp, dport: 9999 }",
+        ].join("\n") + "\n",
+      }),
+    );
+    const reused = await settle();
+    expect(reused.counters.rules).toEqual({ "extra#0": 0 });
+    const extraSubs = Object.entries(reused.counters.subfibs).filter(([k]) => k.startsWith("extra."));
+    expect(extraSubs.length, JSON.stringify(reused.counters.subfibs)).toBe(2);
+    expect(extraSubs.every(([, v]) => v === 0), JSON.stringify(extraSubs)).toBe(true);
+    await lab.reload(labConfig(lab.statusFile));
   });
 
   it("splits 4000 flows over weighted ECMP next hops within 5% of the weights (1:3)", async () => {
