@@ -382,6 +382,10 @@ private:
 		std::memcpy(m.Data(), o.mac, 6);
 		r.Set("mac", m);
 		r.Set("drop", Napi::Number::New(env, o.drop));
+		r.Set("spIn", Napi::Number::New(env, static_cast<double>(o.sp_in)));
+		r.Set("spOut", Napi::Number::New(env, static_cast<double>(o.sp_out)));
+		r.Set("ikeLocalOnly", Napi::Boolean::New(env, o.ike_local_only));
+		r.Set("tunnel", Napi::Number::New(env, o.tunnel));
 		return r;
 	}
 

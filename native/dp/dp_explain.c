@@ -21,6 +21,8 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 	out->kind = -1;
 	out->adj = -1;
 	out->drop = -1;
+	out->sp_in = out->sp_out = -1;
+	out->tunnel = DP_ID_NONE;
 
 	struct dp_pkt p;
 	memset(&p, 0, sizeof(p));
@@ -34,16 +36,47 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 		p.dport = in->dport;
 	}
 	int fi = in->family == 4 ? 0 : 1;
-	uint32_t fib;
 	if (in->family == 4) {
 		p.src4 = be32(in->src);
 		p.dst4 = be32(in->dst);
-		fib = lpm4_lookup(DP_LOAD(((struct dp_tables *)t)->src[0]), p.src4);
 	} else {
 		p.src6 = in->src;
 		p.dst6 = in->dst;
-		fib = lpm6_lookup(DP_LOAD(((struct dp_tables *)t)->src[1]), in->src);
 	}
+	/* IPsec policies, as fwd() applies them to a plaintext packet from a port */
+	const struct dp_ipsec *x = DP_LOAD(((struct dp_tables *)t)->ipsec);
+	int local_only = -1;
+	if (x) {
+		const struct dp_spd *spd_in = DP_LOAD(((struct dp_ipsec *)x)->spd[DP_SP_IN]);
+		const struct dp_sp *sp = spd_in ? dp_ipsec_rt_spd(spd_in, &p, in->family) : NULL;
+		if (sp) {
+			out->sp_in = sp->id;
+			if (sp->action != DP_SP_BYPASS) {
+				int d = sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY;
+				if (!dp_ike_to(&p)) {
+					out->drop = d;
+					return;
+				}
+				out->ike_local_only = true;
+				local_only = d;
+			}
+		}
+		const struct dp_spd *spd_out = DP_LOAD(((struct dp_ipsec *)x)->spd[DP_SP_OUT]);
+		sp = spd_out && local_only < 0 ? dp_ipsec_rt_spd(spd_out, &p, in->family) : NULL;
+		if (sp) {
+			out->sp_out = sp->id;
+			if (sp->action == DP_SP_DISCARD) {
+				out->drop = DP_DROP_IPSEC_DISCARD;
+				return;
+			}
+			if (sp->action == DP_SP_PROTECT) {
+				out->tunnel = sp->tunnel;
+				return;
+			}
+		}
+	}
+	uint32_t fib = in->family == 4 ? lpm4_lookup(DP_LOAD(((struct dp_tables *)t)->src[0]), p.src4)
+	                               : lpm6_lookup(DP_LOAD(((struct dp_tables *)t)->src[1]), in->src);
 	if (fib == LPM_MISS) {
 		fib = DP_LOAD(((struct dp_tables *)t)->src_default[fi]);
 		out->by_default = true;
@@ -66,18 +99,28 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 	const lpm_t *l = DP_LOAD(((struct dp_tables *)t)->sub[sub].lpm[fi]);
 	uint32_t nh = !l ? LPM_MISS : in->family == 4 ? lpm4_lookup(l, p.dst4) : lpm6_lookup(l, in->dst);
 	out->nhg = nh;
+	const struct dp_nhg *g = nh < DP_MAX_NHGS ? DP_LOAD(((struct dp_tables *)t)->nhg[nh]) : NULL;
+	if (g)
+		out->kind = g->kind;
+	if (local_only >= 0 && (!g || g->kind != DP_NHG_LOCAL)) { /* IKE not for us */
+		out->drop = local_only;
+		return;
+	}
 	if (nh == LPM_MISS) {
 		out->drop = DP_DROP_NO_ROUTE;
 		return;
 	}
-	const struct dp_nhg *g = nh < DP_MAX_NHGS ? DP_LOAD(((struct dp_tables *)t)->nhg[nh]) : NULL;
 	if (!g) {
 		out->drop = DP_DROP_ADJ_MISSING;
 		return;
 	}
-	out->kind = g->kind;
 	switch (g->kind) {
 	case DP_NHG_LOCAL:
+		return;
+	case DP_NHG_IPSEC:
+		out->tunnel = g->bucket[0];
+		if (!x)
+			out->drop = DP_DROP_IPSEC_NO_OUT_SA;
 		return;
 	case DP_NHG_BLACKHOLE:
 		out->drop = DP_DROP_BLACKHOLE;

@@ -1,8 +1,10 @@
 /*
  * dp_explain — what the packet loop would do with one packet, step by step, read from the same
- * published tables the workers read (ARCHITECTURE §1): source binding, FIB base, sub-FIB rule,
- * destination LPM, nexthop group, ECMP choice by the same flow hash, adjacency.  For the API's
- * Explain call, so that the answer is the dataplane's, not a model of it.
+ * published tables the workers read (ARCHITECTURE §1): for a plaintext packet received on a port,
+ * the IPsec policies (inbound, then outbound: a protect policy sends it into a tunnel before any
+ * lookup), source binding, FIB base, sub-FIB rule, destination LPM, nexthop group (a route into a
+ * tunnel), ECMP choice by the same flow hash, adjacency.  For the API's Explain call, so that the
+ * answer is the dataplane's, not a model of it.
  *
  * Threads: any thread that may read the tables (the control thread).  TTL, MTU and packet
  * validity are not considered: it explains a well-formed packet.
@@ -40,6 +42,11 @@ struct dp_explain_out {
 	uint16_t out_port;
 	uint8_t mac[6];
 	int drop;            /* enum dp_drop the packet would be counted under, -1: none */
+	int64_t sp_in;       /* the inbound policy that selects it, -1: none */
+	int64_t sp_out;      /* the outbound policy that selects it, -1: none (not looked up when the
+	                        inbound one refused it) */
+	bool ike_local_only; /* IKE an inbound policy refuses unless it is for us (dp_ike_to) */
+	uint16_t tunnel;     /* into this tunnel (a protect policy, or a route), DP_ID_NONE: none */
 };
 
 void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struct dp_explain_out *out);

@@ -186,14 +186,6 @@ static const struct dp_sa *in_sa_of(const struct dp_ipsec *x, const uint8_t *f, 
 
 static inline bool is_ipsec_proto(const struct dp_pkt *p) { return p->proto == 50 || p->ah_off; }
 
-/* IKE (UDP port 500, RFC 7296; 4500, RFC 3948) between the router and its peers passes the SPD
- * both ways, as an IKE daemon's socket policies let it pass the kernel's: a policy that covers the
- * gateways' own addresses (host to host, transport mode) would otherwise hold back the very
- * packets that key it.  Out: the router's own UDP from an IKE port (inject).  In: plaintext UDP
- * to an IKE port that a policy would refuse is delivered if it is for us, else refused as before
- * (DP_PKT_F_LOCAL_ONLY).  (ESP in UDP to 4500 for an SA of ours was taken before the SPD.) */
-static inline bool ike_port(uint16_t port) { return port == 500 || port == 4500; }
-static inline bool is_udp_ports(const struct dp_pkt *p) { return p->proto == 17 && (p->flags & DP_PKT_F_PORTS); }
 
 /* Packets held back from a burst for IPsec: inbound to an SA, or outbound into a tunnel. */
 struct held {
@@ -562,7 +554,7 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 					                                    : sp->action == DP_SP_BYPASS;
 					if (!pass) {
 						enum dp_drop d = sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY;
-						if (flags || !is_udp_ports(p) || !ike_port(p->dport)) {
+						if (flags || !dp_ike_to(p)) {
 							drop(w, mb, d);
 							m[i] = NULL;
 							continue;
@@ -859,7 +851,7 @@ static __attribute__((noinline)) void fwd_encrypted(struct dp_worker *w, uint16_
  * or held for a tunnel (PROTECT), then encrypted like forwarded packets but without being a hop,
  * and the ESP/AH packet routed like any other (so it may leave by another port).  Frames that
  * are not unicast IP (ARP, ND, multicast, VLAN-tagged) no policy selects; the router's own IKE
- * passes (ike_port); an IP frame that does not parse is refused, not let past the policies. */
+ * passes (dp_ike_from); an IP frame that does not parse is refused, not let past the policies. */
 static void inject_spd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, const struct dp_spd *spd,
                        struct rte_mbuf **m, uint16_t n)
 {
@@ -889,7 +881,7 @@ static void inject_spd(struct dp_worker *w, uint16_t port, const struct dp_port_
 		const struct dp_sp *sp = dp_ipsec_rt_spd(spd, p, p->cls == DP_PKT_IP4 ? 4 : 6);
 		if (sp)
 			w->c->sp_hits[DP_SP_OUT][sp->id]++; /* selected, even when IKE passes it */
-		if (!sp || sp->action == DP_SP_BYPASS || (is_udp_ports(p) && ike_port(p->sport)))
+		if (!sp || sp->action == DP_SP_BYPASS || dp_ike_from(p))
 			txbuf_put(w, &w->tx[port], mb, DP_DROP_TX_FULL);
 		else if (sp->action == DP_SP_DISCARD)
 			drop(w, mb, DP_DROP_IPSEC_DISCARD);

@@ -147,6 +147,23 @@ static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, cons
 	return NULL;
 }
 
+/* IKE (UDP port 500, RFC 7296; 4500, RFC 3948) between the router and its peers passes the SPD
+ * both ways, as an IKE daemon's socket policies let it pass the kernel's: a policy that covers the
+ * gateways' own addresses (host to host, transport mode) would otherwise hold back the very
+ * packets that key it.  Out: the router's own UDP from an IKE port (dp_ike_from, on inject).  In:
+ * plaintext UDP to an IKE port that a policy would refuse is delivered if it is for us, else
+ * refused as before (dp_ike_to, DP_PKT_F_LOCAL_ONLY).  ESP in UDP to 4500 for an SA of ours was
+ * taken before the SPD. */
+static inline bool dp_ike_port(uint16_t port) { return port == 500 || port == 4500; }
+static inline bool dp_ike_from(const struct dp_pkt *p)
+{
+	return p->proto == 17 && (p->flags & DP_PKT_F_PORTS) && dp_ike_port(p->sport);
+}
+static inline bool dp_ike_to(const struct dp_pkt *p)
+{
+	return p->proto == 17 && (p->flags & DP_PKT_F_PORTS) && dp_ike_port(p->dport);
+}
+
 /* The inbound SA for (spi, proto), or NULL. */
 static inline const struct dp_sa *dp_ipsec_rt_in_sa(const struct dp_ipsec *x, uint32_t spi, uint8_t proto)
 {

@@ -317,7 +317,7 @@ export async function runCtl(cmd: string, argv: string[]): Promise<number> {
         if (!src || !dst) throw new UsageError("explain needs SRC DST");
         const m = kv(words, ["protocol", "sport", "dport", "in-port", "dscp"]);
         const r = await api.call("Explain", "Explain", { src, dst, protocol: m.get("protocol") ?? "", sport: Number(m.get("sport") ?? 0), dport: Number(m.get("dport") ?? 0), in_port: m.get("in-port") ?? "", dscp: Number(m.get("dscp") ?? 0) });
-        out(r, () => `${((r.steps as string[]) ?? []).map((s, i) => `${i + 1}. ${s}`).join("\n")}\n=> ${String(r.action)}${r.drop_reason ? ` (${String(r.drop_reason)})` : r.out_port ? ` out ${String(r.out_port)}` : ""}\n`);
+        out(r, () => `${((r.steps as string[]) ?? []).map((s, i) => `${i + 1}. ${s}`).join("\n")}\n=> ${String(r.action)}${r.drop_reason ? ` (${String(r.drop_reason)})` : r.out_port ? ` out ${String(r.out_port)}` : r.ipsec_reqid ? ` (reqid ${String(r.ipsec_reqid)})` : ""}\n`);
         return 0;
       }
       case "sessions": {

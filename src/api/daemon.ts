@@ -202,6 +202,7 @@ export async function runDaemon(file: string): Promise<number> {
         setupTap(next.tap, next);
       },
       wantRouteEvents: () => events.wants("route"),
+      ipsecNames: () => sad,
       routeChanged: (sub, text, nhg) => {
         const best = nhg === null ? undefined : model?.rib.best(sub, text);
         events.publish("route", { route: { subfib: sub, prefix: text, withdrawn: nhg === null, owner: best?.owner ?? "", nexthops: model?.summary(nhg) ?? "" } });

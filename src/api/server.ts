@@ -565,6 +565,9 @@ export class ApiServer {
           out_port: r.outPort,
           mac: r.mac,
           drop_reason: r.dropReason,
+          ipsec_policy_in: r.ipsecPolicyIn,
+          ipsec_policy_out: r.ipsecPolicyOut,
+          ipsec_reqid: r.ipsecReqid,
           steps: r.steps,
         };
       }),

@@ -760,6 +760,10 @@ export class DataplaneDriver {
     outPort: string | null;
     mac: string | null;
     drop: string | null;
+    spIn: number;
+    spOut: number;
+    ikeLocalOnly: boolean;
+    tunnel: number | null;
   } {
     const e = this.#dp.explain(q);
     const native = loadNative();
@@ -781,6 +785,10 @@ export class DataplaneDriver {
       outPort: e.adj >= 0 ? (plan?.ports[e.outPort]?.name ?? String(e.outPort)) : null,
       mac: e.adj >= 0 && e.resolved ? formatMac(e.mac) : null,
       drop: e.drop >= 0 ? (native.dropNames[e.drop] ?? String(e.drop)) : null,
+      spIn: e.spIn,
+      spOut: e.spOut,
+      ikeLocalOnly: e.ikeLocalOnly,
+      tunnel: e.tunnel === ANY ? null : e.tunnel,
     };
   }
 

@@ -129,10 +129,22 @@ export interface ExplainOut {
   outPort: string;
   mac: string;
   dropReason: string;
+  /** the IPsec policies that select it ("" none), and the reqid of the tunnel it goes into (0 none) */
+  ipsecPolicyIn: string;
+  ipsecPolicyOut: string;
+  ipsecReqid: number;
   steps: string[];
 }
 
+/** Names for the dataplane's IPsec ids (the SAD has them). */
+export interface IpsecNames {
+  policyName(direction: "in" | "out", id: number): string | null;
+  reqidOf(tunnel: number): number | null;
+}
+
 export interface ModelHooks {
+  /** IPsec's names, when IPsec is on (for explain) */
+  ipsecNames?(): IpsecNames | null;
   /** an interface's addresses or MTU are about to change (the daemon updates its TAP); throw to refuse */
   portChanging?(old: PortConfig, next: PortConfig): void;
   /** a best-route change (nhg null: withdrawn), when someone listens */
@@ -883,7 +895,37 @@ export class Model {
     if (q.dscp > 63) throw new ApiError("INVALID_ARGUMENT", `dscp: ${q.dscp} is above 63`);
     const d = this.#driver.explain({ family: src.family, src: src.addr, dst: dst.addr, inPort, proto, dscp: q.dscp, hasPorts: PORTED.has(proto), sport: q.sport, dport: q.dport });
     const steps: string[] = [];
-    const out: ExplainOut = { binding: "", fib: "", subfib: "", rule: "", prefix: "", routeOwner: "", nexthopGroup: "", action: "drop", adjacency: "", outPort: "", mac: "", dropReason: d.drop ?? "", steps };
+    const out: ExplainOut = { binding: "", fib: "", subfib: "", rule: "", prefix: "", routeOwner: "", nexthopGroup: "", action: "drop", adjacency: "", outPort: "", mac: "", dropReason: d.drop ?? "", ipsecPolicyIn: "", ipsecPolicyOut: "", ipsecReqid: 0, steps };
+    // IPsec policies first, as the loop applies them to a plaintext packet from a port
+    const names = this.#hooks.ipsecNames?.() ?? null;
+    const tunnelText = (t: number): string => {
+      const reqid = names?.reqidOf(t) ?? null;
+      out.ipsecReqid = reqid ?? 0;
+      return reqid !== null ? `the tunnel of reqid ${reqid}` : `dataplane tunnel ${t}`;
+    };
+    if (d.spIn >= 0) {
+      out.ipsecPolicyIn = names?.policyName("in", d.spIn) ?? `#${d.spIn}`;
+      if (d.ikeLocalOnly) steps.push(`inbound IPsec policy ${out.ipsecPolicyIn} refuses it in the clear, but it is IKE (UDP 500/4500): passed if it is for the router`);
+      else if (d.drop === "ipsec_policy" || d.drop === "ipsec_discard") {
+        steps.push(`inbound IPsec policy ${out.ipsecPolicyIn}: ${d.drop === "ipsec_discard" ? "discard" : "protected traffic must not arrive in the clear"}`);
+        steps.push(`drop: ${d.drop}`);
+        return out;
+      } else steps.push(`inbound IPsec policy ${out.ipsecPolicyIn}: bypass`);
+    }
+    if (d.spOut >= 0) {
+      out.ipsecPolicyOut = names?.policyName("out", d.spOut) ?? `#${d.spOut}`;
+      if (d.tunnel !== null && d.fib === null) {
+        out.action = "ipsec";
+        steps.push(`outbound IPsec policy ${out.ipsecPolicyOut}: protect -> ${tunnelText(d.tunnel)} (encrypted without a lookup of its own; the ESP/AH packet is routed by its source)`);
+        return out;
+      }
+      if (d.drop === "ipsec_discard") {
+        steps.push(`outbound IPsec policy ${out.ipsecPolicyOut}: discard`);
+        steps.push(`drop: ${d.drop}`);
+        return out;
+      }
+      steps.push(`outbound IPsec policy ${out.ipsecPolicyOut}: bypass`);
+    }
     // the binding: longest source prefix in the plan
     const binding = longestKey(src.family, src.addr, (t) => this.#plan.bindings.has(t));
     out.binding = binding ?? (d.fib !== null ? "default" : "");
@@ -909,6 +951,19 @@ export class Model {
     out.nexthopGroup = d.nhg;
     steps.push(`destination ${q.dst}: ${out.prefix} (${out.routeOwner}) -> ${this.summary(d.nhg) || d.nhg}`);
     out.action = d.kind;
+    if (d.kind === "ipsec" && d.tunnel !== null) {
+      steps.push(d.drop ? `into ${tunnelText(d.tunnel)}: ${d.drop}` : `into ${tunnelText(d.tunnel)} (encrypted with its outbound SA; the ESP/AH packet is routed by its source)`);
+      if (d.drop) {
+        out.action = "drop";
+        steps.push(`drop: ${d.drop}`);
+      }
+      return out;
+    }
+    if (d.ikeLocalOnly && d.kind !== "local") {
+      out.action = "drop";
+      steps.push(`not for the router: drop: ${out.dropReason}`);
+      return out;
+    }
     if (d.kind !== "forward") {
       if (d.kind === "local") {
         out.action = "local";

@@ -640,6 +640,18 @@ export class Sad {
     if (sp.out.action === "protect") this.tunnelUnref(sp.out.reqid);
   }
 
+  /** The name of the policy with dataplane id `id` in a direction (for explain). */
+  policyName(direction: Direction, id: number): string | null {
+    for (const s of this.#sps.values()) if (s.id === id && s.out.direction === direction) return s.out.name;
+    return null;
+  }
+
+  /** The reqid whose dataplane tunnel has id `tunnel` (for explain). */
+  reqidOf(tunnel: number): number | null {
+    for (const [reqid, t] of this.#tunnels) if (t.id === tunnel) return reqid;
+    return null;
+  }
+
   listSps(hits?: { in: Float64Array; out: Float64Array }): SpOut[] {
     return this.#ordered(null).map((s) => ({ ...s.out, hits: hits ? ((s.out.direction === "in" ? hits.in : hits.out)[s.id] ?? 0) - s.base : 0 }));
   }

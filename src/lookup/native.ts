@@ -137,6 +137,13 @@ export interface NativeExplain {
   outPort: number;
   mac: Uint8Array;
   drop: number;
+  /** IPsec policy ids that select it (inbound, outbound), -1: none */
+  spIn: number;
+  spOut: number;
+  /** IKE an inbound policy refuses unless it is for the router */
+  ikeLocalOnly: boolean;
+  /** into this dataplane tunnel (a protect policy or a route), 0xffff: none */
+  tunnel: number;
 }
 
 export interface NativeRule {

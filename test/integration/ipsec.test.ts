@@ -379,6 +379,26 @@ describe("IPsec between srcfib and scapy", () => {
     expect(hits["gw-in"]).toBe(1 + ((await drops()).ipsec_policy ?? 0) - policyDrops0);
   });
 
+  it("Explain shows the IPsec policies and tunnels on a packet's path", async () => {
+    const ex = (q: Msg): Promise<Msg> => api.call("Explain", "Explain", q);
+    // an outbound protect policy: into reqid 8's tunnel before any lookup
+    const prot = await ex({ src: TUN, dst: "10.98.0.7", protocol: "udp", sport: 4000, dport: 53 });
+    expect(prot).toMatchObject({ action: "ipsec", ipsec_policy_out: "own-out", ipsec_reqid: 8, fib: "", drop_reason: "" });
+    expect((prot.steps as string[]).join("\n")).toMatch(/outbound IPsec policy own-out: protect -> the tunnel of reqid 8/);
+    // plaintext where an inbound policy wants protection
+    expect(await ex({ src: "10.98.0.7", dst: TUN, protocol: "udp", sport: 53, dport: 4000 })).toMatchObject({ action: "drop", drop_reason: "ipsec_policy", ipsec_policy_in: "own-in" });
+    // IKE passes that policy to the router itself, and to nobody else
+    const ike = await ex({ src: PEER_ADDR, dst: TUN, protocol: "udp", sport: 500, dport: 500 });
+    expect(ike).toMatchObject({ action: "local", ipsec_policy_in: "gw-in", drop_reason: "" });
+    expect((ike.steps as string[]).join("\n")).toMatch(/IKE/);
+    expect(await ex({ src: "10.99.0.5", dst: ADDR.a4, protocol: "udp", sport: 500, dport: 500 })).toMatchObject({ action: "drop", drop_reason: "ipsec_policy", ipsec_policy_in: "from-remote" });
+    // a route into a tunnel (the route-based test's, reqid 7): after the source selector and lookup
+    const routed = await ex({ src: ADDR.a4, dst: "10.99.0.5", protocol: "icmp" });
+    expect(routed).toMatchObject({ action: "ipsec", ipsec_reqid: 7, fib: "via-a", prefix: REMOTE_NET, adjacency: "", ipsec_policy_out: "" });
+    // no policy, no tunnel: unchanged
+    expect(await ex({ src: ADDR.a4, dst: PEER_ADDR, protocol: "icmp" })).toMatchObject({ action: "forward", ipsec_policy_in: "", ipsec_policy_out: "", ipsec_reqid: 0 });
+  });
+
   it("keys appear in no reply and in no log line", async () => {
     const sock = lab.statusFile.replace(/status\.json$/, "api.sock");
     const cli = (...args: string[]): string => {

@@ -74,6 +74,16 @@ def sniff_esp(c, got, handle):
     return sniffer
 
 
+def finish(c, sniffer, got, key):
+    """Waits until got[key] reaches count or the timeout, stops capturing, prints got."""
+    deadline = time.time() + c.get("timeout", 3)
+    while time.time() < deadline and got[key] < c["count"]:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    sniffer.stop()
+    print(json.dumps(got))
+
+
 def respond(c):
     tx = sa_of(c, "send")
     seq = [c.get("first_seq", 1)]
@@ -93,12 +103,7 @@ def respond(c):
     sniffer = sniff_esp(c, got, handle)
     time.sleep(0.5)
     print("ready", file=sys.stderr, flush=True)
-    deadline = time.time() + c.get("timeout", 3)
-    while time.time() < deadline and got["requests"] < c["count"]:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    sniffer.stop()
-    print(json.dumps(got))
+    finish(c, sniffer, got, "requests")
 
 
 def main():
@@ -134,12 +139,7 @@ def main():
         raw = bytearray(bytes(tx.encrypt(inner, seq_num=seq)))
         raw[-20] ^= 0x01
         send(IP(bytes(raw)))
-    deadline = time.time() + c.get("timeout", 3)
-    while time.time() < deadline and got["replies"] < c["count"]:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    sniffer.stop()
-    print(json.dumps(got))
+    finish(c, sniffer, got, "replies")
 
 
 if __name__ == "__main__":
