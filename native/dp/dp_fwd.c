@@ -554,7 +554,7 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 					                                    : sp->action == DP_SP_BYPASS;
 					if (!pass) {
 						enum dp_drop d = sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY;
-						if (flags || !dp_ike_to(p)) {
+						if (flags || sp->action != DP_SP_PROTECT || !dp_ike_to(p, rte_pktmbuf_mtod(mb, const uint8_t *))) {
 							drop(w, mb, d);
 							m[i] = NULL;
 							continue;
@@ -881,10 +881,12 @@ static void inject_spd(struct dp_worker *w, uint16_t port, const struct dp_port_
 		const struct dp_sp *sp = dp_ipsec_rt_spd(spd, p, p->cls == DP_PKT_IP4 ? 4 : 6);
 		if (sp)
 			w->c->sp_hits[DP_SP_OUT][sp->id]++; /* selected, even when IKE passes it */
-		if (!sp || sp->action == DP_SP_BYPASS || dp_ike_from(p))
+		if (!sp || sp->action == DP_SP_BYPASS || (sp->action == DP_SP_PROTECT && dp_ike_from(p, f)))
 			txbuf_put(w, &w->tx[port], mb, DP_DROP_TX_FULL);
 		else if (sp->action == DP_SP_DISCARD)
 			drop(w, mb, DP_DROP_IPSEC_DISCARD);
+		else if (p->flags & DP_PKT_F_SRC_LL) /* never into a tunnel */
+			drop(w, mb, DP_DROP_IP6_BAD_SOURCE);
 		else
 			hold(&held, i, mb, NULL, sp->tunnel);
 	}
@@ -898,13 +900,15 @@ void dp_worker_inject(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, u
 	const struct dp_ipsec *x = DP_LOAD(w->t->ipsec);
 	const struct dp_spd *spd = x ? DP_LOAD(x->spd[DP_SP_OUT]) : NULL;
 	const struct dp_port_conf *pc = DP_LOAD(w->t->port[port]);
-	if (spd && pc) {
+	for (uint16_t i = 0; i < n; i++) {
+		if (!spd)
+			txbuf_put(w, &w->tx[port], m[i], DP_DROP_TX_FULL);
+		else if (!pc) /* policies, and no port to check the frames against: none leaves */
+			drop(w, m[i], DP_DROP_PORT_DOWN);
+	}
+	if (spd && pc)
 		for (uint16_t i = 0; i < n; i += DP_BURST)
 			inject_spd(w, port, pc, spd, m + i, n - i < DP_BURST ? n - i : DP_BURST);
-		return;
-	}
-	for (uint16_t i = 0; i < n; i++)
-		txbuf_put(w, &w->tx[port], m[i], DP_DROP_TX_FULL);
 }
 
 static void flush_one(struct dp_worker *w, struct dp_txbuf *b, uint16_t dpdk_port, uint16_t port, bool is_punt)

@@ -118,7 +118,10 @@ static inline bool dp_rule_match(const struct dp_rule *r, const struct dp_pkt *p
 	return true;
 }
 
-/* The first policy of a direction that selects p (family 4 or 6), or NULL. */
+/* The first policy of a direction that selects p (family 4 or 6), or NULL.  A non-first fragment
+ * carries no ports: a policy with port ranges selects it when its addresses and protocol do, so
+ * what cannot be told apart is protected or discarded rather than let through (RFC 4301 section
+ * 7: the kernel fragments the router's own large datagrams before srcfib sees them). */
 static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, const struct dp_pkt *p, int family)
 {
 	const struct dp_sp_match *mt = spd->mt, *k = mt, *end = mt + spd->n;
@@ -131,7 +134,8 @@ static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, cons
 			if (((src & k->smask4) ^ k->src4) | ((dst & k->dmask4) ^ k->dst4) | ((proto & k->pmask) ^ k->proto))
 				continue;
 			const struct dp_sp *r = &spd->sp[k - mt];
-			if (k->ports_any || dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+			if (k->ports_any || (p->flags & DP_PKT_F_FRAG_LATER) ||
+			    dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
 				return r;
 		}
 		return NULL;
@@ -141,28 +145,37 @@ static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, cons
 		if (k->family != 6 || (p->proto & k->pmask) != k->proto || !dp_prefix6_match(p->src6, r->src, r->src_len) ||
 		    !dp_prefix6_match(p->dst6, r->dst, r->dst_len))
 			continue;
-		if (k->ports_any || dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+		if (k->ports_any || (p->flags & DP_PKT_F_FRAG_LATER) ||
+		    dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
 			return r;
 	}
 	return NULL;
 }
 
-/* IKE (UDP port 500, RFC 7296; 4500, RFC 3948) between the router and its peers passes the SPD
- * both ways, as an IKE daemon's socket policies let it pass the kernel's: a policy that covers the
- * gateways' own addresses (host to host, transport mode) would otherwise hold back the very
- * packets that key it.  Out: the router's own UDP from an IKE port (dp_ike_from, on inject).  In:
- * plaintext UDP to an IKE port that a policy would refuse is delivered if it is for us, else
- * refused as before (dp_ike_to, DP_PKT_F_LOCAL_ONLY).  ESP in UDP to 4500 for an SA of ours was
- * taken before the SPD. */
-static inline bool dp_ike_port(uint16_t port) { return port == 500 || port == 4500; }
-static inline bool dp_ike_from(const struct dp_pkt *p)
+/* IKE between the router and its peers is not made to go through the tunnels it keys, as an IKE
+ * daemon's socket policies keep it out of the kernel's: a protect policy that covers the gateways'
+ * own addresses (host to host, transport mode) would otherwise hold back the very packets that key
+ * it.  Out: the router's own UDP from an IKE port (dp_ike_from, on inject) is not protected.  In:
+ * plaintext UDP to an IKE port that a protect policy refuses is delivered if it is for us, else
+ * refused as before (dp_ike_to, DP_PKT_F_LOCAL_ONLY).  A discard policy still discards it.  IKE
+ * is UDP port 500 (RFC 7296), or 4500 (RFC 3948) with the non-ESP marker (four zero octets) or a
+ * NAT-keepalive (the one octet 0xFF): ESP in UDP is no IKE (to an SA of ours, it was taken before
+ * the SPD).  frame: the frame p was parsed from; NULL takes the payload to be IKE (Explain). */
+static inline bool dp_ike_port(const struct dp_pkt *p, const uint8_t *frame, uint16_t port)
 {
-	return p->proto == 17 && (p->flags & DP_PKT_F_PORTS) && dp_ike_port(p->sport);
+	if (p->proto != 17 || !(p->flags & DP_PKT_F_PORTS))
+		return false;
+	if (port == 500)
+		return true;
+	if (port != 4500)
+		return false;
+	if (!frame)
+		return true;
+	uint32_t off = (uint32_t)p->l4_off + 8, end = (uint32_t)p->l2_len + p->l3_len;
+	return off + 1 == end ? frame[off] == 0xFF : off + 4 <= end && dp_rd32(frame + off) == 0;
 }
-static inline bool dp_ike_to(const struct dp_pkt *p)
-{
-	return p->proto == 17 && (p->flags & DP_PKT_F_PORTS) && dp_ike_port(p->dport);
-}
+static inline bool dp_ike_from(const struct dp_pkt *p, const uint8_t *frame) { return dp_ike_port(p, frame, p->sport); }
+static inline bool dp_ike_to(const struct dp_pkt *p, const uint8_t *frame) { return dp_ike_port(p, frame, p->dport); }
 
 /* The inbound SA for (spi, proto), or NULL. */
 static inline const struct dp_sa *dp_ipsec_rt_in_sa(const struct dp_ipsec *x, uint32_t spi, uint8_t proto)

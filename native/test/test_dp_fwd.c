@@ -1120,30 +1120,40 @@ static void test_ipsec_path(void)
 	/* 12d. the router's own packets, written by the kernel on a TAP, meet the outbound policies
 	 * like forwarded ones: a protected one leaves encrypted, by the port the ESP packet's own route
 	 * picks whichever TAP it came down, and it is not a hop (TTL 1 goes, and stays 1); its IKE
-	 * passes in the clear (the policy counts it as selected); a discarded one is dropped; one no
-	 * policy selects leaves as it came */
-	struct frame own[4];
+	 * (port 500, or 4500 with the non-ESP marker) is not protected (the policy counts it as
+	 * selected), but UDP 4500 without the marker is; a discarded one is dropped, IKE or not; one
+	 * no policy selects, and ARP, leave as they came */
+	struct frame own[8];
 	mk4(&own[0], 2, "10.0.2.1", "172.16.5.5", 1, 17, 33000, 7, 100, false);
-	mk4(&own[1], 2, "10.0.2.1", "172.16.5.5", 64, 17, 500, 500, 300, false);
+	mk4(&own[1], 2, "10.0.2.1", "172.16.5.5", 64, 17, 500, 500, 300, false);   /* IKE */
 	mk4(&own[2], 2, "10.0.2.1", "172.16.66.1", 64, 17, 33000, 7, 10, false);
 	mk4(&own[3], 2, "10.0.2.1", "10.0.2.9", 64, 17, 33000, 7, 10, false);
-	for (int i = 0; i < 4; i++)
+	mk4(&own[4], 2, "10.0.2.1", "172.16.5.5", 64, 17, 4500, 4500, 40, false);  /* ESP in UDP: no IKE */
+	mk4(&own[5], 2, "10.0.2.1", "172.16.5.5", 64, 17, 4500, 4500, 40, false);
+	memset(own[5].b + 42, 0, 4);                                                  /* IKE: non-ESP marker */
+	mk4(&own[6], 2, "10.0.2.1", "172.16.66.1", 64, 17, 500, 500, 10, false);    /* IKE, discarded */
+	eth_hdr(&own[7], 2, 0x0806);                                                  /* ARP */
+	memset(own[7].b + 14, 0, 28);
+	own[7].len = 42;
+	for (int i = 0; i < 8; i++)
 		as_kernel(&own[i], 2);
 	uint64_t sa1_own = C->sa[1].pkts, hit5 = C->sp_hits[DP_SP_OUT][5], inj = C->port[2].inject_pkts;
 	disc = drops(DP_DROP_IPSEC_DISCARD);
-	run_via(2, own, 4, &o, true);
-	CHECK(o.n[0] == 1 && o.n[1] == 0 && o.n[2] == 2 && o.ntap[2] == 0);
-	if (o.n[0] == 1) {
-		CHECK(data(o.m[0][0])[14 + 9] == 50 && memcmp(data(o.m[0][0]), MAC_PEER[0], 6) == 0);
-		uint32_t got = peer_open(peer_in, o.m[0][0], inner);
-		CHECK(got == own[0].len - 14 && memcmp(inner, own[0].b + 14, own[0].len - 14) == 0);
+	run_via(2, own, 8, &o, true);
+	CHECK(o.n[0] == 2 && o.n[1] == 0 && o.n[2] == 4 && o.ntap[2] == 0);
+	if (o.n[0] == 2) {
+		for (int k = 0; k < 2; k++) {
+			const struct frame *want = &own[k ? 4 : 0];
+			CHECK(data(o.m[0][k])[14 + 9] == 50 && memcmp(data(o.m[0][k]), MAC_PEER[0], 6) == 0);
+			uint32_t got = peer_open(peer_in, o.m[0][k], inner);
+			CHECK(got == want->len - 14 && memcmp(inner, want->b + 14, want->len - 14) == 0);
+		}
 	}
-	if (o.n[2] == 2) {
-		CHECK(o.m[2][0]->pkt_len == own[1].len && memcmp(data(o.m[2][0]), own[1].b, own[1].len) == 0);
-		CHECK(o.m[2][1]->pkt_len == own[3].len && memcmp(data(o.m[2][1]), own[3].b, own[3].len) == 0);
-	}
-	CHECK(C->sa[1].pkts == sa1_own + 1 && C->sp_hits[DP_SP_OUT][5] == hit5 + 2);
-	CHECK(drops(DP_DROP_IPSEC_DISCARD) == disc + 1 && C->port[2].inject_pkts == inj + 4);
+	static const int clear[4] = {1, 3, 5, 7};
+	for (unsigned k = 0; k < o.n[2] && k < 4; k++)
+		CHECK(o.m[2][k]->pkt_len == own[clear[k]].len && memcmp(data(o.m[2][k]), own[clear[k]].b, own[clear[k]].len) == 0);
+	CHECK(C->sa[1].pkts == sa1_own + 2 && C->sp_hits[DP_SP_OUT][5] == hit5 + 4);
+	CHECK(drops(DP_DROP_IPSEC_DISCARD) == disc + 2 && C->port[2].inject_pkts == inj + 8);
 	out_free(&o);
 	/* down another port's TAP: the same; over the tunnel's MTU without DF: encrypted too; with DF:
 	 * "too big" up the TAP it came down, from its destination to the kernel's MAC (its source) */
@@ -1172,22 +1182,34 @@ static void test_ipsec_path(void)
 
 	/* 12e. IKE in the clear to us passes the inbound policy that refuses the same packet to anyone
 	 * else -- also right behind a packet that went to the same next hop (the adjacency run) --
-	 * and any other port to us */
+	 * but not UDP 4500 without the non-ESP marker, nor any other port to us */
 	route4(0, "10.0.2.1", 32, 10);
-	struct frame ike[4];
+	struct frame ike[5];
 	mk4(&ike[0], 0, "172.17.0.1", "10.0.2.8", 64, 17, 1, 2, 10, false);        /* no policy */
 	mk4(&ike[1], 0, "172.16.5.5", "10.0.2.9", 64, 17, 500, 500, 10, false);    /* IKE, not to us */
 	mk4(&ike[2], 0, "172.16.5.5", "10.0.2.1", 64, 17, 4500, 4500, 10, false);  /* IKE to us */
 	memset(ike[2].b + 42, 0, 4);                                                /* non-ESP marker */
 	mk4(&ike[3], 0, "172.16.5.5", "10.0.2.1", 64, 17, 500, 501, 10, false);    /* not IKE, to us */
+	mk4(&ike[4], 0, "172.16.5.5", "10.0.2.1", 64, 17, 4500, 4500, 10, false);  /* no marker: no IKE */
 	pol = drops(DP_DROP_IPSEC_POLICY);
-	run(0, ike, 4, &o);
-	CHECK(o.n[2] == 1 && o.ntap[0] == 1 && o.n[0] + o.n[1] == 0 && drops(DP_DROP_IPSEC_POLICY) == pol + 2);
+	run(0, ike, 5, &o);
+	CHECK(o.n[2] == 1 && o.ntap[0] == 1 && o.n[0] + o.n[1] == 0 && drops(DP_DROP_IPSEC_POLICY) == pol + 3);
 	if (o.ntap[0] == 1)
 		CHECK(o.tap[0][0]->pkt_len == ike[2].len && memcmp(data(o.tap[0][0]), ike[2].b, ike[2].len) == 0);
 	if (o.n[2] == 1)
 		CHECK(data(o.m[2][0])[14 + 19] == 8);
 	out_free(&o);
+	/* ... and a discard policy discards IKE to us too */
+	struct dp_sp in2[2];
+	sp4(&in2[0], 7, "172.16.66.0", 24, "0.0.0.0", 0, DP_SP_DISCARD, 0);
+	in2[1] = in[0];
+	CHECK(dp_spd_set(T, DP_SP_IN, in2, 2, err, sizeof err) == DP_OK);
+	mk4(&ike[0], 0, "172.16.66.6", "10.0.2.1", 64, 17, 500, 500, 10, false);
+	disc = drops(DP_DROP_IPSEC_DISCARD);
+	run(0, ike, 1, &o);
+	CHECK(o.ntap[0] == 0 && drops(DP_DROP_IPSEC_DISCARD) == disc + 1);
+	out_free(&o);
+	CHECK(dp_spd_set(T, DP_SP_IN, in, 1, err, sizeof err) == DP_OK);
 	/* 12f. a link-local source is not sent into a tunnel (the route of step 10) either */
 	uint64_t ll = drops(DP_DROP_IP6_BAD_SOURCE);
 	struct frame ll6;
@@ -1466,8 +1488,10 @@ static const struct dp_sp *spd_ref(const struct dp_sp *sp, unsigned n, const str
 		if (r->family != family || (!r->proto_any && r->proto != p->proto))
 			continue;
 		bool any_ports = r->sport_lo == 0 && r->sport_hi == 0xFFFF && r->dport_lo == 0 && r->dport_hi == 0xFFFF;
-		if (!any_ports && (!(p->flags & DP_PKT_F_PORTS) || p->sport < r->sport_lo || p->sport > r->sport_hi ||
-		                   p->dport < r->dport_lo || p->dport > r->dport_hi))
+		/* a non-first fragment (no ports) is selected by a policy with ports regardless */
+		if (!any_ports && !(p->flags & DP_PKT_F_FRAG_LATER) &&
+		    (!(p->flags & DP_PKT_F_PORTS) || p->sport < r->sport_lo || p->sport > r->sport_hi ||
+		     p->dport < r->dport_lo || p->dport > r->dport_hi))
 			continue;
 		if (!bits_match(src, r->src, r->src_len) || !bits_match(dst, r->dst, r->dst_len))
 			continue;
@@ -1545,6 +1569,8 @@ static void test_spd_match(void)
 				p.flags = DP_PKT_F_PORTS;
 				p.sport = (uint16_t)(rnd() % 2 ? near->sport_lo + rnd() % 50 : rnd());
 				p.dport = (uint16_t)(rnd() % 2 ? near->dport_lo + rnd() % 50 : rnd());
+			} else if (rnd() % 2) {
+				p.flags = DP_PKT_F_FRAG | DP_PKT_F_FRAG_LATER;
 			}
 			if (family == 4) {
 				p.src4 = (uint32_t)src[0] << 24 | (uint32_t)src[1] << 16 | (uint32_t)src[2] << 8 | src[3];

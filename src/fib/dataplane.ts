@@ -15,7 +15,7 @@
  */
 import { formatAddress, formatPrefix, longestKey, parseAddress, parsePrefix, parsePrefixInto, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
 import { formatMac } from "../api/config.js";
-import { loadNative, type NativeDataplane, type NativeNeigh, type NativeNeighEvent, type NativeRule } from "../lookup/native.js";
+import { loadNative, type NativeCounters, type NativeDataplane, type NativeNeigh, type NativeNeighEvent, type NativeRule } from "../lookup/native.js";
 import { adjKey, fwdKey, type Plan, type PlanAdj, type PlanNhg } from "./plan.js";
 import type { Rib, RouteChanges } from "./rib.js";
 
@@ -223,13 +223,24 @@ export class DataplaneDriver {
     this.#dp = dp;
     this.#log = log;
     const lim = loadNative().dpLimits;
-    this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#dp.counters().fib[id]!]);
-    this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#dp.counters().subfib[id]!]);
+    this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#countsNow().fib[id]!]);
+    this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#countsNow().subfib[id]!]);
     this.#nhgIds = new Ids("nexthop group", lim.nhgs);
     this.#adjIds = new Ids("adjacency", lim.adjs, (id) => {
-      const c = this.#dp.counters().adj;
+      const c = this.#countsNow().adj;
       return [c[2 * id]!, c[2 * id + 1]!];
     });
+  }
+
+  #snapshot: NativeCounters | null = null;
+  /** The dataplane's counters, read once per turn of the event loop: a plan that hands out many
+   * freed ids takes all their bases from one reading (a freed id counts nothing more). */
+  #countsNow(): NativeCounters {
+    if (!this.#snapshot) {
+      this.#snapshot = this.#dp.counters();
+      queueMicrotask(() => (this.#snapshot = null));
+    }
+    return this.#snapshot;
   }
 
   get plan(): Plan | null {
@@ -539,7 +550,7 @@ export class DataplaneDriver {
     if (plan !== this.#plan) throw new Error("internal: apply() without prepare() of the same plan");
     // Each rule keeps its count across the move to its new id (packets of this instant may be
     // counted under the id they had).
-    const hits = this.#dp.counters().rule;
+    const hits = this.#countsNow().rule;
     const rules = new Map<string, { id: number; base: number }>();
     plan.ruleNames.forEach((n, id) => {
       const was = this.#rules.get(n);
