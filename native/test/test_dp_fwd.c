@@ -1180,6 +1180,81 @@ static void test_ipsec_path(void)
 	}
 	out_free(&o);
 
+	/* more than a burst written at once: every one encrypted */
+	{
+		struct frame one;
+		mk4(&one, 2, "10.0.2.1", "172.16.5.5", 64, 17, 33000, 7, 20, false);
+		as_kernel(&one, 2);
+		struct rte_mbuf *many[40], *got[64];
+		for (int i = 0; i < 40; i++)
+			many[i] = to_mbuf(&one);
+		uint64_t sa1_many = C->sa[1].pkts;
+		dp_worker_inject(&W, 2, many, 40);
+		dp_worker_flush(&W);
+		unsigned k = rte_ring_dequeue_burst(tx_ring[0], (void **)got, 64, NULL);
+		CHECK(k == 40 && C->sa[1].pkts == sa1_many + 40);
+		for (unsigned i = 0; i < k; i++) {
+			CHECK(data(got[i])[14 + 9] == 50);
+			rte_pktmbuf_free(got[i]);
+		}
+	}
+
+	/* 12d'. the same for IPv6 (an IPv6 SA in tunnel 1, an IPv6 protect policy): encrypted with its
+	 * hop limit as sent; over the tunnel's MTU, ICMPv6 "packet too big" up the TAP from its
+	 * destination; a link-local source is not sent into the tunnel */
+	sa_conf(&c, 0x1008, false, "192.0.2.1", "198.51.200.2", 0x88);
+	c.inner_family = 6;
+	CHECK(add_sa(8, 50, 1, &c) == DP_OK);
+	struct ipsec_esp_sa *peer_in6;
+	sa_conf(&c, 0x1008, true, "192.0.2.1", "198.51.200.2", 0x88);
+	c.inner_family = 6;
+	CHECK(ipsec_esp_sa_create(&CR, &c, &peer_in6, err, sizeof err) == 0);
+	struct dp_tunnel tun6 = {.mtu = 1400, .out_sa = {1, 8}};
+	CHECK(dp_tunnel_set(T, 1, &tun6, err, sizeof err) == DP_OK);
+	struct dp_sp out6[4];
+	memcpy(out6, out, sizeof out);
+	memset(&out6[3], 0, sizeof out6[3]);
+	out6[3].id = 8;
+	out6[3].family = 6;
+	ip6(out6[3].dst, "2001:db8:77::"); /* from anywhere (link-local sources too) */
+	out6[3].dst_len = 48;
+	out6[3].proto_any = 1;
+	out6[3].action = DP_SP_PROTECT;
+	out6[3].tunnel = 1;
+	out6[3].sport_hi = out6[3].dport_hi = 0xFFFF;
+	CHECK(dp_spd_set(T, DP_SP_OUT, out6, 4, err, sizeof err) == DP_OK);
+	struct frame own6[3];
+	mk6(&own6[0], 2, "fd00:2::1", "2001:db8:77::5", 1, 100);
+	mk6(&own6[1], 2, "fd00:2::1", "2001:db8:77::5", 64, 1400);
+	mk6(&own6[2], 2, "fe80::1", "2001:db8:77::5", 64, 10);
+	for (int i = 0; i < 3; i++)
+		as_kernel(&own6[i], 2);
+	big = drops(DP_DROP_TOO_BIG);
+	uint64_t ll_own = drops(DP_DROP_IP6_BAD_SOURCE);
+	run_via(2, own6, 3, &o, true);
+	CHECK(o.n[0] == 1 && o.n[1] + o.n[2] == 0 && o.ntap[2] == 1 && C->sa[8].pkts == 1);
+	CHECK(drops(DP_DROP_TOO_BIG) == big + 1 && drops(DP_DROP_IP6_BAD_SOURCE) == ll_own + 1);
+	if (o.n[0] == 1) {
+		uint32_t got = peer_open(peer_in6, o.m[0][0], inner);
+		CHECK(got == own6[0].len - 14 && memcmp(inner, own6[0].b + 14, own6[0].len - 14) == 0);
+	}
+	if (o.ntap[2] == 1) {
+		const uint8_t *d = data(o.tap[2][0]);
+		const uint8_t *ip = d + 14, *ic = ip + 40;
+		uint16_t pl = (uint16_t)(ip[4] << 8 | ip[5]);
+		CHECK(memcmp(d, MAC_PORT[2], 6) == 0 && memcmp(d + 6, MAC_PEER[2], 6) == 0 && d[12] == 0x86 && d[13] == 0xDD);
+		CHECK(ip[6] == 58 && 14u + 40 + pl == o.tap[2][0]->pkt_len && pl <= 1280 - 40);
+		CHECK(memcmp(ip + 8, own6[1].b + 14 + 24, 16) == 0 && memcmp(ip + 24, own6[1].b + 14 + 8, 16) == 0);
+		uint32_t sum = dp_cksum(ip + 8, 32, 0) + pl + 58;
+		CHECK(ic[0] == 2 && ic[1] == 0 && (uint32_t)(ic[4] << 24 | ic[5] << 16 | ic[6] << 8 | ic[7]) == 1400);
+		CHECK(dp_cksum(ic, pl, sum) == 0xFFFF && memcmp(ic + 8, own6[1].b + 14, 48) == 0);
+	}
+	out_free(&o);
+	CHECK(dp_spd_set(T, DP_SP_OUT, out, 3, err, sizeof err) == DP_OK);
+	CHECK(dp_tunnel_set(T, 1, &tun, err, sizeof err) == DP_OK);
+	CHECK(dp_sa_delete(T, 8, err, sizeof err) == DP_OK);
+	ipsec_esp_sa_destroy(peer_in6);
+
 	/* 12e. IKE in the clear to us passes the inbound policy that refuses the same packet to anyone
 	 * else -- also right behind a packet that went to the same next hop (the adjacency run) --
 	 * but not UDP 4500 without the non-ESP marker, nor any other port to us */
