@@ -556,7 +556,6 @@ export class DataplaneDriver {
       const was = this.#rules.get(n);
       rules.set(n, { id, base: hits[id]! - (was ? hits[was.id]! - was.base : 0) });
     });
-    this.#rules = rules;
     // FIB bases (they name sub-FIB ids, which exist now).
     for (const [name, f] of plan.fibs) {
       const id = this.#fibIds.take(name);
@@ -616,6 +615,7 @@ export class DataplaneDriver {
       this.#installed.delete(sub);
       this.#subIds.release(sub);
     }
+    this.#rules = rules; // taken before the FIB bases switched, kept once the plan is in
     this.#dp.reclaim();
   }
 
