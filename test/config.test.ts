@@ -83,6 +83,7 @@ dataplane:
   idle_sleep_us: 20
   crypto: crypto_openssl
   tunnel_mtu: 1380
+  ike_ports: [1500, 14500]
 ports:
   - name: isp-a
     device: "net_af_packet0,iface=veth0"
@@ -152,6 +153,7 @@ const FULL_OBJ = {
     idle_sleep_us: 20,
     crypto: "crypto_openssl",
     tunnel_mtu: 1380,
+    ike_ports: [1500, 14500],
   },
   ports: [
     {
@@ -219,6 +221,7 @@ describe("a complete configuration", () => {
       ipsec: true,
       crypto: "crypto_openssl",
       tunnelMtu: 1380,
+      ikePorts: [1500, 14500],
     });
   });
 
@@ -347,7 +350,7 @@ describe("defaults", () => {
   it("fills in everything left out", () => {
     const cfg = parseConfigText("ports: [{ name: eth0, device: dev0 }]\nfibs: [{ name: main }]\n");
     expect(cfg).toEqual({
-      dataplane: { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0, ipsec: true, crypto: "auto", tunnelMtu: 1400 },
+      dataplane: { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0, ipsec: true, crypto: "auto", tunnelMtu: 1400, ikePorts: [500, 4500] },
       api: { socket: "/run/srcfib/api.sock", tcpListen: null, tlsCert: null, tlsKey: null, tlsCa: null, insecure: false, staleTimeS: 120, batchMax: 100000 },
       ports: [{ name: "eth0", device: "dev0", tap: "eth0", mac: null, mtu: 1500, mru: 1500, addresses: [], fib: null }],
       fibs: [{ name: "main", subfibs: [{ name: "main", routes: [] }], rules: [] }],
@@ -611,7 +614,12 @@ describe("validation: dataplane", () => {
       "dataplane.tunnel_mtu",
       /100 is out of range 576-9000/,
     );
-    expect(accept((d) => (d.dataplane = { ipsec: false })).dataplane).toMatchObject({ ipsec: false, crypto: "auto", tunnelMtu: 1400 });
+    expect(accept((d) => (d.dataplane = { ipsec: false })).dataplane).toMatchObject({ ipsec: false, crypto: "auto", tunnelMtu: 1400, ikePorts: [500, 4500] });
+    expectOnly(check((d) => (d.dataplane = { ike_ports: [500] })), "dataplane.ike_ports", /must be two ports, IKE's and NAT-T's .*got 1/);
+    expectOnly(check((d) => (d.dataplane = { ike_ports: [500, 70000] })), "dataplane.ike_ports[1]", /70000 is out of range 1-65535/);
+    expectOnly(check((d) => (d.dataplane = { ike_ports: [4500, 4500] })), "dataplane.ike_ports[1]", /must differ from the IKE port 4500/);
+    expectOnly(check((d) => (d.dataplane = { ike_ports: "500" })), "dataplane.ike_ports", /list/);
+    expect(accept((d) => (d.dataplane = { ike_ports: [1500, 14500] })).dataplane.ikePorts).toEqual([1500, 14500]);
   });
 });
 

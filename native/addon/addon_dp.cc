@@ -120,6 +120,11 @@ public:
 		if (c.Has("crypto") && c.Get("crypto").IsString())
 			std::snprintf(cfg.crypto_only, sizeof cfg.crypto_only, "%s",
 			              c.Get("crypto").As<Napi::String>().Utf8Value().c_str());
+		if (c.Has("ikePorts") && c.Get("ikePorts").IsArray()) {
+			Napi::Array ike = c.Get("ikePorts").As<Napi::Array>();
+			for (uint32_t i = 0; i < 2 && i < ike.Length(); i++)
+				cfg.ike_port[i] = static_cast<uint16_t>(U32(ike.Get(i)));
+		}
 		for (uint32_t i = 0; i < cfg.nports && i < DP_MAX_PORTS; i++) {
 			Napi::Object p = ports.Get(i).As<Napi::Object>();
 			std::string dev = p.Get("devargs").As<Napi::String>().Utf8Value();

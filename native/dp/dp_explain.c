@@ -53,7 +53,7 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 			out->sp_in = sp->id;
 			if (sp->action != DP_SP_BYPASS) {
 				int d = sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY;
-				if (sp->action != DP_SP_PROTECT || !dp_ike_to(&p, NULL)) {
+				if (sp->action != DP_SP_PROTECT || !dp_ike_to(x, &p, NULL)) {
 					out->drop = d;
 					return;
 				}

@@ -165,7 +165,7 @@ static const struct dp_sa *in_sa_of(const struct dp_ipsec *x, const uint8_t *f, 
 	} else if (p->ah_off) {
 		off = p->ah_off + 4u;
 		proto = 51;
-	} else if (p->proto == 17 && (p->flags & DP_PKT_F_PORTS) && p->dport == 4500) {
+	} else if (p->proto == 17 && (p->flags & DP_PKT_F_PORTS) && p->dport == x->ike_port[1]) {
 		off = p->l4_off + 8u;
 		natt = true;
 	} else {
@@ -554,7 +554,7 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 					                                    : sp->action == DP_SP_BYPASS;
 					if (!pass) {
 						enum dp_drop d = sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY;
-						if (flags || sp->action != DP_SP_PROTECT || !dp_ike_to(p, rte_pktmbuf_mtod(mb, const uint8_t *))) {
+						if (flags || sp->action != DP_SP_PROTECT || !dp_ike_to(x, p, rte_pktmbuf_mtod(mb, const uint8_t *))) {
 							drop(w, mb, d);
 							m[i] = NULL;
 							continue;
@@ -852,8 +852,8 @@ static __attribute__((noinline)) void fwd_encrypted(struct dp_worker *w, uint16_
  * and the ESP/AH packet routed like any other (so it may leave by another port).  Frames that
  * are not unicast IP (ARP, ND, multicast, VLAN-tagged) no policy selects; the router's own IKE
  * passes (dp_ike_from); an IP frame that does not parse is refused, not let past the policies. */
-static void inject_spd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, const struct dp_spd *spd,
-                       struct rte_mbuf **m, uint16_t n)
+static void inject_spd(struct dp_worker *w, uint16_t port, const struct dp_port_conf *pc, const struct dp_ipsec *x,
+                       const struct dp_spd *spd, struct rte_mbuf **m, uint16_t n)
 {
 	struct held held;
 	held.n = 0;
@@ -881,7 +881,7 @@ static void inject_spd(struct dp_worker *w, uint16_t port, const struct dp_port_
 		const struct dp_sp *sp = dp_ipsec_rt_spd(spd, p, p->cls == DP_PKT_IP4 ? 4 : 6);
 		if (sp)
 			w->c->sp_hits[DP_SP_OUT][sp->id]++; /* selected, even when IKE passes it */
-		if (!sp || sp->action == DP_SP_BYPASS || (sp->action == DP_SP_PROTECT && dp_ike_from(p, f)))
+		if (!sp || sp->action == DP_SP_BYPASS || (sp->action == DP_SP_PROTECT && dp_ike_from(x, p, f)))
 			txbuf_put(w, &w->tx[port], mb, DP_DROP_TX_FULL);
 		else if (sp->action == DP_SP_DISCARD)
 			drop(w, mb, DP_DROP_IPSEC_DISCARD);
@@ -908,7 +908,7 @@ void dp_worker_inject(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, u
 	}
 	if (spd && pc)
 		for (uint16_t i = 0; i < n; i += DP_BURST)
-			inject_spd(w, port, pc, spd, m + i, n - i < DP_BURST ? n - i : DP_BURST);
+			inject_spd(w, port, pc, x, spd, m + i, n - i < DP_BURST ? n - i : DP_BURST);
 }
 
 static void flush_one(struct dp_worker *w, struct dp_txbuf *b, uint16_t dpdk_port, uint16_t port, bool is_punt)

@@ -97,7 +97,20 @@ int dp_ipsec_attach(struct dp_tables *t, struct ipsec_crypto *c)
 		return DP_ENOMEM;
 	x->crypto = c;
 	x->rcu = t->rcu;
+	x->ike_port[0] = 500;
+	x->ike_port[1] = 4500;
 	STORE(t->ipsec, x);
+	return DP_OK;
+}
+
+int dp_ipsec_set_ike_ports(struct dp_tables *t, uint16_t ike, uint16_t natt)
+{
+	if (!t->ipsec)
+		return DP_ENOENT;
+	if (ike == 0 || natt == 0 || ike == natt)
+		return DP_EINVAL;
+	t->ipsec->ike_port[0] = ike;
+	t->ipsec->ike_port[1] = natt;
 	return DP_OK;
 }
 

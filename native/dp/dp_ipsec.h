@@ -130,6 +130,9 @@ struct dp_ipsec {
 	struct dp_spi_map *in_map;        /* (SPI, proto) -> inbound SA id */
 	struct dp_spd *spd[2];            /* [DP_SP_IN], [DP_SP_OUT]; NULL when empty */
 	struct dp_tunnel *tun[DP_MAX_TUNNELS];
+	/* the IKE daemon's UDP ports (dp_ike_port): [0] IKE (500), [1] NAT-T (4500), where ESP in
+	 * UDP comes too; set before the workers start */
+	uint16_t ike_port[2];
 	/* writer only */
 	rcu_qsbr_t *rcu;
 	struct dp_ipsec_retired *retired;
@@ -138,6 +141,9 @@ struct dp_ipsec {
 
 /* Attaches IPsec to the tables (t->ipsec), with SAs on crypto device c (not owned). */
 int dp_ipsec_attach(struct dp_tables *t, struct ipsec_crypto *c);
+/* Sets the IKE daemon's ports (both 1-65535, different; attach sets 500 and 4500), before any
+ * worker runs. */
+int dp_ipsec_set_ike_ports(struct dp_tables *t, uint16_t ike, uint16_t natt);
 /* Detaches and frees everything (no worker may be running). */
 void dp_ipsec_detach(struct dp_tables *t);
 /* Destroys deleted SAs whose grace period has passed (wait: all of them). */

@@ -286,6 +286,12 @@ struct dp_loop *dp_loop_create(const struct dp_loop_config *c, char *err, size_t
 			errf(err, errlen, "out of memory for IPsec");
 			goto fail;
 		}
+		if (c->ike_port[0] &&
+		    dp_ipsec_set_ike_ports(l->t, c->ike_port[0], c->ike_port[1]) != DP_OK) {
+			errf(err, errlen, "IPsec: IKE ports %u and %u: want two different ports 1-65535", c->ike_port[0],
+			     c->ike_port[1]);
+			goto fail;
+		}
 	}
 	for (unsigned w = 0; w < l->nworkers; w++) {
 		l->c[w] = rte_zmalloc("srcfib_counters", sizeof(struct dp_counters), 64);

@@ -52,6 +52,8 @@ struct dp_loop_config {
 	bool ipsec;          /* bring up a crypto device (a queue pair per worker) and attach
 	                        IPsec to the tables (dp_ipsec.h) */
 	char crypto_only[32]; /* "" : crypto_aesni_mb, else crypto_openssl; or exactly this driver */
+	uint16_t ike_port[2]; /* the IKE daemon's IKE and NAT-T ports (dp_ipsec_set_ike_ports); 0: 500,
+	                         4500 */
 };
 
 #define DP_IDLE_ROUNDS 256

@@ -158,24 +158,31 @@ static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, cons
  * it.  Out: the router's own UDP from an IKE port (dp_ike_from, on inject) is not protected.  In:
  * plaintext UDP to an IKE port that a protect policy refuses is delivered if it is for us, else
  * refused as before (dp_ike_to, DP_PKT_F_LOCAL_ONLY).  A discard policy still discards it.  IKE
- * is UDP port 500 (RFC 7296), or 4500 (RFC 3948) with the non-ESP marker (four zero octets) or a
- * NAT-keepalive (the one octet 0xFF): ESP in UDP is no IKE (to an SA of ours, it was taken before
- * the SPD).  frame: the frame p was parsed from; NULL takes the payload to be IKE (Explain). */
-static inline bool dp_ike_port(const struct dp_pkt *p, const uint8_t *frame, uint16_t port)
+ * is UDP to or from the daemon's IKE port (x->ike_port[0], 500: RFC 7296), or its NAT-T port
+ * ([1], 4500: RFC 3948) with the non-ESP marker (four zero octets) or a NAT-keepalive (the one
+ * octet 0xFF): ESP in UDP is no IKE (to an SA of ours, it was taken before the SPD).  frame: the
+ * frame p was parsed from; NULL takes the payload to be IKE (Explain). */
+static inline bool dp_ike_port(const struct dp_ipsec *x, const struct dp_pkt *p, const uint8_t *frame, uint16_t port)
 {
 	if (p->proto != 17 || !(p->flags & DP_PKT_F_PORTS))
 		return false;
-	if (port == 500)
+	if (port == x->ike_port[0])
 		return true;
-	if (port != 4500)
+	if (port != x->ike_port[1])
 		return false;
 	if (!frame)
 		return true;
 	uint32_t off = (uint32_t)p->l4_off + 8, end = (uint32_t)p->l2_len + p->l3_len;
 	return off + 1 == end ? frame[off] == 0xFF : off + 4 <= end && dp_rd32(frame + off) == 0;
 }
-static inline bool dp_ike_from(const struct dp_pkt *p, const uint8_t *frame) { return dp_ike_port(p, frame, p->sport); }
-static inline bool dp_ike_to(const struct dp_pkt *p, const uint8_t *frame) { return dp_ike_port(p, frame, p->dport); }
+static inline bool dp_ike_from(const struct dp_ipsec *x, const struct dp_pkt *p, const uint8_t *frame)
+{
+	return dp_ike_port(x, p, frame, p->sport);
+}
+static inline bool dp_ike_to(const struct dp_ipsec *x, const struct dp_pkt *p, const uint8_t *frame)
+{
+	return dp_ike_port(x, p, frame, p->dport);
+}
 
 /* The inbound SA for (spi, proto), or NULL. */
 static inline const struct dp_sa *dp_ipsec_rt_in_sa(const struct dp_ipsec *x, uint32_t spi, uint8_t proto)

@@ -1285,6 +1285,27 @@ static void test_ipsec_path(void)
 	CHECK(o.ntap[0] == 0 && drops(DP_DROP_IPSEC_DISCARD) == disc + 1);
 	out_free(&o);
 	CHECK(dp_spd_set(T, DP_SP_IN, in, 1, err, sizeof err) == DP_OK);
+	/* an IKE daemon on other ports: those are IKE now, 500 is not */
+	CHECK(dp_ipsec_set_ike_ports(T, 4600, 4600) == DP_EINVAL && dp_ipsec_set_ike_ports(T, 0, 4600) == DP_EINVAL);
+	CHECK(dp_ipsec_set_ike_ports(T, 600, 4600) == DP_OK);
+	mk4(&ike[0], 0, "172.16.5.5", "10.0.2.1", 64, 17, 600, 600, 10, false);
+	mk4(&ike[1], 0, "172.16.5.5", "10.0.2.1", 64, 17, 500, 500, 10, false);
+	pol = drops(DP_DROP_IPSEC_POLICY);
+	run(0, ike, 2, &o);
+	CHECK(o.ntap[0] == 1 && drops(DP_DROP_IPSEC_POLICY) == pol + 1);
+	if (o.ntap[0] == 1)
+		CHECK(memcmp(data(o.tap[0][0]), ike[0].b, ike[0].len) == 0);
+	out_free(&o);
+	mk4(&ike[0], 2, "10.0.2.1", "172.16.5.5", 64, 17, 600, 600, 10, false);
+	mk4(&ike[1], 2, "10.0.2.1", "172.16.5.5", 64, 17, 500, 500, 10, false);
+	as_kernel(&ike[0], 2);
+	as_kernel(&ike[1], 2);
+	run_via(2, ike, 2, &o, true);
+	CHECK(o.n[2] == 1 && o.n[0] == 1); /* 600 in the clear, 500 encrypted */
+	if (o.n[2] == 1)
+		CHECK(memcmp(data(o.m[2][0]), ike[0].b, ike[0].len) == 0);
+	out_free(&o);
+	CHECK(dp_ipsec_set_ike_ports(T, 500, 4500) == DP_OK);
 	/* 12f. a link-local source is not sent into a tunnel (the route of step 10) either */
 	uint64_t ll = drops(DP_DROP_IP6_BAD_SOURCE);
 	struct frame ll6;

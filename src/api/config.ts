@@ -118,6 +118,9 @@ export interface DataplaneConfig {
   crypto: "auto" | "crypto_aesni_mb" | "crypto_openssl";
   /** default largest inner packet of an IPsec tunnel */
   tunnelMtu: number;
+  /** the IKE daemon's ports: IKE (500) and NAT-T (4500): its IKE passes protect policies there,
+   * and inbound ESP in UDP is taken at the NAT-T port */
+  ikePorts: [number, number];
 }
 
 export interface ApiConfig {
@@ -297,9 +300,9 @@ function portRange(c: Checker, v: unknown, key: string): [number, number] | unde
 }
 
 function checkDataplane(c: Checker, v: unknown): DataplaneConfig {
-  const d: DataplaneConfig = { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0, ipsec: true, crypto: "auto", tunnelMtu: 1400 };
+  const d: DataplaneConfig = { workers: 1, lcores: null, memoryMb: 512, ealArgs: [], statusFile: null, statusIntervalMs: 1000, idleSleepUs: 0, ipsec: true, crypto: "auto", tunnelMtu: 1400, ikePorts: [500, 4500] };
   if (v === undefined) return d;
-  const o = c.obj(v, "dataplane", ["workers", "lcores", "memory_mb", "eal_args", "status_file", "status_interval_ms", "idle_sleep_us", "ipsec", "crypto", "tunnel_mtu"]);
+  const o = c.obj(v, "dataplane", ["workers", "lcores", "memory_mb", "eal_args", "status_file", "status_interval_ms", "idle_sleep_us", "ipsec", "crypto", "tunnel_mtu", "ike_ports"]);
   if (!o) return d;
   if (o.workers !== undefined) d.workers = c.int(o.workers, "dataplane.workers", 1, LIMITS.workers) ?? 1;
   if (o.lcores !== undefined) d.lcores = c.str(o.lcores, "dataplane.lcores", /^[0-9,\-@()]+$/, "an EAL lcore list (\"0-1\", \"0,2\")") ?? null;
@@ -320,6 +323,17 @@ function checkDataplane(c: Checker, v: unknown): DataplaneConfig {
     if (v !== undefined) d.crypto = v as DataplaneConfig["crypto"];
   }
   if (o.tunnel_mtu !== undefined) d.tunnelMtu = c.int(o.tunnel_mtu, "dataplane.tunnel_mtu", 576, 9000) ?? d.tunnelMtu;
+  if (o.ike_ports !== undefined) {
+    const l = c.list(o.ike_ports, "dataplane.ike_ports");
+    if (l && l.length !== 2) c.fail("dataplane.ike_ports", `must be two ports, IKE's and NAT-T's (strongSwan's charon.port and charon.port_nat_t: [500, 4500]), got ${l.length}`);
+    else if (l) {
+      const p = l.map((x, i) => c.int(x, `dataplane.ike_ports[${i}]`, 1, 65535));
+      if (p[0] !== undefined && p[1] !== undefined) {
+        if (p[0] === p[1]) c.fail("dataplane.ike_ports[1]", `must differ from the IKE port ${p[0]}`);
+        else d.ikePorts = [p[0], p[1]];
+      }
+    }
+  }
   return d;
 }
 

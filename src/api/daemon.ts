@@ -150,6 +150,7 @@ export async function runDaemon(file: string): Promise<number> {
     idleSleepUs: cfg.dataplane.idleSleepUs,
     ipsec: cfg.dataplane.ipsec,
     crypto: cfg.dataplane.crypto === "auto" ? "" : cfg.dataplane.crypto,
+    ikePorts: cfg.dataplane.ikePorts,
   });
   let driver: DataplaneDriver | null = null;
   let model: Model | null = null;
@@ -217,6 +218,7 @@ export async function runDaemon(file: string): Promise<number> {
       log("info", `IPsec: crypto device ${cryptoDev.driver}${cryptoDev.whyNot ? ` (${cryptoDev.whyNot})` : ""}`);
       sad = new Sad(dp, loadNative().dpLimits, {
         tunnelMtu: cfg.dataplane.tunnelMtu,
+        nattPort: cfg.dataplane.ikePorts[1],
         onExpire: (e) => {
           log(e.hard ? "warn" : "info", `IPsec: ${e.direction}bound ${e.protocol.toUpperCase()} SA spi 0x${e.spi.toString(16).padStart(8, "0")} to ${e.dst} reqid ${e.reqid}: ${e.hard ? "hard" : "soft"} lifetime reached (${e.reason})`);
           events.publish("ipsec", { ipsec_expire: { ...e } });

@@ -240,6 +240,8 @@ export class Sad {
   readonly #dp: NativeDataplane;
   readonly #limits: IpsecLimits;
   readonly #defaultMtu: number;
+  /** the IKE daemon's NAT-T port (where inbound ESP in UDP arrives) */
+  readonly #nattPort: number;
   readonly #onExpire: (e: ExpireEvent) => void;
   readonly #sas = new Map<string, Sa>();
   readonly #saIds: Ids;
@@ -253,10 +255,11 @@ export class Sad {
   /** reqid -> outbound SA ids in the tunnel [4, 6], as installed */
   readonly #tunnelOut = new Map<number, [number, number]>();
 
-  constructor(dp: NativeDataplane, limits: IpsecLimits, opts: { tunnelMtu?: number; onExpire: (e: ExpireEvent) => void }) {
+  constructor(dp: NativeDataplane, limits: IpsecLimits, opts: { tunnelMtu?: number; nattPort?: number; onExpire: (e: ExpireEvent) => void }) {
     this.#dp = dp;
     this.#limits = limits;
     this.#defaultMtu = opts.tunnelMtu ?? DEFAULT_TUNNEL_MTU;
+    this.#nattPort = opts.nattPort ?? 4500;
     this.#onExpire = opts.onExpire;
     this.#saIds = new Ids(limits.sas);
     this.#spIds = [new Ids(limits.sps), new Ids(limits.sps)];
@@ -355,8 +358,10 @@ export class Sad {
     }
     const replayWindow = nonNegInt(a.replayWindow, "replay_window", 4096);
     if (a.natt && (protocol !== "esp" || mode !== "tunnel")) throw new ApiError("INVALID_ARGUMENT", "natt: UDP encapsulation is for ESP in tunnel mode");
-    const nattSport = a.natt ? nonNegInt(a.nattSport, "natt_sport", 65535) || 4500 : 0;
-    const nattDport = a.natt ? nonNegInt(a.nattDport, "natt_dport", 65535) || 4500 : 0;
+    const nattSport = a.natt ? nonNegInt(a.nattSport, "natt_sport", 65535) || this.#nattPort : 0;
+    const nattDport = a.natt ? nonNegInt(a.nattDport, "natt_dport", 65535) || this.#nattPort : 0;
+    if (a.natt && direction === "in" && nattDport !== this.#nattPort)
+      throw new ApiError("INVALID_ARGUMENT", `natt_dport: inbound ESP in UDP is taken at the NAT-T port (dataplane.ike_ports[1]: ${this.#nattPort}), not ${nattDport}`);
     const lifetime = checkLifetime(a.lifetime);
     const tunnelMtu = a.tunnelMtu === 0 ? this.#defaultMtu : a.tunnelMtu;
     if (!Number.isInteger(tunnelMtu) || tunnelMtu < 576 || tunnelMtu > 9000) throw new ApiError("INVALID_ARGUMENT", `tunnel_mtu: ${a.tunnelMtu} is out of range 576-9000`);

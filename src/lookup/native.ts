@@ -206,6 +206,8 @@ export interface NativeAddon {
     ipsec?: boolean;
     /** "" or undefined: crypto_aesni_mb, else crypto_openssl; or exactly this driver */
     crypto?: string;
+    /** the IKE daemon's IKE and NAT-T ports (default 500, 4500) */
+    ikePorts?: [number, number];
   }) => NativeDataplane;
   NativeNeigh: new () => NativeNeigh;
   dropNames: string[];
