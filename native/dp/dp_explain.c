@@ -11,6 +11,18 @@ static uint32_t be32(const uint8_t *b)
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
+/* What becomes of a packet sent into tunnel tid (ipsec_held): the drop, or -1 (encrypted). */
+static int into_tunnel(const struct dp_ipsec *x, uint16_t tid, const struct dp_pkt *p, int fi)
+{
+	if (p->flags & DP_PKT_F_SRC_LL)
+		return DP_DROP_IP6_BAD_SOURCE;
+	const struct dp_tunnel *tun = tid < DP_MAX_TUNNELS ? DP_LOAD(((struct dp_ipsec *)x)->tun[tid]) : NULL;
+	uint16_t said = tun ? tun->out_sa[fi] : DP_ID_NONE;
+	if (said >= DP_MAX_SAS || !DP_LOAD(((struct dp_ipsec *)x)->sa[said]))
+		return DP_DROP_IPSEC_NO_OUT_SA;
+	return -1;
+}
+
 void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struct dp_explain_out *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -42,6 +54,8 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 	} else {
 		p.src6 = in->src;
 		p.dst6 = in->dst;
+		if (in->src[0] == 0xFE && (in->src[1] & 0xC0) == 0x80)
+			p.flags |= DP_PKT_F_SRC_LL;
 	}
 	/* IPsec policies, as fwd() applies them to a plaintext packet from a port */
 	const struct dp_ipsec *x = DP_LOAD(((struct dp_tables *)t)->ipsec);
@@ -71,6 +85,7 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 			}
 			if (sp->action == DP_SP_PROTECT) {
 				out->tunnel = sp->tunnel;
+				out->drop = into_tunnel(x, sp->tunnel, &p, fi);
 				return;
 			}
 		}
@@ -116,11 +131,12 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 	}
 	switch (g->kind) {
 	case DP_NHG_LOCAL:
+		if (x && (p.proto == 50 || p.proto == 51)) /* ours would have been taken first */
+			out->drop = DP_DROP_IPSEC_NO_SA;
 		return;
 	case DP_NHG_IPSEC:
 		out->tunnel = g->bucket[0];
-		if (!x)
-			out->drop = DP_DROP_IPSEC_NO_OUT_SA;
+		out->drop = !x ? DP_DROP_IPSEC_NO_OUT_SA : into_tunnel(x, g->bucket[0], &p, fi);
 		return;
 	case DP_NHG_BLACKHOLE:
 		out->drop = DP_DROP_BLACKHOLE;
@@ -133,6 +149,10 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 		return;
 	default:
 		break;
+	}
+	if (p.flags & DP_PKT_F_SRC_LL) { /* link-local sources never leave the link */
+		out->drop = DP_DROP_IP6_BAD_SOURCE;
+		return;
 	}
 	uint16_t adj = g->nbuckets == 1 ? g->bucket[0] : g->bucket[((uint64_t)dp_flow_hash(&p) * g->nbuckets) >> 32];
 	out->adj = adj;

@@ -3,8 +3,10 @@
  * published tables the workers read (ARCHITECTURE §1): for a plaintext packet received on a port,
  * the IPsec policies (inbound, then outbound: a protect policy sends it into a tunnel before any
  * lookup), source binding, FIB base, sub-FIB rule, destination LPM, nexthop group (a route into a
- * tunnel), ECMP choice by the same flow hash, adjacency.  For the API's Explain call, so that the
- * answer is the dataplane's, not a model of it.
+ * tunnel, which needs an outbound SA of the family), ECMP choice by the same flow hash, adjacency;
+ * a link-local IPv6 source goes neither out nor into a tunnel, and ESP/AH for the router is taken
+ * to have an SPI no inbound SA has (one that has is decrypted first).  For the API's Explain call,
+ * so that the answer is the dataplane's, not a model of it.
  *
  * Threads: any thread that may read the tables (the control thread).  TTL, MTU and packet
  * validity are not considered: it explains a well-formed packet.

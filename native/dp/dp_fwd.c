@@ -574,7 +574,10 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 						continue;
 					}
 					if (sp->action == DP_SP_PROTECT) {
-						hold(&held, i, mb, NULL, sp->tunnel);
+						if (p->flags & DP_PKT_F_SRC_LL) /* link-local: never into a tunnel */
+							drop(w, mb, DP_DROP_IP6_BAD_SOURCE);
+						else
+							hold(&held, i, mb, NULL, sp->tunnel);
 						m[i] = NULL;
 						continue;
 					}

@@ -119,9 +119,8 @@ static inline bool dp_rule_match(const struct dp_rule *r, const struct dp_pkt *p
 }
 
 /* The first policy of a direction that selects p (family 4 or 6), or NULL.  A non-first fragment
- * carries no ports: a policy with port ranges selects it when its addresses and protocol do, so
- * what cannot be told apart is protected or discarded rather than let through (RFC 4301 section
- * 7: the kernel fragments the router's own large datagrams before srcfib sees them). */
+ * carries no ports (they are OPAQUE, RFC 4301 section 4.4.1.1): only policies without port
+ * ranges select it. */
 static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, const struct dp_pkt *p, int family)
 {
 	const struct dp_sp_match *mt = spd->mt, *k = mt, *end = mt + spd->n;
@@ -134,8 +133,7 @@ static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, cons
 			if (((src & k->smask4) ^ k->src4) | ((dst & k->dmask4) ^ k->dst4) | ((proto & k->pmask) ^ k->proto))
 				continue;
 			const struct dp_sp *r = &spd->sp[k - mt];
-			if (k->ports_any || (p->flags & DP_PKT_F_FRAG_LATER) ||
-			    dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+			if (k->ports_any || dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
 				return r;
 		}
 		return NULL;
@@ -145,8 +143,7 @@ static inline const struct dp_sp *dp_ipsec_rt_spd(const struct dp_spd *spd, cons
 		if (k->family != 6 || (p->proto & k->pmask) != k->proto || !dp_prefix6_match(p->src6, r->src, r->src_len) ||
 		    !dp_prefix6_match(p->dst6, r->dst, r->dst_len))
 			continue;
-		if (k->ports_any || (p->flags & DP_PKT_F_FRAG_LATER) ||
-		    dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
+		if (k->ports_any || dp_ports_match(p, r->sport_lo, r->sport_hi, r->dport_lo, r->dport_hi))
 			return r;
 	}
 	return NULL;

@@ -1250,6 +1250,13 @@ static void test_ipsec_path(void)
 		CHECK(dp_cksum(ic, pl, sum) == 0xFFFF && memcmp(ic + 8, own6[1].b + 14, 48) == 0);
 	}
 	out_free(&o);
+	/* a forwarded one from a link-local source is not sent into the tunnel either */
+	ll_own = drops(DP_DROP_IP6_BAD_SOURCE);
+	uint64_t sa8 = C->sa[8].pkts;
+	mk6(&own6[0], 2, "fe80::9", "2001:db8:77::5", 64, 10);
+	run(2, own6, 1, &o);
+	CHECK(o.n[0] + o.n[1] + o.n[2] == 0 && drops(DP_DROP_IP6_BAD_SOURCE) == ll_own + 1 && C->sa[8].pkts == sa8);
+	out_free(&o);
 	CHECK(dp_spd_set(T, DP_SP_OUT, out, 3, err, sizeof err) == DP_OK);
 	CHECK(dp_tunnel_set(T, 1, &tun, err, sizeof err) == DP_OK);
 	CHECK(dp_sa_delete(T, 8, err, sizeof err) == DP_OK);
@@ -1584,10 +1591,9 @@ static const struct dp_sp *spd_ref(const struct dp_sp *sp, unsigned n, const str
 		if (r->family != family || (!r->proto_any && r->proto != p->proto))
 			continue;
 		bool any_ports = r->sport_lo == 0 && r->sport_hi == 0xFFFF && r->dport_lo == 0 && r->dport_hi == 0xFFFF;
-		/* a non-first fragment (no ports) is selected by a policy with ports regardless */
-		if (!any_ports && !(p->flags & DP_PKT_F_FRAG_LATER) &&
-		    (!(p->flags & DP_PKT_F_PORTS) || p->sport < r->sport_lo || p->sport > r->sport_hi ||
-		     p->dport < r->dport_lo || p->dport > r->dport_hi))
+		/* a packet without ports (a non-first fragment: OPAQUE) only by policies without ranges */
+		if (!any_ports && (!(p->flags & DP_PKT_F_PORTS) || p->sport < r->sport_lo || p->sport > r->sport_hi ||
+		                   p->dport < r->dport_lo || p->dport > r->dport_hi))
 			continue;
 		if (!bits_match(src, r->src, r->src_len) || !bits_match(dst, r->dst, r->dst_len))
 			continue;

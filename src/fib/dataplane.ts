@@ -99,7 +99,10 @@ class Ids {
     this.#byKey.delete(key);
     this.#byId.delete(id);
     this.#free.push(id);
+    this.released?.();
   }
+  /** told when an id is freed (a reading of the counters from before is stale for it) */
+  released: (() => void) | null = null;
   keys(): string[] {
     return [...this.#byKey.keys()];
   }
@@ -230,11 +233,13 @@ export class DataplaneDriver {
       const c = this.#countsNow().adj;
       return [c[2 * id]!, c[2 * id + 1]!];
     });
+    for (const ids of [this.#fibIds, this.#subIds, this.#adjIds]) ids.released = () => (this.#snapshot = null);
   }
 
   #snapshot: NativeCounters | null = null;
   /** The dataplane's counters, read once per turn of the event loop: a plan that hands out many
-   * freed ids takes all their bases from one reading (a freed id counts nothing more). */
+   * freed ids takes all their bases from one reading (a freed id counts nothing more; an id freed
+   * after the reading drops it). */
   #countsNow(): NativeCounters {
     if (!this.#snapshot) {
       this.#snapshot = this.#dp.counters();

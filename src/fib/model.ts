@@ -903,10 +903,25 @@ export class Model {
       out.ipsecReqid = reqid ?? 0;
       return reqid !== null ? `the tunnel of reqid ${reqid}` : `dataplane tunnel ${t}`;
     };
+    const intoTunnel = (t: number, how: string): ExplainOut => {
+      const where = tunnelText(t);
+      if (!d.drop) {
+        out.action = "ipsec";
+        steps.push(`${how} -> ${where} (encrypted with its outbound SA; the ESP/AH packet is routed by its source)`);
+        return out;
+      }
+      out.action = "drop";
+      const why = d.drop === "ipsec_no_out_sa" ? `${where} has no outbound SA for IPv${src.family} (yet)` : d.drop === "ip6_bad_source" ? "a link-local source never leaves the link" : d.drop;
+      steps.push(`${how} -> ${where}: ${why}`);
+      steps.push(`drop: ${d.drop}`);
+      return out;
+    };
+    const ike = "IKE (to the IKE port, or the NAT-T port with the non-ESP marker)";
+    if (names && (proto === 50 || proto === 51)) steps.push(`${proto === 50 ? "ESP" : "AH"}: one for an inbound SA's SPI and destination is decrypted before any policy; for any other SPI:`);
     if (d.spIn >= 0) {
       out.ipsecPolicyIn = names?.policyName("in", d.spIn) ?? `#${d.spIn}`;
-      if (d.ikeLocalOnly) steps.push(`inbound IPsec policy ${out.ipsecPolicyIn} refuses it in the clear, but it is IKE (UDP 500/4500): passed if it is for the router`);
-      else if (d.drop === "ipsec_policy" || d.drop === "ipsec_discard") {
+      if (d.ikeLocalOnly) steps.push(`inbound IPsec policy ${out.ipsecPolicyIn} refuses it in the clear, but if it is ${ike} for the router it passes`);
+      else if (d.spOut < 0 && (d.drop === "ipsec_policy" || d.drop === "ipsec_discard")) {
         steps.push(`inbound IPsec policy ${out.ipsecPolicyIn}: ${d.drop === "ipsec_discard" ? "discard" : "protected traffic must not arrive in the clear"}`);
         steps.push(`drop: ${d.drop}`);
         return out;
@@ -914,11 +929,7 @@ export class Model {
     }
     if (d.spOut >= 0) {
       out.ipsecPolicyOut = names?.policyName("out", d.spOut) ?? `#${d.spOut}`;
-      if (d.tunnel !== null && d.fib === null) {
-        out.action = "ipsec";
-        steps.push(`outbound IPsec policy ${out.ipsecPolicyOut}: protect -> ${tunnelText(d.tunnel)} (encrypted without a lookup of its own; the ESP/AH packet is routed by its source)`);
-        return out;
-      }
+      if (d.tunnel !== null && d.fib === null) return intoTunnel(d.tunnel, `outbound IPsec policy ${out.ipsecPolicyOut}: protect, without a lookup of its own,`);
       if (d.drop === "ipsec_discard") {
         steps.push(`outbound IPsec policy ${out.ipsecPolicyOut}: discard`);
         steps.push(`drop: ${d.drop}`);
@@ -939,6 +950,11 @@ export class Model {
     out.subfib = d.subfib ?? "";
     out.rule = d.rule ?? "";
     steps.push(d.rule ? `rule ${d.rule} matched -> sub-FIB ${d.subfib}` : `no rule matched -> main sub-FIB ${d.subfib}`);
+    if (d.ikeLocalOnly && d.kind !== "local") {
+      out.action = "drop";
+      steps.push(`destination ${q.dst}: not the router's: drop: ${out.dropReason}`);
+      return out;
+    }
     if (d.nhg === null) {
       steps.push(`destination ${q.dst}: no route in ${d.subfib}`);
       steps.push(`drop: ${out.dropReason} (ICMP destination unreachable)`);
@@ -951,24 +967,22 @@ export class Model {
     out.nexthopGroup = d.nhg;
     steps.push(`destination ${q.dst}: ${out.prefix} (${out.routeOwner}) -> ${this.summary(d.nhg) || d.nhg}`);
     out.action = d.kind;
-    if (d.kind === "ipsec" && d.tunnel !== null) {
-      steps.push(d.drop ? `into ${tunnelText(d.tunnel)}: ${d.drop}` : `into ${tunnelText(d.tunnel)} (encrypted with its outbound SA; the ESP/AH packet is routed by its source)`);
-      if (d.drop) {
-        out.action = "drop";
-        steps.push(`drop: ${d.drop}`);
-      }
-      return out;
-    }
-    if (d.ikeLocalOnly && d.kind !== "local") {
-      out.action = "drop";
-      steps.push(`not for the router: drop: ${out.dropReason}`);
-      return out;
-    }
+    if (d.kind === "ipsec" && d.tunnel !== null) return intoTunnel(d.tunnel, "a route into a tunnel");
     if (d.kind !== "forward") {
       if (d.kind === "local") {
         out.action = "local";
-        steps.push(d.nhg.startsWith("glean:") ? "on a connected subnet, not resolved yet: up the TAP (the kernel resolves and forwards)" : "for the router itself: up the TAP");
+        if (d.drop) {
+          out.action = "drop";
+          steps.push(`${proto === 50 ? "ESP" : "AH"} for the router with no SA of its SPI: never up the TAP`);
+          steps.push(`drop: ${d.drop}`);
+        } else steps.push(d.nhg.startsWith("glean:") ? "on a connected subnet, not resolved yet: up the TAP (the kernel resolves and forwards)" : "for the router itself: up the TAP");
       } else steps.push(`drop: ${out.dropReason}`);
+      return out;
+    }
+    if (d.drop === "ip6_bad_source") {
+      out.action = "drop";
+      steps.push("a link-local source never leaves the link");
+      steps.push(`drop: ${d.drop}`);
       return out;
     }
     out.adjacency = d.adj ?? "";

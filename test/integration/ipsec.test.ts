@@ -384,7 +384,7 @@ describe("IPsec between srcfib and scapy", () => {
     // an outbound protect policy: into reqid 8's tunnel before any lookup
     const prot = await ex({ src: TUN, dst: "10.98.0.7", protocol: "udp", sport: 4000, dport: 53 });
     expect(prot).toMatchObject({ action: "ipsec", ipsec_policy_out: "own-out", ipsec_reqid: 8, fib: "", drop_reason: "" });
-    expect((prot.steps as string[]).join("\n")).toMatch(/outbound IPsec policy own-out: protect -> the tunnel of reqid 8/);
+    expect((prot.steps as string[]).join("\n")).toMatch(/outbound IPsec policy own-out: protect, without a lookup of its own, -> the tunnel of reqid 8 \(encrypted/);
     // plaintext where an inbound policy wants protection
     expect(await ex({ src: "10.98.0.7", dst: TUN, protocol: "udp", sport: 53, dport: 4000 })).toMatchObject({ action: "drop", drop_reason: "ipsec_policy", ipsec_policy_in: "own-in" });
     // IKE passes that policy to the router itself, and to nobody else
@@ -395,6 +395,16 @@ describe("IPsec between srcfib and scapy", () => {
     // a route into a tunnel (the route-based test's, reqid 7): after the source selector and lookup
     const routed = await ex({ src: ADDR.a4, dst: "10.99.0.5", protocol: "icmp" });
     expect(routed).toMatchObject({ action: "ipsec", ipsec_reqid: 7, fib: "via-a", prefix: REMOTE_NET, adjacency: "", ipsec_policy_out: "" });
+    // a protect policy whose tunnel has no outbound SA for the family yet
+    await api.call("Ipsec", "AddSp", { name: "own6-out", direction: "out", priority: 5, src: "2001:db8:a::/64", dst: "2001:db8:98::/48", action: "protect", reqid: 8 });
+    const noSa = await ex({ src: ADDR.a6, dst: "2001:db8:98::1", protocol: "udp", sport: 1, dport: 2 });
+    expect(noSa).toMatchObject({ action: "drop", drop_reason: "ipsec_no_out_sa", ipsec_policy_out: "own6-out", ipsec_reqid: 8 });
+    expect((noSa.steps as string[]).join("\n")).toMatch(/no outbound SA for IPv6/);
+    await api.call("Ipsec", "DeleteSp", { name: "own6-out" });
+    // ESP to the router under a host-to-host policy: an unknown SPI is refused as plaintext
+    const esp = await ex({ src: "10.99.0.5", dst: TUN, protocol: "esp" });
+    expect(esp).toMatchObject({ action: "drop", drop_reason: "ipsec_policy", ipsec_policy_in: "from-remote" });
+    expect((esp.steps as string[])[0]).toMatch(/ESP: one for an inbound SA's SPI/);
     // no policy, no tunnel: unchanged
     expect(await ex({ src: ADDR.a4, dst: PEER_ADDR, protocol: "icmp" })).toMatchObject({ action: "forward", ipsec_policy_in: "", ipsec_policy_out: "", ipsec_reqid: 0 });
   });
