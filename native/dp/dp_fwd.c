@@ -186,7 +186,6 @@ static const struct dp_sa *in_sa_of(const struct dp_ipsec *x, const uint8_t *f, 
 
 static inline bool is_ipsec_proto(const struct dp_pkt *p) { return p->proto == 50 || p->ah_off; }
 
-
 /* Packets held back from a burst for IPsec: inbound to an SA, or outbound into a tunnel. */
 struct held {
 	uint16_t n;
@@ -432,6 +431,10 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
 			done[j] = 1;
 			struct rte_mbuf *mb = h->m[j];
 			struct dp_pkt *p = &pk[h->idx[j]];
+			if (p->flags & DP_PKT_F_SRC_LL) { /* link-local sources never leave the link */
+				drop(w, mb, DP_DROP_IP6_BAD_SOURCE);
+				continue;
+			}
 			if (!sa) {
 				drop(w, mb, DP_DROP_IPSEC_NO_OUT_SA);
 				continue;
@@ -574,10 +577,7 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 						continue;
 					}
 					if (sp->action == DP_SP_PROTECT) {
-						if (p->flags & DP_PKT_F_SRC_LL) /* link-local: never into a tunnel */
-							drop(w, mb, DP_DROP_IP6_BAD_SOURCE);
-						else
-							hold(&held, i, mb, NULL, sp->tunnel);
+						hold(&held, i, mb, NULL, sp->tunnel);
 						m[i] = NULL;
 						continue;
 					}
@@ -738,10 +738,6 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 				drop(w, mb, x ? DP_DROP_IPSEC_NESTED : DP_DROP_IPSEC_NO_OUT_SA);
 				continue;
 			}
-			if (p->flags & DP_PKT_F_SRC_LL) { /* not into a tunnel either */
-				drop(w, mb, DP_DROP_IP6_BAD_SOURCE);
-				continue;
-			}
 			hold(&held, i, mb, NULL, g->bucket[0]);
 			continue;
 		case DP_NHG_BLACKHOLE:
@@ -888,8 +884,6 @@ static void inject_spd(struct dp_worker *w, uint16_t port, const struct dp_port_
 			txbuf_put(w, &w->tx[port], mb, DP_DROP_TX_FULL);
 		else if (sp->action == DP_SP_DISCARD)
 			drop(w, mb, DP_DROP_IPSEC_DISCARD);
-		else if (p->flags & DP_PKT_F_SRC_LL) /* never into a tunnel */
-			drop(w, mb, DP_DROP_IP6_BAD_SOURCE);
 		else
 			hold(&held, i, mb, NULL, sp->tunnel);
 	}
@@ -903,15 +897,16 @@ void dp_worker_inject(struct dp_worker *w, uint16_t port, struct rte_mbuf **m, u
 	const struct dp_ipsec *x = DP_LOAD(w->t->ipsec);
 	const struct dp_spd *spd = x ? DP_LOAD(x->spd[DP_SP_OUT]) : NULL;
 	const struct dp_port_conf *pc = DP_LOAD(w->t->port[port]);
-	for (uint16_t i = 0; i < n; i++) {
-		if (!spd)
+	if (!spd) {
+		for (uint16_t i = 0; i < n; i++)
 			txbuf_put(w, &w->tx[port], m[i], DP_DROP_TX_FULL);
-		else if (!pc) /* policies, and no port to check the frames against: none leaves */
+	} else if (!pc) { /* policies, and no port to check the frames against: none leaves */
+		for (uint16_t i = 0; i < n; i++)
 			drop(w, m[i], DP_DROP_PORT_DOWN);
-	}
-	if (spd && pc)
+	} else {
 		for (uint16_t i = 0; i < n; i += DP_BURST)
 			inject_spd(w, port, pc, x, spd, m + i, n - i < DP_BURST ? n - i : DP_BURST);
+	}
 }
 
 static void flush_one(struct dp_worker *w, struct dp_txbuf *b, uint16_t dpdk_port, uint16_t port, bool is_punt)

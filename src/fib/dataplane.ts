@@ -71,6 +71,8 @@ class Ids {
     readonly what: string,
     readonly max: number,
     readonly counts: ((id: number) => number[]) | null = null,
+    /** told when an id is freed (a reading of the counters from before is stale for it) */
+    readonly released: (() => void) | null = null,
   ) {}
   get(key: string): number | undefined {
     return this.#byKey.get(key);
@@ -101,8 +103,6 @@ class Ids {
     this.#free.push(id);
     this.released?.();
   }
-  /** told when an id is freed (a reading of the counters from before is stale for it) */
-  released: (() => void) | null = null;
   keys(): string[] {
     return [...this.#byKey.keys()];
   }
@@ -226,14 +226,21 @@ export class DataplaneDriver {
     this.#dp = dp;
     this.#log = log;
     const lim = loadNative().dpLimits;
-    this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#countsNow().fib[id]!]);
-    this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#countsNow().subfib[id]!]);
+    const stale = (): void => {
+      this.#snapshot = null;
+    };
+    this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#countsNow().fib[id]!], stale);
+    this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#countsNow().subfib[id]!], stale);
     this.#nhgIds = new Ids("nexthop group", lim.nhgs);
-    this.#adjIds = new Ids("adjacency", lim.adjs, (id) => {
-      const c = this.#countsNow().adj;
-      return [c[2 * id]!, c[2 * id + 1]!];
-    });
-    for (const ids of [this.#fibIds, this.#subIds, this.#adjIds]) ids.released = () => (this.#snapshot = null);
+    this.#adjIds = new Ids(
+      "adjacency",
+      lim.adjs,
+      (id) => {
+        const c = this.#countsNow().adj;
+        return [c[2 * id]!, c[2 * id + 1]!];
+      },
+      stale,
+    );
   }
 
   #snapshot: NativeCounters | null = null;
