@@ -317,7 +317,7 @@ static void setup_tables(void)
 		sa_conf(&s.conf, (enum alg)a, spi_in, true, x->peer, OUR_ADDR, key_in, REPLAY_WINDOW);
 		if (dp_sa_add(T, x->in_sa, &s, err, sizeof err) != DP_OK)
 			die("dp_sa_add in: %s", err);
-		struct dp_tunnel tun = {.mtu = TUN_MTU, .out_sa = {x->out_sa, DP_ID_NONE}};
+		struct dp_tunnel tun = {.mtu = {TUN_MTU, TUN_MTU}, .out_sa = {x->out_sa, DP_ID_NONE}};
 		if (dp_tunnel_set(T, x->tunnel, &tun, err, sizeof err) != DP_OK)
 			die("dp_tunnel_set: %s", err);
 		/* the peer's SAs: standalone ipsec_esp SAs */

@@ -607,15 +607,16 @@ private:
 		return Rc(info, dp_sa_set_life(t_, static_cast<uint16_t>(U32(info[0])), &l));
 	}
 
-	// tunnelSet(id, mtu, outSa4, outSa6) -> [rc, message]  (0xffff: none)
+	// tunnelSet(id, mtu4, mtu6, outSa4, outSa6) -> [rc, message]  (0xffff: none)
 	Napi::Value TunnelSet(const Napi::CallbackInfo &info)
 	{
 		if (!Alive(info))
 			return info.Env().Undefined();
 		dp_tunnel tun;
-		tun.mtu = static_cast<uint16_t>(U32(info[1]));
-		tun.out_sa[0] = static_cast<uint16_t>(U32(info[2]));
-		tun.out_sa[1] = static_cast<uint16_t>(U32(info[3]));
+		tun.mtu[0] = static_cast<uint16_t>(U32(info[1]));
+		tun.mtu[1] = static_cast<uint16_t>(U32(info[2]));
+		tun.out_sa[0] = static_cast<uint16_t>(U32(info[3]));
+		tun.out_sa[1] = static_cast<uint16_t>(U32(info[4]));
 		char err[kErrLen] = "";
 		return RcMsg(info, dp_tunnel_set(t_, static_cast<uint16_t>(U32(info[0])), &tun, err, sizeof err), err);
 	}

@@ -446,11 +446,11 @@ static void ipsec_held(struct dp_worker *w, uint16_t port, const struct dp_port_
 				drop(w, mb, DP_DROP_TTL_EXPIRED);
 				continue;
 			}
-			if (p->l3_len > tun->mtu && (fam || (p->flags & DP_PKT_F_DF))) {
+			if (p->l3_len > tun->mtu[fam] && (fam || (p->flags & DP_PKT_F_DF))) {
 				if (local)
-					dp_icmp_error_local(w, mb, p, fam ? 2 : 3, fam ? 0 : 4, tun->mtu);
+					dp_icmp_error_local(w, mb, p, fam ? 2 : 3, fam ? 0 : 4, tun->mtu[fam]);
 				else
-					icmp_err(w, flags, mb, p, pc, fam ? 2 : 3, fam ? 0 : 4, tun->mtu);
+					icmp_err(w, flags, mb, p, pc, fam ? 2 : 3, fam ? 0 : 4, tun->mtu[fam]);
 				drop(w, mb, DP_DROP_TOO_BIG);
 				continue;
 			}

@@ -282,8 +282,10 @@ int dp_tunnel_set(struct dp_tables *t, uint16_t id, const struct dp_tunnel *tun,
 		return errf(err, errlen, "IPsec is not enabled in this dataplane"), DP_EINVAL;
 	if (id >= DP_MAX_TUNNELS)
 		return errf(err, errlen, "tunnel id %u out of range (max %u)", id, DP_MAX_TUNNELS - 1), DP_EINVAL;
-	if (tun->mtu < 576 && tun->mtu != 0)
-		return errf(err, errlen, "tunnel MTU %u is below 576", tun->mtu), DP_EINVAL;
+	if (tun->mtu[0] < 576 && tun->mtu[0] != 0)
+		return errf(err, errlen, "tunnel MTU %u for IPv4 is below 576", tun->mtu[0]), DP_EINVAL;
+	if (tun->mtu[1] < 1280 && tun->mtu[1] != 0)
+		return errf(err, errlen, "tunnel MTU %u for IPv6 is below 1280", tun->mtu[1]), DP_EINVAL;
 	for (int f = 0; f < 2; f++) {
 		uint16_t sa = tun->out_sa[f];
 		if (sa == DP_ID_NONE)
@@ -300,8 +302,9 @@ int dp_tunnel_set(struct dp_tables *t, uint16_t id, const struct dp_tunnel *tun,
 	if (!n)
 		return errf(err, errlen, "out of memory"), DP_ENOMEM;
 	*n = *tun;
-	if (!n->mtu)
-		n->mtu = 1400;
+	for (int f = 0; f < 2; f++)
+		if (!n->mtu[f])
+			n->mtu[f] = 1400;
 	PUBLISH(x, x->tun[id], n, RET_FREE);
 	return DP_OK;
 }

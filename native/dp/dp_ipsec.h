@@ -73,8 +73,10 @@ struct dp_sa_spec {
 };
 
 struct dp_tunnel {
-	uint16_t mtu;         /* largest inner packet sent into the tunnel; larger IPv4 with DF and
-	                         IPv6 get ICMP "too big" with this MTU */
+	uint16_t mtu[2];      /* largest inner packet sent into the tunnel, IPv4 [0] and IPv6 [1] (each
+	                         its outbound SA's); larger IPv4 with DF and IPv6 get ICMP "too big"
+	                         with it.  0: 1400; IPv4 at least 576, IPv6 at least 1280 (RFC 8200
+	                         5: hosts ignore a smaller one) */
 	uint16_t out_sa[2];   /* current outbound SA for inner IPv4 [0] and IPv6 [1], or DP_ID_NONE */
 };
 

@@ -832,7 +832,7 @@ static void test_ipsec_path(void)
 	CHECK(add_sa(1, 50, 1, &c) == DP_OK);
 	sa_conf(&c, 0x2002, true, "198.51.200.2", "192.0.2.1", 0x22);
 	CHECK(add_sa(2, 50, 1, &c) == DP_OK);
-	struct dp_tunnel tun = {.mtu = 1400, .out_sa = {1, DP_ID_NONE}};
+	struct dp_tunnel tun = {.mtu = {1400, 1400}, .out_sa = {1, DP_ID_NONE}};
 	CHECK(dp_tunnel_set(T, 1, &tun, err, sizeof err) == DP_OK);
 	/* the peer's */
 	struct ipsec_esp_sa *peer_out, *peer_in;
@@ -1209,7 +1209,9 @@ static void test_ipsec_path(void)
 	sa_conf(&c, 0x1008, true, "192.0.2.1", "198.51.200.2", 0x88);
 	c.inner_family = 6;
 	CHECK(ipsec_esp_sa_create(&CR, &c, &peer_in6, err, sizeof err) == 0);
-	struct dp_tunnel tun6 = {.mtu = 1400, .out_sa = {1, 8}};
+	struct dp_tunnel tun6 = {.mtu = {1400, 1280 - 1}, .out_sa = {1, 8}};
+	CHECK(dp_tunnel_set(T, 1, &tun6, err, sizeof err) == DP_EINVAL && strstr(err, "IPv6 is below 1280"));
+	tun6.mtu[1] = 1350; /* each family its own: IPv4 1400, IPv6 1350 */
 	CHECK(dp_tunnel_set(T, 1, &tun6, err, sizeof err) == DP_OK);
 	struct dp_sp out6[4];
 	memcpy(out6, out, sizeof out);
@@ -1246,9 +1248,15 @@ static void test_ipsec_path(void)
 		CHECK(ip[6] == 58 && 14u + 40 + pl == o.tap[2][0]->pkt_len && pl <= 1280 - 40);
 		CHECK(memcmp(ip + 8, own6[1].b + 14 + 24, 16) == 0 && memcmp(ip + 24, own6[1].b + 14 + 8, 16) == 0);
 		uint32_t sum = dp_cksum(ip + 8, 32, 0) + pl + 58;
-		CHECK(ic[0] == 2 && ic[1] == 0 && (uint32_t)(ic[4] << 24 | ic[5] << 16 | ic[6] << 8 | ic[7]) == 1400);
+		CHECK(ic[0] == 2 && ic[1] == 0 && (uint32_t)(ic[4] << 24 | ic[5] << 16 | ic[6] << 8 | ic[7]) == 1350);
 		CHECK(dp_cksum(ic, pl, sum) == 0xFFFF && memcmp(ic + 8, own6[1].b + 14, 48) == 0);
 	}
+	out_free(&o);
+	/* IPv4 keeps its own 1400: 1368 bytes with DF go through */
+	mk4(&own6[0], 2, "10.0.2.1", "172.16.5.5", 64, 17, 33000, 7, 1340, true);
+	as_kernel(&own6[0], 2);
+	run_via(2, own6, 1, &o, true);
+	CHECK(o.n[0] == 1 && o.ntap[2] == 0);
 	out_free(&o);
 	/* a forwarded one from a link-local source is not sent into the tunnel either */
 	ll_own = drops(DP_DROP_IP6_BAD_SOURCE);
@@ -1377,7 +1385,7 @@ static void test_ipsec_path(void)
 	c.spi = 0x7007;
 	c.key_len = 15;
 	CHECK(add_sa(7, 50, 1, &c) == DP_EINVAL && DP_LOAD(T->ipsec->sa[7]) == NULL);
-	struct dp_tunnel bad = {.mtu = 1400, .out_sa = {4, DP_ID_NONE}};   /* inbound SA as outbound */
+	struct dp_tunnel bad = {.mtu = {1400, 1400}, .out_sa = {4, DP_ID_NONE}};   /* inbound SA as outbound */
 	CHECK(dp_tunnel_set(T, 2, &bad, err, sizeof err) == DP_EINVAL);
 	bad.out_sa[0] = DP_ID_NONE, bad.out_sa[1] = 6;                     /* IPv4 SA in the IPv6 slot */
 	CHECK(dp_tunnel_set(T, 2, &bad, err, sizeof err) == DP_EINVAL && DP_LOAD(T->ipsec->tun[2]) == NULL);

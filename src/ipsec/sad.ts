@@ -134,6 +134,14 @@ export interface IpsecLimits {
 }
 
 export const DEFAULT_TUNNEL_MTU = 1400;
+const IP6_MIN_MTU = 1280;
+
+/** An SA's tunnel MTU: 576-9000, and for IPv6 inside at least 1280. */
+function checkTunnelMtu(mtu: number, inner: Family): void {
+  const min = inner === 6 ? IP6_MIN_MTU : 576;
+  if (!Number.isInteger(mtu) || mtu < min || mtu > 9000)
+    throw new ApiError("INVALID_ARGUMENT", `tunnel_mtu: ${mtu} is out of range ${min}-9000${inner === 6 ? " (an SA carrying IPv6 is a link for it: RFC 8200 wants 1280)" : ""}`);
+}
 const NONE = 0xffff;
 
 interface Sa {
@@ -363,8 +371,9 @@ export class Sad {
     if (a.natt && direction === "in" && nattDport !== this.#nattPort)
       throw new ApiError("INVALID_ARGUMENT", `natt_dport: inbound ESP in UDP is taken at the NAT-T port (dataplane.ike_ports[1]: ${this.#nattPort}), not ${nattDport}`);
     const lifetime = checkLifetime(a.lifetime);
-    const tunnelMtu = a.tunnelMtu === 0 ? this.#defaultMtu : a.tunnelMtu;
-    if (!Number.isInteger(tunnelMtu) || tunnelMtu < 576 || tunnelMtu > 9000) throw new ApiError("INVALID_ARGUMENT", `tunnel_mtu: ${a.tunnelMtu} is out of range 576-9000`);
+    // IPv6 needs at least 1280 of a link (RFC 8200 section 5): hosts ignore a smaller "too big"
+    const tunnelMtu = a.tunnelMtu !== 0 ? a.tunnelMtu : inner === 6 ? Math.max(this.#defaultMtu, IP6_MIN_MTU) : this.#defaultMtu;
+    checkTunnelMtu(tunnelMtu, inner);
 
     const dstText = formatAddress(dst.family, dst.addr);
     const k = saKey(protocol, a.spi, dstText);
@@ -470,7 +479,7 @@ export class Sad {
   updateSa(protocol: string, spi: number, dst: string, lifetime: Lifetime, tunnelMtu: number): SaOut {
     const [, sa] = this.#find(protocol, spi, dst);
     const l = checkLifetime(lifetime);
-    if (tunnelMtu !== 0 && (!Number.isInteger(tunnelMtu) || tunnelMtu < 576 || tunnelMtu > 9000)) throw new ApiError("INVALID_ARGUMENT", `tunnel_mtu: ${tunnelMtu} is out of range 576-9000`);
+    if (tunnelMtu !== 0) checkTunnelMtu(tunnelMtu, sa.family);
     // Traffic limits live in the dataplane's SA: a replacement would restart its sequence
     // numbers under the same key, so they are changed there in place.
     const rc = this.#dp.saSetLife(sa.id, l.softBytes, l.hardBytes, l.softPackets, l.hardPackets);
@@ -508,15 +517,15 @@ export class Sad {
     const t = this.#tunnels.get(reqid)?.id;
     if (t === undefined) return; // no SA, policy or route names it: no tunnel to point
     const best: [Sa | null, Sa | null] = [null, null];
-    let mtu = 0;
     for (const s of this.#sas.values()) {
       if (s.out.direction !== "out" || s.out.reqid !== reqid || s.out.state === "expired") continue;
       const f = s.family === 4 ? 0 : 1;
       if (!best[f] || s.added >= best[f]!.added) best[f] = s;
     }
-    for (const s of best) if (s && (mtu === 0 || s.out.tunnelMtu < mtu)) mtu = s.out.tunnelMtu;
     const ids: [number, number] = [best[0]?.id ?? NONE, best[1]?.id ?? NONE];
-    const [rc, msg] = this.#dp.tunnelSet(t, mtu || this.#defaultMtu, ids[0], ids[1]);
+    // each family's inner packets are bounded by its own SA's MTU (0: the dataplane's default)
+    const dflt = this.#defaultMtu;
+    const [rc, msg] = this.#dp.tunnelSet(t, best[0]?.out.tunnelMtu ?? dflt, best[1]?.out.tunnelMtu ?? Math.max(dflt, IP6_MIN_MTU), ids[0], ids[1]);
     if (rc !== 0) throw new ApiError("INTERNAL", `the dataplane refused tunnel ${reqid}: ${msg}`);
     this.#tunnelOut.set(reqid, ids);
   }

@@ -72,7 +72,7 @@ export interface NativeDataplane {
   saSetLife(id: number, softBytes: number, hardBytes: number, softPackets: number, hardPackets: number): number;
   saStats(id: number): { packets: number; bytes: number; softExpired: boolean; hardExpired: boolean } | null;
   /** outSa4 / outSa6: SA ids or 0xffff (none) */
-  tunnelSet(id: number, mtu: number, outSa4: number, outSa6: number): [number, string];
+  tunnelSet(id: number, mtu4: number, mtu6: number, outSa4: number, outSa6: number): [number, string];
   tunnelDelete(id: number): number;
   /** dir 0: inbound, 1: outbound; the list in match order */
   spdSet(dir: 0 | 1, policies: NativeSp[]): [number, string];

@@ -163,6 +163,9 @@ describe("IPsec between srcfib and scapy", () => {
     await bad({ ...sa("out", 0x1000a001, "gcm", K.gcmIn), reqid: 0 }, "INVALID_ARGUMENT", /reqid: an outbound SA needs/);
     await bad({ ...sa("in", 0x1000a001, "gcm", K.gcmIn), dst: "2001:db8::1" }, "INVALID_ARGUMENT", /dst:/);
     await bad({ ...sa("in", 0x1000a001, "gcm", K.gcmIn), lifetime: { soft_packets: 10, hard_packets: 5 } }, "INVALID_ARGUMENT", /soft_packets: 10 is not below the hard limit 5/);
+    await bad({ ...sa("out", 0x1000a001, "gcm", K.gcmIn), inner_family: 6, tunnel_mtu: 1200 }, "INVALID_ARGUMENT", /tunnel_mtu: 1200 is out of range 1280-9000 \(an SA carrying IPv6/);
+    const nat = { ...sa("in", 0x1000a001, "gcm", K.gcmIn), natt: true, natt_dport: 4501 };
+    await bad(nat, "INVALID_ARGUMENT", /natt_dport: inbound ESP in UDP is taken at the NAT-T port \(dataplane.ike_ports\[1\]: 4500\), not 4501/);
     const sp = await codeOf(api.call("Ipsec", "AddSp", { name: "x", direction: "out", src: "198.51.100.1/24", dst: REMOTE_NET, action: "protect", reqid: REQID }));
     expect(sp.code).toBe("INVALID_ARGUMENT");
     expect(sp.details).toMatch(/src:.*host bits/);
