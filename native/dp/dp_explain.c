@@ -54,7 +54,7 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 	} else {
 		p.src6 = in->src;
 		p.dst6 = in->dst;
-		if (in->src[0] == 0xFE && (in->src[1] & 0xC0) == 0x80)
+		if (dp_ip6_link_local(in->src))
 			p.flags |= DP_PKT_F_SRC_LL;
 	}
 	/* IPsec policies, as fwd() applies them to a plaintext packet from a port */

@@ -157,14 +157,14 @@ static void parse_ip6(struct dp_pkt *p, const uint8_t *frame, uint32_t len, uint
 	p->ttl = h[7];
 	p->src6 = h + 8;
 	p->dst6 = h + 24;
-	if (p->dst6[0] == 0xFF || (p->dst6[0] == 0xFE && (p->dst6[1] & 0xC0) == 0x80)) {
+	if (p->dst6[0] == 0xFF || dp_ip6_link_local(p->dst6)) {
 		p->cls = DP_PKT_PUNT; /* multicast (ND, MLD, routing protocols) and link-local */
 		return;
 	}
 	static const uint8_t loopback[16] = {[15] = 1};
 	if (p->src6[0] == 0xFF || memcmp(p->src6, loopback, 16) == 0)
 		return set_drop(p, DP_DROP_IP6_BAD_SOURCE);
-	if (p->src6[0] == 0xFE && (p->src6[1] & 0xC0) == 0x80)
+	if (dp_ip6_link_local(p->src6))
 		p->flags |= DP_PKT_F_SRC_LL;
 
 	/* Walk the extension chain within the datagram. */

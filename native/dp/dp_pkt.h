@@ -97,6 +97,8 @@ extern const uint8_t dp_fast_proto[256];
 static inline bool dp_proto_has_ports(uint8_t proto) { return dp_fast_proto[proto] & DP_FAST_PORTS; }
 
 static inline uint16_t dp_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+/* Whether an IPv6 address is link-local (fe80::/10). */
+static inline bool dp_ip6_link_local(const uint8_t *a) { return a[0] == 0xFE && (a[1] & 0xC0) == 0x80; }
 static inline uint32_t dp_rd32(const uint8_t *p) /* compilers make this one byte-swapping load */
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];

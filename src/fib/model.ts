@@ -911,12 +911,13 @@ export class Model {
         return out;
       }
       out.action = "drop";
-      const why = d.drop === "ipsec_no_out_sa" ? `${where} has no outbound SA for IPv${src.family} (yet)` : d.drop === "ip6_bad_source" ? "a link-local source never leaves the link" : d.drop;
+      const why = d.drop === "ipsec_no_out_sa" ? `${where} has no outbound SA for IPv${src.family} (yet)` : d.drop === "ip6_bad_source" ? linkLocal : d.drop;
       steps.push(`${how} -> ${where}: ${why}`);
       steps.push(`drop: ${d.drop}`);
       return out;
     };
     const ike = "IKE (to the IKE port, or the NAT-T port with the non-ESP marker)";
+    const linkLocal = "a link-local source never leaves the link";
     if (names && (proto === 50 || proto === 51)) steps.push(`${proto === 50 ? "ESP" : "AH"}: one for an inbound SA's SPI and destination is decrypted before any policy; for any other SPI:`);
     if (d.spIn >= 0) {
       out.ipsecPolicyIn = names?.policyName("in", d.spIn) ?? `#${d.spIn}`;
@@ -981,7 +982,7 @@ export class Model {
     }
     if (d.drop === "ip6_bad_source") {
       out.action = "drop";
-      steps.push("a link-local source never leaves the link");
+      steps.push(linkLocal);
       steps.push(`drop: ${d.drop}`);
       return out;
     }
