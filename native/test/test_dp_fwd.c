@@ -26,6 +26,7 @@
 #include "../ipsec/ipsec_ah.h"
 #include "dp_ipsec.h"
 #include "dp_worker.h"
+#include "test_pkt.h"
 #include "test_util.h"
 #include "test_eal.h"
 
@@ -1476,15 +1477,6 @@ static void test_hdr20(void)
 /* dp_pkt_parse_fast4 against dp_pkt_parse: on valid frames of every kind and on mutations of
  * them, the fast path either declines (leaving p as it was) or gives dp_pkt_parse's result
  * field for field; it must take the plain IPv4 frames it exists for. */
-static bool pkt_same(const struct dp_pkt *a, const struct dp_pkt *b)
-{
-	return a->l4_off == b->l4_off && a->l3_len == b->l3_len && a->cls == b->cls && a->drop == b->drop &&
-	       a->proto == b->proto && a->dscp == b->dscp && a->ttl == b->ttl && a->flags == b->flags &&
-	       a->l2_len == b->l2_len && a->sport == b->sport && a->dport == b->dport && a->in_port == b->in_port &&
-	       a->ah_off == b->ah_off && a->src4 == b->src4 && a->dst4 == b->dst4 && a->src6 == b->src6 &&
-	       a->dst6 == b->dst6;
-}
-
 static void test_parse_fast(void)
 {
 	static const uint8_t protos[] = {17, 6, 132, 136, 1, 58, 50, 51, 47, 4};

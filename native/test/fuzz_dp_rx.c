@@ -1,0 +1,882 @@
+/*
+ * fuzz_dp_rx — libFuzzer target: arbitrary frames into the packet loop (dp_worker_rx, and
+ * dp_worker_inject as if the kernel wrote them on a TAP), over real DPDK mbufs, ring ports and
+ * a crypto device, with tables that reach every stage: source bindings, sub-FIB rules, ECMP,
+ * local / blackhole / unreachable / prohibit routes, a small-MTU and an unresolved next hop,
+ * IPsec policies in and out, inbound ESP (tunnel, IPv4 in IPv4), ESP in UDP (NAT-T, IPv6 in
+ * IPv4), AH, and a route into a tunnel.
+ *
+ * Input: records, each [ctl][len lo][len hi][len bytes] (len capped at what is left and at
+ * FRAME_MAX).  ctl:
+ *   bits 0-1  port 0..2 (3 is 0)
+ *   bit 2     written by the kernel on the port's TAP (dp_worker_inject), else received
+ *   bits 3-4  sealed by the peer: the bytes are the inner IP packet, made into ESP (1), ESP in
+ *             UDP carrying IPv6 (2) or AH (3) with the peer's own SAs (genuine ICV, fresh
+ *             sequence number) and received on port 0: the fuzzer reaches the decrypted path
+ *   bit 5     the bytes are an IP packet: an Ethernet header for the port is put in front
+ *   bit 6     lengths and IPv4 header checksum fixed up first (so mutations get past them)
+ *   bit 7     the frame is given as two chained segments
+ * A record whose port and direction match the record before joins its burst (up to 32), so
+ * runs of packets to one next hop, bursts of one SA and mixed bursts are reached.
+ *
+ * After each burst, everything that left is taken off the rings and checked, and the target
+ * aborts (a finding) when any of these fails:
+ *   - accounting: every frame that came in was transmitted, punted or dropped exactly once
+ *     (ICMP errors and extra fragments are counted apart);
+ *   - no mbuf is leaked (both pools back to full once the rings are drained);
+ *   - what leaves a port after reception fits the port: no frame over MTU + 14, IPv4 header
+ *     checksum right and total length within the frame, IPv6 payload length within the frame;
+ *   - a received plaintext frame sent alone that leaves by exactly one port (or goes up the
+ *     TAP as local) went where dp_explain says it goes, and a frame dp_explain forwards is not
+ *     dropped for a reason that Explain decides (route, binding, policy).
+ * ASan and UBSan (abort on error) watch our code; DPDK's libraries are not instrumented.
+ *
+ *   make -C native fuzz                  # builds out/fuzz_dp_rx (clang)
+ *   out/fuzz_dp_rx -max_total_time=60 CORPUS_DIR
+ *   FUZZ_DP_RX_SEEDS=DIR out/fuzz_dp_rx -runs=0   # writes the seed corpus into DIR
+ *   FUZZ_DP_RX_VERBOSE=1 out/fuzz_dp_rx FILE...   # what each burst of those inputs did
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "../ipsec/ipsec_ah.h"
+#include "dp_explain.h"
+#include "dp_ipsec.h"
+#include "dp_worker.h"
+#include "test_eal.h"
+#include "test_pkt.h"
+
+#define NPORT 3
+#define FRAME_MAX 1900 /* the inner packet of a sealed record: its ESP/AH packet fits a segment */
+#define MAX_RECORDS 64
+
+static struct rte_ring *tx_ring[NPORT], *rx_ring[NPORT], *tap_ring[NPORT], *tap_rx[NPORT];
+static uint16_t eth_port[NPORT], tap_port[NPORT];
+static struct rte_mempool *mp, *mp_ind;
+static struct dp_tables *T;
+static struct dp_counters *C;
+static struct dp_worker W;
+static struct ipsec_crypto CR;
+static struct ipsec_esp_sa *peer_esp, *peer_natt;
+static struct ipsec_ah_sa *peer_ah;
+static unsigned pool_full, pool_ind_full;
+static bool verbose; /* FUZZ_DP_RX_VERBOSE: each burst's outcome on stderr */
+/* how often each cross-check had something to compare (printed at exit) */
+static unsigned long n_explain, n_fast4, n_fast4_l3;
+
+static const uint8_t MAC_PORT[NPORT][6] = {{2, 0, 0, 0, 0, 0xA}, {2, 0, 0, 0, 0, 0xB}, {2, 0, 0, 0, 0, 0xC}};
+static const uint8_t MAC_PEER[NPORT][6] = {{2, 0, 0, 0, 1, 0xA}, {2, 0, 0, 0, 1, 0xB}, {2, 0, 0, 0, 1, 0xC}};
+static const uint16_t PORT_MTU[NPORT] = {1500, 1500, 1400};
+
+#define DIE(...)                                                                                             \
+	do {                                                                                                 \
+		fprintf(stderr, "fuzz_dp_rx: " __VA_ARGS__);                                                 \
+		fputc('\n', stderr);                                                                         \
+		abort();                                                                                     \
+	} while (0)
+
+static void ip4(uint8_t *a, const char *s) { inet_pton(AF_INET, s, a); }
+static void ip6(uint8_t *a, const char *s) { inet_pton(AF_INET6, s, a); }
+
+static void setup_ports(void)
+{
+	for (int i = 0; i < NPORT; i++) {
+		char n[32];
+		snprintf(n, sizeof n, "frx%d", i);
+		rx_ring[i] = rte_ring_create(n, 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(n, sizeof n, "ftx%d", i);
+		tx_ring[i] = rte_ring_create(n, 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(n, sizeof n, "ftaptx%d", i);
+		tap_ring[i] = rte_ring_create(n, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(n, sizeof n, "ftaprx%d", i);
+		tap_rx[i] = rte_ring_create(n, 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(n, sizeof n, "fport%d", i);
+		int p = rte_eth_from_rings(n, &rx_ring[i], 1, &tx_ring[i], 1, 0);
+		snprintf(n, sizeof n, "ftap%d", i);
+		int q = rte_eth_from_rings(n, &tap_rx[i], 1, &tap_ring[i], 1, 0);
+		if (p < 0 || q < 0)
+			DIE("rte_eth_from_rings failed");
+		eth_port[i] = (uint16_t)p;
+		tap_port[i] = (uint16_t)q;
+		struct rte_eth_conf conf = {0};
+		for (int k = 0; k < 2; k++) {
+			uint16_t id = k ? (uint16_t)q : (uint16_t)p;
+			if (rte_eth_dev_configure(id, 1, 1, &conf) != 0 || rte_eth_rx_queue_setup(id, 0, 64, 0, NULL, mp) != 0 ||
+			    rte_eth_tx_queue_setup(id, 0, 64, 0, NULL) != 0 || rte_eth_dev_start(id) != 0)
+				DIE("ring port %u setup failed", id);
+		}
+	}
+}
+
+static void must(int rc, const char *what)
+{
+	if (rc != DP_OK)
+		DIE("setup: %s: %d", what, rc);
+}
+
+static void route(uint16_t sub, int fam, const char *pfx, unsigned len, uint32_t nhg)
+{
+	uint8_t a[16];
+	if (fam == 4)
+		ip4(a, pfx);
+	else
+		ip6(a, pfx);
+	must(dp_route_set(T, sub, fam, a, len, nhg, NULL), pfx);
+}
+
+static void sa_conf(struct ipsec_sa_conf *c, uint32_t spi, bool inbound, uint8_t inner, uint8_t key)
+{
+	memset(c, 0, sizeof *c);
+	c->spi = spi;
+	c->inbound = inbound;
+	c->tunnel = true;
+	c->outer_family = 4;
+	c->inner_family = inner;
+	ip4(c->src, inbound ? "198.51.200.2" : "192.0.2.1");
+	ip4(c->dst, inbound ? "192.0.2.1" : "198.51.200.2");
+	c->cipher = IPSEC_CIPHER_AES_GCM;
+	c->auth = IPSEC_AUTH_NONE;
+	memset(c->key, key, 16);
+	c->key_len = 16;
+	memcpy(c->salt, "salt", 4);
+	c->replay_window = 128;
+}
+
+static void add_sa(uint16_t id, uint8_t proto, const struct ipsec_sa_conf *c)
+{
+	struct dp_sa_spec s = {.proto = proto, .tunnel = 1, .conf = *c};
+	char err[256];
+	if (dp_sa_add(T, id, &s, err, sizeof err) != DP_OK)
+		DIE("dp_sa_add(%u): %s", id, err);
+}
+
+static void sp(struct dp_sp *p, uint32_t id, int fam, const char *src, unsigned sl, const char *dst, unsigned dl,
+               uint8_t action)
+{
+	memset(p, 0, sizeof *p);
+	p->id = id;
+	p->family = (uint8_t)fam;
+	if (fam == 4) {
+		ip4(p->src, src);
+		ip4(p->dst, dst);
+	} else {
+		ip6(p->src, src);
+		ip6(p->dst, dst);
+	}
+	p->src_len = (uint8_t)sl;
+	p->dst_len = (uint8_t)dl;
+	p->proto_any = 1;
+	p->action = action;
+	p->tunnel = action == DP_SP_PROTECT ? 1 : 0;
+	p->sport_hi = p->dport_hi = 0xFFFF;
+}
+
+/* Port 0 faces ISP-A (192.0.2.0/24 sources, FIB 1), port 1 ISP-B (203.0.113.0/24, FIB 2), port 2
+ * the LAN (10.0.2.0/24, fd00:2::/64) with a smaller MTU.  Tunnel 1 runs from our 192.0.2.1 to the
+ * peer 198.51.200.2 and protects 10.0.2.0/24 <-> 172.16.0.0/16 and fd00:2::/64 <-> fd00:99::/32. */
+static void setup_tables(void)
+{
+	T = dp_tables_create(NULL);
+	for (int i = 0; i < NPORT; i++) {
+		struct dp_port_conf pc = {.dpdk_port = eth_port[i], .tap_port = tap_port[i], .mtu = PORT_MTU[i],
+		                          .has_ip4 = 1, .has_ip6 = 1};
+		memcpy(pc.mac, MAC_PORT[i], 6);
+		pc.ip4 = 0x0A000001u | (uint32_t)i << 8; /* 10.0.i.1 */
+		char a[64];
+		snprintf(a, sizeof a, "fd00:%d::1", i);
+		ip6(pc.ip6, a);
+		must(dp_port_set(T, (uint16_t)i, &pc), "port");
+		struct dp_adj adj = {.port = (uint16_t)i, .mtu = PORT_MTU[i], .resolved = 1};
+		memcpy(adj.dst_mac, MAC_PEER[i], 6);
+		memcpy(adj.src_mac, MAC_PORT[i], 6);
+		must(dp_adj_set(T, (uint16_t)(i + 1), &adj), "adj");
+		uint16_t id = (uint16_t)(i + 1), w1 = 1;
+		must(dp_nhg_set(T, (uint32_t)(i + 1), DP_NHG_FORWARD, 1, &id, &w1), "nhg");
+	}
+	struct dp_adj small = {.port = 2, .mtu = 1280, .resolved = 1};
+	memcpy(small.dst_mac, MAC_PEER[2], 6);
+	memcpy(small.src_mac, MAC_PORT[2], 6);
+	must(dp_adj_set(T, 4, &small), "adj 4");
+	struct dp_adj unres = {.port = 2, .mtu = 1400, .resolved = 0};
+	must(dp_adj_set(T, 5, &unres), "adj 5");
+	uint16_t a4 = 4, a5 = 5, w1 = 1;
+	must(dp_nhg_set(T, 4, DP_NHG_FORWARD, 1, &a4, &w1), "nhg 4");
+	must(dp_nhg_set(T, 5, DP_NHG_FORWARD, 1, &a5, &w1), "nhg 5");
+	must(dp_nhg_set(T, 10, DP_NHG_LOCAL, 0, NULL, NULL), "local");
+	must(dp_nhg_set(T, 11, DP_NHG_BLACKHOLE, 0, NULL, NULL), "blackhole");
+	must(dp_nhg_set(T, 12, DP_NHG_UNREACHABLE, 0, NULL, NULL), "unreachable");
+	must(dp_nhg_set(T, 13, DP_NHG_PROHIBIT, 0, NULL, NULL), "prohibit");
+	uint16_t ecmp_adj[2] = {1, 2}, ecmp_w[2] = {1, 3};
+	must(dp_nhg_set(T, 20, DP_NHG_FORWARD, 2, ecmp_adj, ecmp_w), "ecmp");
+
+	/* sub-FIBs 0 (FIB 0), 10 and 11 (FIB 1), 20 (FIB 2) */
+	static const uint16_t subs[] = {0, 10, 11, 20};
+	for (unsigned s = 0; s < sizeof subs / sizeof subs[0]; s++) {
+		uint16_t x = subs[s];
+		route(x, 4, "10.0.0.1", 32, 10);
+		route(x, 4, "10.0.1.1", 32, 10);
+		route(x, 4, "10.0.2.1", 32, 10);
+		route(x, 4, "192.0.2.1", 32, 10);
+		route(x, 4, "10.0.2.0", 24, 3);
+		route(x, 4, "10.0.2.128", 25, 4);
+		route(x, 4, "10.0.2.64", 26, 5);
+		route(x, 6, "fd00:0::1", 128, 10);
+		route(x, 6, "fd00:2::1", 128, 10);
+		route(x, 6, "fd00:2::", 64, 3);
+		route(x, 6, "fd00:2:0:1::", 64, 4);
+	}
+	route(0, 4, "0.0.0.0", 0, 2);
+	route(10, 4, "0.0.0.0", 0, 1);
+	route(11, 4, "0.0.0.0", 0, 2);
+	route(20, 4, "0.0.0.0", 0, 2);
+	route(0, 4, "198.18.0.0", 15, 20);
+	route(0, 4, "198.51.100.0", 24, 11);
+	route(0, 4, "198.51.101.0", 24, 12);
+	route(0, 4, "198.51.102.0", 24, 13);
+	route(0, 6, "::", 0, 2);
+	route(10, 6, "::", 0, 1);
+	route(0, 6, "2001:db8:dead::", 48, 12);
+
+	struct dp_rule dns = {.id = 7, .subfib = 11, .in_port = DP_ANY_PORT, .family = 4, .dscp = DP_ANY_DSCP,
+	                      .proto = 17, .sport_lo = 0, .sport_hi = 0xFFFF, .dport_lo = 53, .dport_hi = 53};
+	must(dp_fib_base_set(T, 0, 0, NULL, 0), "fib 0");
+	must(dp_fib_base_set(T, 1, 10, &dns, 1), "fib 1");
+	must(dp_fib_base_set(T, 2, 20, NULL, 0), "fib 2");
+	uint8_t a[16];
+	ip4(a, "192.0.2.0");
+	must(dp_binding_set(T, 4, a, 24, 1), "binding");
+	ip4(a, "203.0.113.0");
+	must(dp_binding_set(T, 4, a, 24, 2), "binding");
+	ip6(a, "2001:db8:a::");
+	must(dp_binding_set(T, 6, a, 48, 1), "binding");
+	ip6(a, "fd00::");
+	must(dp_binding_set(T, 6, a, 16, 0), "binding");
+	must(dp_binding_default(T, 4, 0), "default");
+	/* IPv6: no default binding, so sources outside 2001:db8:a::/48 and fd00::/16 have none */
+
+	char err[256];
+	if (ipsec_crypto_init(&CR, NULL, 1, 64, err, sizeof err) != 0)
+		DIE("no crypto device: %s", err);
+	must(dp_ipsec_attach(T, &CR), "ipsec");
+	struct ipsec_sa_conf c;
+	sa_conf(&c, 0x1001, false, 4, 0x11); /* ours out, IPv4 */
+	add_sa(1, 50, &c);
+	sa_conf(&c, 0x1002, false, 6, 0x12); /* ours out, IPv6 */
+	add_sa(2, 50, &c);
+	sa_conf(&c, 0x2001, true, 4, 0x21); /* ours in: ESP */
+	add_sa(3, 50, &c);
+	sa_conf(&c, 0x2002, true, 6, 0x22); /* ESP in UDP */
+	c.natt = true, c.natt_sport = 4500, c.natt_dport = 4500;
+	add_sa(4, 50, &c);
+	sa_conf(&c, 0x2003, true, 4, 0x23); /* AH */
+	c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA256_128, c.key_len = 0;
+	memset(c.auth_key, 0x33, 32), c.auth_key_len = 32;
+	add_sa(5, 51, &c);
+	struct dp_tunnel tun = {.mtu = {1400, 1380}, .out_sa = {1, 2}};
+	if (dp_tunnel_set(T, 1, &tun, err, sizeof err) != DP_OK)
+		DIE("tunnel: %s", err);
+	/* the peer's ends of the inbound SAs */
+	sa_conf(&c, 0x2001, false, 4, 0x21);
+	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
+	if (ipsec_esp_sa_create(&CR, &c, &peer_esp, err, sizeof err) != 0)
+		DIE("peer esp: %s", err);
+	sa_conf(&c, 0x2002, false, 6, 0x22);
+	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
+	c.natt = true, c.natt_sport = 4500, c.natt_dport = 4500;
+	if (ipsec_esp_sa_create(&CR, &c, &peer_natt, err, sizeof err) != 0)
+		DIE("peer natt: %s", err);
+	sa_conf(&c, 0x2003, false, 4, 0x23);
+	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
+	c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA256_128, c.key_len = 0;
+	memset(c.auth_key, 0x33, 32), c.auth_key_len = 32;
+	if (ipsec_ah_sa_create(&CR, &c, &peer_ah, err, sizeof err) != 0)
+		DIE("peer ah: %s", err);
+
+	struct dp_sp out[5], in[3];
+	sp(&out[0], 1, 4, "0.0.0.0", 0, "172.16.9.0", 24, DP_SP_BYPASS);
+	sp(&out[1], 2, 4, "0.0.0.0", 0, "172.16.66.0", 24, DP_SP_DISCARD);
+	sp(&out[2], 3, 4, "10.0.2.0", 24, "172.16.0.0", 16, DP_SP_PROTECT);
+	sp(&out[3], 4, 6, "fd00:2::", 64, "fd00:99::", 32, DP_SP_PROTECT);
+	sp(&out[4], 5, 4, "192.0.2.1", 32, "198.51.200.2", 32, DP_SP_PROTECT); /* host to host: IKE passes */
+	sp(&in[0], 6, 4, "172.16.0.0", 16, "10.0.2.0", 24, DP_SP_PROTECT);
+	sp(&in[1], 7, 6, "fd00:99::", 32, "fd00:2::", 64, DP_SP_PROTECT);
+	sp(&in[2], 8, 4, "198.51.200.2", 32, "192.0.2.1", 32, DP_SP_PROTECT);
+	if (dp_spd_set(T, DP_SP_OUT, out, 5, err, sizeof err) != DP_OK || dp_spd_set(T, DP_SP_IN, in, 3, err, sizeof err) != DP_OK)
+		DIE("spd: %s", err);
+	/* route-based: 10.77.0.0/16 into tunnel 1 */
+	uint16_t tun1 = 1;
+	must(dp_nhg_set(T, 30, DP_NHG_IPSEC, 1, &tun1, &w1), "ipsec nhg");
+	route(0, 4, "10.77.0.0", 16, 30);
+	route(10, 4, "10.77.0.0", 16, 30);
+	route(20, 4, "10.77.0.0", 16, 30);
+}
+
+static void report(void)
+{
+	fprintf(stderr, "fuzz_dp_rx: compared with Explain %lu times, the fast parsers %lu + %lu times\n", n_explain, n_fast4,
+	        n_fast4_l3);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	atexit(report);
+	(void)argc;
+	if (test_eal_init((*argv)[0], "512") != 0)
+		exit(1);
+	mp = rte_pktmbuf_pool_create("fmp", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	mp_ind = rte_pktmbuf_pool_create("fmpi", 1023, 0, 0, 0, 0);
+	if (!mp || !mp_ind)
+		DIE("mempool: %s", rte_strerror(rte_errno));
+	setup_ports();
+	setup_tables();
+	C = aligned_alloc(64, sizeof(*C));
+	memset(C, 0, sizeof(*C));
+	dp_worker_init(&W, T, C, mp, mp_ind, 0);
+	W.icmp_rate = W.icmp_burst = W.icmp_tokens = 1000000000; /* every error is sent */
+	pool_full = rte_mempool_avail_count(mp);
+	pool_ind_full = rte_mempool_avail_count(mp_ind);
+	verbose = getenv("FUZZ_DP_RX_VERBOSE") != NULL;
+	const char *seeds = getenv("FUZZ_DP_RX_SEEDS");
+	if (seeds) {
+		extern void fuzz_write_seeds(const char *dir);
+		fuzz_write_seeds(seeds);
+	}
+	return 0;
+}
+
+/* ---- one record into an mbuf ---- */
+
+static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+
+static void fix_ip(uint8_t *ip, uint32_t len)
+{
+	if (len >= 20 && ip[0] >> 4 == 4 && (ip[0] & 15) >= 5 && (uint32_t)(ip[0] & 15) * 4 <= len) {
+		wr16(ip + 2, (uint16_t)len);
+		ip[10] = ip[11] = 0;
+		wr16(ip + 10, (uint16_t)~dp_cksum(ip, (uint32_t)(ip[0] & 15) * 4, 0));
+	} else if (len >= 40 && ip[0] >> 4 == 6) {
+		wr16(ip + 4, (uint16_t)(len - 40));
+	}
+}
+
+static void eth(uint8_t *f, int port, bool kernel, uint16_t type)
+{
+	memcpy(f, kernel ? MAC_PEER[port] : MAC_PORT[port], 6);
+	memcpy(f + 6, kernel ? MAC_PORT[port] : MAC_PEER[port], 6);
+	wr16(f + 12, type);
+}
+
+/* The frame of a record in buf (returns its length, 0: none). */
+static uint32_t build(uint8_t ctl, const uint8_t *d, uint32_t len, uint8_t *buf, int *port)
+{
+	unsigned seal = (ctl >> 3) & 3;
+	bool as_ip = (ctl & 0x20) || seal;
+	bool kernel = (ctl & 4) && !seal;
+	*port = seal ? 0 : (ctl & 3) % NPORT;
+	if (!as_ip) {
+		memcpy(buf, d, len);
+		if ((ctl & 0x40) && len >= 14)
+			fix_ip(buf + 14, len - 14);
+		return len;
+	}
+	uint8_t *ip = buf + 14;
+	memcpy(ip, d, len);
+	if (ctl & 0x40)
+		fix_ip(ip, len);
+	uint16_t type = len && d[0] >> 4 == 6 ? 0x86DD : 0x0800;
+	if (seal) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+		if (!m)
+			DIE("out of mbufs sealing");
+		char *room = rte_pktmbuf_append(m, (uint16_t)(len ? len : 1));
+		if (!room)
+			DIE("no room sealing %u", len);
+		memcpy(room, ip, len ? len : 1);
+		uint8_t why = 0;
+		uint16_t ok = seal == 3 ? ipsec_ah_process(&CR, 0, peer_ah, &m, 1, &why)
+		              : ipsec_esp_process(&CR, 0, seal == 1 ? peer_esp : peer_natt, &m, 1, &why);
+		if (ok != 1) { /* the peer's SA would not make it (AH wants an IP header it can read) */
+			rte_pktmbuf_free(m);
+			return 0;
+		}
+		if (m->pkt_len + 14 > 2048 || m->nb_segs != 1) {
+			rte_pktmbuf_free(m);
+			return 0;
+		}
+		memcpy(ip, rte_pktmbuf_mtod(m, uint8_t *), m->pkt_len);
+		len = m->pkt_len;
+		rte_pktmbuf_free(m);
+		type = 0x0800;
+	}
+	eth(buf, *port, kernel, type);
+	return 14 + len;
+}
+
+static struct rte_mbuf *to_mbuf(const uint8_t *f, uint32_t len, bool split)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	if (!m)
+		DIE("out of mbufs");
+	uint32_t first = split ? len / 2 : len;
+	memcpy(rte_pktmbuf_append(m, (uint16_t)first), f, first);
+	if (split && len > first) {
+		struct rte_mbuf *t = rte_pktmbuf_alloc(mp);
+		if (!t)
+			DIE("out of mbufs");
+		memcpy(rte_pktmbuf_append(t, (uint16_t)(len - first)), f + first, len - first);
+		if (rte_pktmbuf_chain(m, t) != 0)
+			DIE("chain");
+	}
+	return m;
+}
+
+/* ---- checks ---- */
+
+static uint64_t in_total(void)
+{
+	uint64_t n = 0;
+	for (int p = 0; p < NPORT; p++)
+		n += C->port[p].rx_pkts + C->port[p].inject_pkts;
+	return n;
+}
+
+static uint64_t out_total(void)
+{
+	uint64_t n = 0;
+	for (int p = 0; p < NPORT; p++) {
+		const struct dp_port_counters *c = &C->port[p];
+		n += c->tx_pkts + c->punt_pkts - c->icmp_sent - (c->frag_created - c->frag_pkts);
+	}
+	for (int d = 0; d < DP_DROP_MAX; d++)
+		n += C->drop[d];
+	return n;
+}
+
+struct burst_out {
+	struct rte_mbuf *m[NPORT][512];
+	unsigned n[NPORT];
+	struct rte_mbuf *tap[NPORT][128];
+	unsigned ntap[NPORT];
+};
+
+static void drain(struct burst_out *o)
+{
+	for (int p = 0; p < NPORT; p++) {
+		o->n[p] = rte_ring_dequeue_burst(tx_ring[p], (void **)o->m[p], 512, NULL);
+		o->ntap[p] = rte_ring_dequeue_burst(tap_ring[p], (void **)o->tap[p], 128, NULL);
+		if (rte_ring_count(tx_ring[p]) || rte_ring_count(tap_ring[p]))
+			DIE("more than a burst's worth left port %d", p);
+	}
+}
+
+static void release(struct burst_out *o)
+{
+	for (int p = 0; p < NPORT; p++) {
+		for (unsigned k = 0; k < o->n[p]; k++)
+			rte_pktmbuf_free(o->m[p][k]);
+		for (unsigned k = 0; k < o->ntap[p]; k++)
+			rte_pktmbuf_free(o->tap[p][k]);
+	}
+}
+
+static void check_sent(const struct burst_out *o)
+{
+	for (int p = 0; p < NPORT; p++)
+		for (unsigned k = 0; k < o->n[p]; k++) {
+			const struct rte_mbuf *m = o->m[p][k];
+			if (m->nb_segs != 1 && m->pkt_len != m->data_len)
+				continue; /* a fragment is a header segment + the payload's (checked by length) */
+			const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+			uint32_t len = m->pkt_len;
+			if (len > 14u + PORT_MTU[p])
+				DIE("port %d sent a %u-byte frame (MTU %u)", p, len, PORT_MTU[p]);
+			if (m->data_len < 34)
+				continue;
+			uint16_t type = rd16(f + 12);
+			if (type == 0x0800) {
+				const uint8_t *ip = f + 14;
+				unsigned ihl = (ip[0] & 15u) * 4;
+				if (ip[0] >> 4 != 4 || ihl < 20 || 14 + ihl > m->data_len)
+					DIE("port %d sent IPv4 with a bad header (%02x)", p, ip[0]);
+				if (dp_cksum(ip, ihl, 0) != 0xFFFF)
+					DIE("port %d sent IPv4 with a wrong header checksum", p);
+				if (rd16(ip + 2) < ihl || rd16(ip + 2) > len - 14)
+					DIE("port %d sent IPv4 with total length %u in a %u-byte frame", p, rd16(ip + 2), len);
+			} else if (type == 0x86DD && m->data_len >= 54) {
+				if (f[14] >> 4 != 6 || 40u + rd16(f + 18) > len - 14)
+					DIE("port %d sent IPv6 with payload length %u in a %u-byte frame", p, rd16(f + 18), len);
+			}
+		}
+}
+
+static void hexdump(const uint8_t *f, uint32_t len)
+{
+	for (uint32_t i = 0; i < len && i < 96; i++)
+		fprintf(stderr, "%02x%s", f[i], i % 16 == 15 ? "\n" : " ");
+	fputc('\n', stderr);
+}
+
+/* The inline fast parsers against dp_pkt_parse: where they take a frame, the same result. */
+static void check_fast_parse(const uint8_t *f, uint32_t len, int port)
+{
+	struct dp_pkt a, b;
+	dp_pkt_parse(&b, f, len, MAC_PORT[port], PORT_MTU[port], false);
+	if (dp_pkt_parse_fast4(&a, f, len, MAC_PORT[port], PORT_MTU[port], false)) {
+		n_fast4++;
+		if (!pkt_same(&a, &b) && (hexdump(f, len), 1))
+			DIE("dp_pkt_parse_fast4 and dp_pkt_parse disagree (class %u/%u, drop %u/%u)", a.cls, b.cls, a.drop, b.drop);
+	}
+	/* the L3 one, as decrypted packets use it: against dp_pkt_parse of the packet behind the
+	 * port's own Ethernet header (what the loop gives it when the fast one declines) */
+	if (len > 14 && dp_pkt_parse_fast4_l3(&a, f + 14, len - 14, PORT_MTU[port], false)) {
+		static uint8_t g[2048];
+		n_fast4_l3++;
+		eth(g, port, false, 0x0800);
+		memcpy(g + 14, f + 14, len - 14);
+		dp_pkt_parse(&b, g, len, MAC_PORT[port], PORT_MTU[port], false);
+		a.l2_len = 14, a.l4_off = (uint16_t)(a.l4_off + 14);
+		if (a.src6 || a.dst6 || b.src6 || b.dst6)
+			DIE("IPv6 addresses from an IPv4 parse");
+		if (!pkt_same(&a, &b) && (hexdump(f, len), 1))
+			DIE("dp_pkt_parse_fast4_l3 and dp_pkt_parse disagree (class %u/%u, drop %u/%u)", a.cls, b.cls, a.drop, b.drop);
+	}
+}
+
+/* Reasons that depend on the packet itself (TTL, size, validity) or on the moment (queues,
+ * buffers), which Explain does not consider: the loop may drop a packet Explain forwards. */
+static bool packet_reason(int d)
+{
+	switch (d) {
+	case DP_DROP_TTL_EXPIRED:
+	case DP_DROP_TOO_BIG:
+	case DP_DROP_FRAG_FAILED:
+	case DP_DROP_ADJ_UNRESOLVED:
+	case DP_DROP_TX_FULL:
+	case DP_DROP_PUNT_FULL:
+	case DP_DROP_NO_MBUF:
+	case DP_DROP_IPSEC_REPLAY:
+	case DP_DROP_IPSEC_AUTH:
+	case DP_DROP_IPSEC_MALFORMED:
+	case DP_DROP_IPSEC_CRYPTO:
+	case DP_DROP_IPSEC_EXPIRED:
+	case DP_DROP_IPSEC_NESTED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A plaintext frame received alone: where it went against what Explain says. */
+static void check_explain(const uint8_t *f, uint32_t len, int port, const struct burst_out *o, const uint64_t *drop0)
+{
+	struct dp_pkt p;
+	dp_pkt_parse(&p, f, len, MAC_PORT[port], PORT_MTU[port], false);
+	if (p.cls != DP_PKT_IP4 && p.cls != DP_PKT_IP6)
+		return;
+	if (p.proto == 50 || p.proto == 51 || p.ah_off)
+		return; /* ESP/AH: Explain takes the SPI as unknown; the loop may know it */
+	struct dp_explain_in in = {.family = p.cls == DP_PKT_IP4 ? 4 : 6, .in_port = (uint16_t)port, .proto = p.proto,
+	                           .dscp = p.dscp, .has_ports = (p.flags & DP_PKT_F_PORTS) != 0, .sport = p.sport,
+	                           .dport = p.dport};
+	if (in.family == 4) {
+		uint32_t s = htonl(p.src4), d = htonl(p.dst4);
+		memcpy(in.src, &s, 4);
+		memcpy(in.dst, &d, 4);
+	} else {
+		memcpy(in.src, p.src6, 16);
+		memcpy(in.dst, p.dst6, 16);
+	}
+	struct dp_explain_out x;
+	dp_explain(T, &in, &x);
+	n_explain++;
+	int dropped = -1, ndrops = 0;
+	for (int d = 0; d < DP_DROP_MAX; d++)
+		if (C->drop[d] != drop0[d]) {
+			dropped = d;
+			ndrops += (int)(C->drop[d] - drop0[d]);
+		}
+	unsigned sent = 0, punted = 0;
+	int sent_port = -1;
+	for (int q = 0; q < NPORT; q++) {
+		sent += o->n[q];
+		punted += o->ntap[q];
+		if (o->n[q])
+			sent_port = q;
+	}
+	if (ndrops == 0 && sent == 1 && punted == 0) {
+		const uint8_t *g = rte_pktmbuf_mtod(o->m[sent_port][0], const uint8_t *);
+		if (x.tunnel != DP_ID_NONE) {
+			if (g[12] != 0x08 || g[13] != 0 || g[14 + 9] != 50)
+				DIE("Explain sends it into tunnel %u; the loop sent it out of port %d in the clear", x.tunnel, sent_port);
+			return;
+		}
+		if (x.drop != -1)
+			DIE("Explain drops it (%s); the loop sent it out of port %d", dp_drop_names[x.drop], sent_port);
+		if (x.out_port != sent_port || memcmp(x.mac, g, 6) != 0)
+			DIE("Explain sends it out of port %u; the loop sent it out of port %d", x.out_port, sent_port);
+	} else if (ndrops == 0 && sent == 0 && punted == 1) {
+		if (x.drop != -1 || x.kind != DP_NHG_LOCAL)
+			DIE("Explain: drop %d kind %d; the loop punted it", x.drop, x.kind);
+	} else if (ndrops == 1 && !packet_reason(dropped)) {
+		if (x.drop == -1 && x.tunnel == DP_ID_NONE && x.kind != DP_NHG_LOCAL)
+			DIE("Explain forwards it out of port %u; the loop dropped it (%s)", x.out_port, dp_drop_names[dropped]);
+		if (x.drop != -1 && x.drop != dropped)
+			DIE("Explain drops it as %s; the loop as %s", dp_drop_names[x.drop], dp_drop_names[dropped]);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t frames[32][2048];
+	static uint32_t flen[32];
+	static struct burst_out o;
+	size_t off = 0;
+	unsigned records = 0;
+	while (off < size && records < MAX_RECORDS) {
+		/* a burst: this record and the ones after it with the same port and direction */
+		struct rte_mbuf *m[32];
+		unsigned n = 0;
+		int bport = -1;
+		bool binject = false, bsealed = false;
+		while (off < size && n < 32 && records < MAX_RECORDS) {
+			uint8_t ctl = data[off];
+			uint32_t len = off + 3 <= size ? (uint32_t)(data[off + 1] | data[off + 2] << 8) : 0;
+			size_t body = off + 3 <= size ? off + 3 : size;
+			if (len > size - body)
+				len = (uint32_t)(size - body);
+			if (len > FRAME_MAX)
+				len = FRAME_MAX;
+			int port;
+			bool inject = (ctl & 4) && !((ctl >> 3) & 3);
+			bool sealed = ((ctl >> 3) & 3) != 0;
+			int want = sealed ? 0 : (ctl & 3) % NPORT;
+			if (n && (want != bport || inject != binject))
+				break;
+			records++;
+			off = body + len;
+			uint32_t fl = build(ctl, data + body, len, frames[n], &port);
+			if (fl == 0)
+				continue;
+			flen[n] = fl;
+			if (!inject)
+				check_fast_parse(frames[n], fl, port);
+			m[n] = to_mbuf(frames[n], fl, (ctl & 0x80) && fl > 1);
+			n++;
+			bport = port, binject = inject, bsealed |= sealed;
+		}
+		if (!n)
+			continue;
+		uint64_t in0 = in_total(), out0 = out_total();
+		uint64_t drop0[DP_DROP_MAX];
+		memcpy(drop0, C->drop, sizeof drop0);
+		if (binject)
+			dp_worker_inject(&W, (uint16_t)bport, m, (uint16_t)n);
+		else
+			dp_worker_rx(&W, (uint16_t)bport, m, (uint16_t)n);
+		dp_worker_flush(&W);
+		drain(&o);
+		uint64_t in1 = in_total(), out1 = out_total();
+		if (in1 - in0 != n)
+			DIE("%u frames in, counted %llu", n, (unsigned long long)(in1 - in0));
+		if (out1 - out0 != n)
+			DIE("%u frames in, %llu accounted for", n, (unsigned long long)(out1 - out0));
+		if (verbose) {
+			fprintf(stderr, "burst: %u in on port %d%s%s:", n, bport, binject ? " (TAP)" : "", bsealed ? " sealed" : "");
+			for (int q = 0; q < NPORT; q++)
+				if (o.n[q] || o.ntap[q])
+					fprintf(stderr, " port %d sent %u punted %u;", q, o.n[q], o.ntap[q]);
+			for (int d = 0; d < DP_DROP_MAX; d++)
+				if (C->drop[d] != drop0[d])
+					fprintf(stderr, " %s %llu", dp_drop_names[d], (unsigned long long)(C->drop[d] - drop0[d]));
+			fputc('\n', stderr);
+		}
+		if (!binject) {
+			check_sent(&o);
+			if (n == 1 && !bsealed)
+				check_explain(frames[0], flen[0], bport, &o, drop0);
+		}
+		release(&o);
+		memset(W.want_resolve, 0, sizeof W.want_resolve);
+		if (rte_mempool_avail_count(mp) != pool_full || rte_mempool_avail_count(mp_ind) != pool_ind_full)
+			DIE("mbufs leaked: %u of %u, indirect %u of %u", rte_mempool_avail_count(mp), pool_full,
+			    rte_mempool_avail_count(mp_ind), pool_ind_full);
+	}
+	return 0;
+}
+
+/* ---- the seed corpus: one file per kind of frame the loop meets ---- */
+
+static size_t rec(uint8_t *out, uint8_t ctl, const uint8_t *d, uint32_t len)
+{
+	out[0] = ctl;
+	out[1] = (uint8_t)len, out[2] = (uint8_t)(len >> 8);
+	memcpy(out + 3, d, len);
+	return 3 + len;
+}
+
+static uint32_t mk4(uint8_t *ip, const char *src, const char *dst, uint8_t ttl, uint8_t proto, uint16_t dport,
+                    uint32_t payload, bool df)
+{
+	uint32_t tot = 20 + 8 + payload;
+	memset(ip, 0, tot);
+	ip[0] = 0x45;
+	wr16(ip + 2, (uint16_t)tot);
+	ip[6] = df ? 0x40 : 0;
+	ip[8] = ttl;
+	ip[9] = proto;
+	ip4(ip + 12, src);
+	ip4(ip + 16, dst);
+	wr16(ip + 10, (uint16_t)~dp_cksum(ip, 20, 0));
+	wr16(ip + 20, 4321);
+	wr16(ip + 22, dport);
+	wr16(ip + 24, (uint16_t)(8 + payload));
+	return tot;
+}
+
+static uint32_t mk6(uint8_t *ip, const char *src, const char *dst, uint8_t hlim, uint8_t proto, uint32_t payload)
+{
+	memset(ip, 0, 48 + payload);
+	ip[0] = 0x60;
+	wr16(ip + 4, (uint16_t)(8 + payload));
+	ip[6] = proto;
+	ip[7] = hlim;
+	ip6(ip + 8, src);
+	ip6(ip + 24, dst);
+	wr16(ip + 40, 4321);
+	wr16(ip + 42, 80);
+	return 48 + payload;
+}
+
+static void put(const char *dir, const char *name, const uint8_t *b, size_t n)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(b, 1, n, f) != n || fclose(f) != 0)
+		DIE("writing %s: %s", path, strerror(errno));
+}
+
+void fuzz_write_seeds(const char *dir)
+{
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		DIE("mkdir %s: %s", dir, strerror(errno));
+	static uint8_t b[65536], ip[2048];
+	size_t n;
+	uint32_t l;
+	struct {
+		const char *name, *src, *dst;
+		uint8_t ttl, proto;
+		uint16_t dport;
+		uint32_t payload;
+		bool df;
+	} v4[] = {
+	    {"v4_fib1", "192.0.2.7", "8.8.8.8", 64, 17, 80, 64, false},
+	    {"v4_dns_rule", "192.0.2.7", "8.8.8.8", 64, 17, 53, 64, false},
+	    {"v4_lan", "203.0.113.5", "10.0.2.9", 64, 6, 443, 100, false},
+	    {"v4_small_mtu_df", "203.0.113.5", "10.0.2.200", 64, 17, 80, 1400, true},
+	    {"v4_fragment", "203.0.113.5", "10.0.2.200", 64, 17, 80, 1400, false},
+	    {"v4_unresolved", "203.0.113.5", "10.0.2.70", 64, 17, 80, 10, false},
+	    {"v4_ttl1", "192.0.2.7", "8.8.8.8", 1, 17, 80, 10, false},
+	    {"v4_local", "192.0.2.7", "10.0.0.1", 64, 1, 0, 10, false},
+	    {"v4_blackhole", "192.0.2.7", "198.51.100.1", 64, 17, 80, 10, false},
+	    {"v4_unreachable", "1.2.3.4", "198.51.101.1", 64, 17, 80, 10, false},
+	    {"v4_prohibit", "1.2.3.4", "198.51.102.1", 64, 17, 80, 10, false},
+	    {"v4_ecmp", "1.2.3.4", "198.18.5.5", 64, 6, 80, 10, false},
+	    {"v4_protect", "10.0.2.9", "172.16.5.5", 64, 17, 80, 100, false},
+	    {"v4_bypass", "10.0.2.9", "172.16.9.5", 64, 17, 80, 100, false},
+	    {"v4_discard", "10.0.2.9", "172.16.66.5", 64, 17, 80, 100, false},
+	    {"v4_route_tunnel", "10.0.2.9", "10.77.1.1", 64, 17, 80, 100, false},
+	    {"v4_plain_refused", "172.16.5.5", "10.0.2.9", 64, 17, 80, 100, false},
+	    {"v4_ike", "198.51.200.2", "192.0.2.1", 64, 17, 500, 100, false},
+	    {"v4_esp_unknown", "198.51.200.2", "192.0.2.1", 64, 50, 0, 40, false},
+	};
+	for (unsigned i = 0; i < sizeof v4 / sizeof v4[0]; i++) {
+		int port = v4[i].src[0] == '1' && v4[i].src[1] == '0' && v4[i].src[2] == '.' ? 2 : 0;
+		l = mk4(ip, v4[i].src, v4[i].dst, v4[i].ttl, v4[i].proto, v4[i].dport, v4[i].payload, v4[i].df);
+		n = rec(b, (uint8_t)(0x20 | port), ip, l);
+		put(dir, v4[i].name, b, n);
+	}
+	struct {
+		const char *name, *src, *dst;
+		int port;
+		uint8_t hlim;
+		uint32_t payload;
+	} v6[] = {
+	    {"v6_fib1", "2001:db8:a::5", "2001:db8:ffff::1", 1, 64, 64},
+	    {"v6_no_binding", "2001:db8:b::5", "2001:db8:ffff::1", 1, 64, 64},
+	    {"v6_lan", "2001:db8:a::5", "fd00:2::9", 0, 64, 200},
+	    {"v6_too_big", "2001:db8:a::5", "fd00:2:0:1::9", 0, 64, 1300},
+	    {"v6_local", "2001:db8:a::5", "fd00:2::1", 2, 64, 8},
+	    {"v6_protect", "fd00:2::9", "fd00:99::1", 2, 64, 100},
+	    {"v6_link_local", "fe80::1", "2001:db8:ffff::1", 0, 64, 8},
+	    {"v6_unreachable", "2001:db8:a::5", "2001:db8:dead::1", 0, 64, 8},
+	};
+	for (unsigned i = 0; i < sizeof v6 / sizeof v6[0]; i++) {
+		l = mk6(ip, v6[i].src, v6[i].dst, v6[i].hlim, 17, v6[i].payload);
+		n = rec(b, (uint8_t)(0x20 | v6[i].port), ip, l);
+		put(dir, v6[i].name, b, n);
+	}
+	/* sealed by the peer: ESP (IPv4 inner), ESP in UDP (IPv6 inner), AH; a burst of each */
+	l = mk4(ip, "172.16.5.5", "10.0.2.9", 64, 17, 80, 200, false);
+	n = rec(b, 0x08, ip, l);
+	put(dir, "sealed_esp", b, n);
+	n = 0;
+	for (int i = 0; i < 8; i++)
+		n += rec(b + n, 0x08, ip, l);
+	put(dir, "sealed_esp_burst", b, n);
+	l = mk4(ip, "172.16.5.5", "10.0.2.9", 64, 17, 80, 200, false);
+	n = rec(b, 0x18, ip, l);
+	put(dir, "sealed_ah", b, n);
+	l = mk6(ip, "fd00:99::5", "fd00:2::9", 64, 17, 200);
+	n = rec(b, 0x10, ip, l);
+	put(dir, "sealed_natt_v6", b, n);
+	l = mk4(ip, "172.16.5.5", "10.0.2.9", 64, 17, 80, 1360, true);
+	n = rec(b, 0x08 | 0x80, ip, l);
+	put(dir, "sealed_esp_split", b, n);
+	/* the router's own, through the TAP: protected, IKE, plain */
+	l = mk4(ip, "192.0.2.1", "198.51.200.2", 64, 17, 5000, 100, false);
+	n = rec(b, 0x20 | 0x04, ip, l);
+	put(dir, "own_protected", b, n);
+	l = mk4(ip, "192.0.2.1", "198.51.200.2", 64, 17, 500, 100, false);
+	n = rec(b, 0x20 | 0x04, ip, l);
+	put(dir, "own_ike", b, n);
+	l = mk4(ip, "192.0.2.1", "198.51.200.2", 64, 17, 5000, 1450, true);
+	n = rec(b, 0x20 | 0x04, ip, l);
+	put(dir, "own_too_big", b, n);
+	/* ARP, a VLAN-tagged IPv4 frame, a runt */
+	uint8_t arp[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 1, 0xA, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1};
+	n = rec(b, 0x00, arp, sizeof arp);
+	put(dir, "arp", b, n);
+	uint8_t vl[14 + 4 + 128];
+	eth(vl, 1, false, 0x8100);
+	wr16(vl + 14, 7);
+	wr16(vl + 16, 0x0800);
+	l = mk4(vl + 18, "203.0.113.5", "10.0.2.9", 64, 17, 80, 100, false);
+	n = rec(b, 0x01, vl, 18 + l);
+	put(dir, "vlan", b, n);
+	n = rec(b, 0x00, arp, 10);
+	put(dir, "runt", b, n);
+	/* a mixed burst on port 1: forwarded, local, to the small-MTU hop */
+	n = 0;
+	l = mk4(ip, "203.0.113.5", "10.0.2.9", 64, 17, 80, 100, false);
+	n += rec(b + n, 0x21, ip, l);
+	n += rec(b + n, 0x21, ip, l);
+	l = mk4(ip, "203.0.113.5", "10.0.1.1", 64, 1, 0, 20, false);
+	n += rec(b + n, 0x21, ip, l);
+	l = mk4(ip, "203.0.113.5", "10.0.2.130", 64, 17, 80, 1300, false);
+	n += rec(b + n, 0x21, ip, l);
+	put(dir, "burst_mixed", b, n);
+	fprintf(stderr, "fuzz_dp_rx: seeds written to %s\n", dir);
+}
