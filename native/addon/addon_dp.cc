@@ -389,7 +389,7 @@ private:
 		r.Set("drop", Napi::Number::New(env, o.drop));
 		r.Set("spIn", Napi::Number::New(env, static_cast<double>(o.sp_in)));
 		r.Set("spOut", Napi::Number::New(env, static_cast<double>(o.sp_out)));
-		r.Set("ikeLocalOnly", Napi::Boolean::New(env, o.ike_local_only));
+		r.Set("localOnly", Napi::Boolean::New(env, o.local_only));
 		r.Set("tunnel", Napi::Number::New(env, o.tunnel));
 		return r;
 	}

@@ -67,11 +67,11 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 			out->sp_in = sp->id;
 			if (sp->action != DP_SP_BYPASS) {
 				int d = sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY;
-				if (sp->action != DP_SP_PROTECT || !dp_ike_to(x, &p, NULL)) {
+				if (sp->action != DP_SP_PROTECT || !(p.proto == 50 || p.proto == 51 || dp_ike_to(x, &p, NULL))) {
 					out->drop = d;
 					return;
 				}
-				out->ike_local_only = true;
+				out->local_only = true;
 				local_only = d;
 			}
 		}
@@ -117,7 +117,7 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 	const struct dp_nhg *g = nh < DP_MAX_NHGS ? DP_LOAD(((struct dp_tables *)t)->nhg[nh]) : NULL;
 	if (g)
 		out->kind = g->kind;
-	if (local_only >= 0 && (!g || g->kind != DP_NHG_LOCAL)) { /* IKE not for us */
+	if (local_only >= 0 && (!g || g->kind != DP_NHG_LOCAL)) { /* IKE, ESP or AH not for us */
 		out->drop = local_only;
 		return;
 	}

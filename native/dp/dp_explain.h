@@ -47,7 +47,8 @@ struct dp_explain_out {
 	int64_t sp_in;       /* the inbound policy that selects it, -1: none */
 	int64_t sp_out;      /* the outbound policy that selects it, -1: none (not looked up when the
 	                        inbound one refused it) */
-	bool ike_local_only; /* IKE an inbound policy refuses unless it is for us (dp_ike_to) */
+	bool local_only;     /* IKE, or ESP/AH, that an inbound protect policy refuses unless it is for
+	                        us (dp_ike_to; ESP/AH to us then count as ipsec_no_sa) */
 	uint16_t tunnel;     /* into this tunnel (a protect policy, or a route), DP_ID_NONE: none */
 };
 

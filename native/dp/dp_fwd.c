@@ -557,12 +557,16 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 					                                    : sp->action == DP_SP_BYPASS;
 					if (!pass) {
 						enum dp_drop d = sp->action == DP_SP_DISCARD ? DP_DROP_IPSEC_DISCARD : DP_DROP_IPSEC_POLICY;
-						if (flags || sp->action != DP_SP_PROTECT || !dp_ike_to(x, p, rte_pktmbuf_mtod(mb, const uint8_t *))) {
+						/* IKE to us, and ESP/AH to us that no SA of ours has (it would have been
+						 * taken above), are no plaintext for the policy to refuse: step 5 delivers
+						 * the one and drops the other as ipsec_no_sa, if it is for us */
+						if (flags || sp->action != DP_SP_PROTECT ||
+						    !(is_ipsec_proto(p) || dp_ike_to(x, p, rte_pktmbuf_mtod(mb, const uint8_t *)))) {
 							drop(w, mb, d);
 							m[i] = NULL;
 							continue;
 						}
-						p->flags |= DP_PKT_F_LOCAL_ONLY; /* IKE: for us only (step 5) */
+						p->flags |= DP_PKT_F_LOCAL_ONLY; /* for us only (step 5) */
 						p->drop = (uint8_t)d;
 					}
 				}

@@ -34,8 +34,8 @@ enum {
 	DP_PKT_F_ICMP_ERROR = 16,   /* an ICMP/ICMPv6 error message: never answered with one */
 	DP_PKT_F_L2_MULTI = 32,     /* Ethernet multicast/broadcast destination */
 	DP_PKT_F_SRC_LL = 64,       /* IPv6 link-local source: deliverable locally, never forwarded */
-	DP_PKT_F_LOCAL_ONLY = 128,  /* deliverable locally, else dropped for dp_pkt.drop (IKE to us
-	                               that an inbound IPsec policy would refuse: see dp_fwd.c) */
+	DP_PKT_F_LOCAL_ONLY = 128,  /* for us only, else dropped for dp_pkt.drop (IKE, ESP or AH that
+	                               an inbound IPsec policy would refuse: see dp_fwd.c) */
 };
 
 struct dp_pkt {

@@ -1290,6 +1290,19 @@ static void test_ipsec_path(void)
 	if (o.n[2] == 1)
 		CHECK(data(o.m[2][0])[14 + 19] == 8);
 	out_free(&o);
+	/* ESP and AH to us that no SA has are no plaintext for the policy: counted as ipsec_no_sa
+	 * (the SA is what is missing), and not punted; to another host the policy refuses them */
+	struct frame esp[3];
+	mk4(&esp[0], 0, "172.16.5.5", "10.0.2.1", 64, 50, 0x4242, 0x0001, 40, false);
+	mk4(&esp[1], 0, "172.16.5.5", "10.0.2.1", 64, 51, 0x0404, 0x4242, 40, false);
+	esp[1].b[14 + 20 + 1] = 4; /* AH payload length: a 24-byte header */
+	mk4(&esp[2], 0, "172.16.5.5", "10.0.2.9", 64, 50, 0x4242, 0x0001, 40, false);
+	nosa = drops(DP_DROP_IPSEC_NO_SA);
+	pol = drops(DP_DROP_IPSEC_POLICY);
+	run(0, esp, 3, &o);
+	CHECK(o.ntap[0] == 0 && o.n[0] + o.n[1] + o.n[2] == 0);
+	CHECK(drops(DP_DROP_IPSEC_NO_SA) == nosa + 2 && drops(DP_DROP_IPSEC_POLICY) == pol + 1);
+	out_free(&o);
 	/* ... and a discard policy discards IKE to us too */
 	struct dp_sp in2[2];
 	sp4(&in2[0], 7, "172.16.66.0", 24, "0.0.0.0", 0, DP_SP_DISCARD, 0);

@@ -785,7 +785,7 @@ export class DataplaneDriver {
     drop: string | null;
     spIn: number;
     spOut: number;
-    ikeLocalOnly: boolean;
+    localOnly: boolean;
     tunnel: number | null;
   } {
     const e = this.#dp.explain(q);
@@ -810,7 +810,7 @@ export class DataplaneDriver {
       drop: e.drop >= 0 ? (native.dropNames[e.drop] ?? String(e.drop)) : null,
       spIn: e.spIn,
       spOut: e.spOut,
-      ikeLocalOnly: e.ikeLocalOnly,
+      localOnly: e.localOnly,
       tunnel: e.tunnel === ANY ? null : e.tunnel,
     };
   }

@@ -921,7 +921,8 @@ export class Model {
     if (names && (proto === 50 || proto === 51)) steps.push(`${proto === 50 ? "ESP" : "AH"}: one for an inbound SA's SPI and destination is decrypted before any policy; for any other SPI:`);
     if (d.spIn >= 0) {
       out.ipsecPolicyIn = names?.policyName("in", d.spIn) ?? `#${d.spIn}`;
-      if (d.ikeLocalOnly) steps.push(`inbound IPsec policy ${out.ipsecPolicyIn} refuses it in the clear, but if it is ${ike} for the router it passes`);
+      if (d.localOnly && (proto === 50 || proto === 51)) steps.push(`inbound IPsec policy ${out.ipsecPolicyIn} refuses plaintext, but ${proto === 50 ? "ESP" : "AH"} for the router is not plaintext: it is counted as ipsec_no_sa there`);
+      else if (d.localOnly) steps.push(`inbound IPsec policy ${out.ipsecPolicyIn} refuses it in the clear, but if it is ${ike} for the router it passes`);
       else if (d.spOut < 0 && (d.drop === "ipsec_policy" || d.drop === "ipsec_discard")) {
         steps.push(`inbound IPsec policy ${out.ipsecPolicyIn}: ${d.drop === "ipsec_discard" ? "discard" : "protected traffic must not arrive in the clear"}`);
         steps.push(`drop: ${d.drop}`);
@@ -951,7 +952,7 @@ export class Model {
     out.subfib = d.subfib ?? "";
     out.rule = d.rule ?? "";
     steps.push(d.rule ? `rule ${d.rule} matched -> sub-FIB ${d.subfib}` : `no rule matched -> main sub-FIB ${d.subfib}`);
-    if (d.ikeLocalOnly && d.kind !== "local") {
+    if (d.localOnly && d.kind !== "local") {
       out.action = "drop";
       steps.push(`destination ${q.dst}: not the router's: drop: ${out.dropReason}`);
       return out;

@@ -141,7 +141,7 @@ export interface NativeExplain {
   spIn: number;
   spOut: number;
   /** IKE an inbound policy refuses unless it is for the router */
-  ikeLocalOnly: boolean;
+  localOnly: boolean;
   /** into this dataplane tunnel (a protect policy or a route), 0xffff: none */
   tunnel: number;
 }

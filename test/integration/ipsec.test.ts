@@ -404,10 +404,14 @@ describe("IPsec between srcfib and scapy", () => {
     expect(noSa).toMatchObject({ action: "drop", drop_reason: "ipsec_no_out_sa", ipsec_policy_out: "own6-out", ipsec_reqid: 8 });
     expect((noSa.steps as string[]).join("\n")).toMatch(/no outbound SA for IPv6/);
     await api.call("Ipsec", "DeleteSp", { name: "own6-out" });
-    // ESP to the router under a host-to-host policy: an unknown SPI is refused as plaintext
+    // ESP to the router under a host-to-host policy: an unknown SPI is no plaintext for the
+    // policy to refuse, the SA is what is missing; to another host the policy refuses it
     const esp = await ex({ src: "10.99.0.5", dst: TUN, protocol: "esp" });
-    expect(esp).toMatchObject({ action: "drop", drop_reason: "ipsec_policy", ipsec_policy_in: "from-remote" });
+    expect(esp).toMatchObject({ action: "drop", drop_reason: "ipsec_no_sa", ipsec_policy_in: "from-remote" });
     expect((esp.steps as string[])[0]).toMatch(/ESP: one for an inbound SA's SPI/);
+    expect((esp.steps as string[]).join("\n")).toMatch(/ESP for the router is not plaintext/);
+    const espTransit = await ex({ src: "10.99.0.5", dst: "198.51.100.10", protocol: "esp" });
+    expect(espTransit).toMatchObject({ action: "drop", drop_reason: "ipsec_policy", ipsec_policy_in: "from-remote" });
     // no policy, no tunnel: unchanged
     expect(await ex({ src: ADDR.a4, dst: PEER_ADDR, protocol: "icmp" })).toMatchObject({ action: "forward", ipsec_policy_in: "", ipsec_policy_out: "", ipsec_reqid: 0 });
   });
