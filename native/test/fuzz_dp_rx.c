@@ -6,13 +6,15 @@
  * IPsec policies in and out, inbound ESP (tunnel, IPv4 in IPv4), ESP in UDP (NAT-T, IPv6 in
  * IPv4), AH, and a route into a tunnel.
  *
- * Input: records, each [ctl][len lo][len hi][len bytes] (len capped at what is left and at
- * FRAME_MAX).  ctl:
+ * Input: records, each [ctl][len lo][len hi][len bytes]: len is the low 12 bits (capped at what
+ * is left and at FRAME_MAX), the top 4 choose the peer's SA of a sealed record.  ctl:
  *   bits 0-1  port 0..2 (3 is 0)
  *   bit 2     written by the kernel on the port's TAP (dp_worker_inject), else received
  *   bits 3-4  sealed by the peer: the bytes are the inner IP packet, made into ESP (1), ESP in
  *             UDP carrying IPv6 (2) or AH (3) with the peer's own SAs (genuine ICV, fresh
- *             sequence number) and received on port 0: the fuzzer reaches the decrypted path
+ *             sequence number) and received on port 0: the fuzzer reaches the decrypted path.
+ *             ESP: AES-GCM IPv4 in IPv4, AES-CBC + HMAC-SHA-256 with ESN IPv4 in IPv6, or
+ *             transport; AH: tunnel, or transport over IPv6 (len's top bits choose)
  *   bit 5     the bytes are an IP packet: an Ethernet header for the port is put in front
  *   bit 6     lengths and IPv4 header checksum fixed up first (so mutations get past them)
  *   bit 7     the frame is given as two chained segments
@@ -68,8 +70,9 @@ static struct dp_tables *T;
 static struct dp_counters *C;
 static struct dp_worker W;
 static struct ipsec_crypto CR;
-static struct ipsec_esp_sa *peer_esp, *peer_natt;
-static struct ipsec_ah_sa *peer_ah;
+/* the peer's ends of our inbound SAs, by seal kind (ESP, ESP in UDP, AH) and variant */
+static struct ipsec_esp_sa *peer_esp[3], *peer_natt;
+static struct ipsec_ah_sa *peer_ah[2];
 static unsigned pool_full, pool_ind_full;
 static bool verbose; /* FUZZ_DP_RX_VERBOSE: each burst's outcome on stderr */
 /* how often each cross-check had something to compare (printed at exit) */
@@ -151,6 +154,20 @@ static void sa_conf(struct ipsec_sa_conf *c, uint32_t spi, bool inbound, uint8_t
 	c->key_len = 16;
 	memcpy(c->salt, "salt", 4);
 	c->replay_window = 128;
+}
+
+/* IPv6 endpoints, from the peer's 2001:db8:99::2 to our fd00::1 (for our inbound SA and the
+ * peer's end of it alike), and for IPv4 inside the second algorithm set: AES-CBC-128 +
+ * HMAC-SHA-256-128 with ESN */
+static void v6_ends(struct ipsec_sa_conf *c)
+{
+	c->outer_family = 6;
+	ip6(c->src, "2001:db8:99::2");
+	ip6(c->dst, "fd00::1");
+	if (c->inner_family == 4) {
+		c->cipher = IPSEC_CIPHER_AES_CBC, c->auth = IPSEC_AUTH_HMAC_SHA256_128, c->esn = true;
+		memset(c->auth_key, 0x44, 32), c->auth_key_len = 32;
+	}
 }
 
 static void add_sa(uint16_t id, uint8_t proto, const struct ipsec_sa_conf *c)
@@ -262,8 +279,10 @@ static void setup_tables(void)
 	must(dp_binding_set(T, 6, a, 48, 1), "binding");
 	ip6(a, "fd00::");
 	must(dp_binding_set(T, 6, a, 16, 0), "binding");
+	ip6(a, "2001:db8:99::");
+	must(dp_binding_set(T, 6, a, 48, 0), "binding");
 	must(dp_binding_default(T, 4, 0), "default");
-	/* IPv6: no default binding, so sources outside 2001:db8:a::/48 and fd00::/16 have none */
+	/* IPv6: no default binding, so sources outside these three have none */
 
 	char err[256];
 	if (ipsec_crypto_init(&CR, NULL, 1, 64, err, sizeof err) != 0)
@@ -283,14 +302,34 @@ static void setup_tables(void)
 	c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA256_128, c.key_len = 0;
 	memset(c.auth_key, 0x33, 32), c.auth_key_len = 32;
 	add_sa(5, 51, &c);
+	sa_conf(&c, 0x2004, true, 4, 0x24); /* ESP over IPv6: AES-CBC + HMAC-SHA-256, ESN */
+	v6_ends(&c);
+	add_sa(6, 50, &c);
+	sa_conf(&c, 0x2005, true, 4, 0x25); /* ESP transport */
+	c.tunnel = false;
+	add_sa(7, 50, &c);
+	sa_conf(&c, 0x2006, true, 6, 0x26); /* AH transport over IPv6 */
+	v6_ends(&c);
+	c.tunnel = false, c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA1_96, c.key_len = 0;
+	memset(c.auth_key, 0x66, 20), c.auth_key_len = 20;
+	add_sa(8, 51, &c);
 	struct dp_tunnel tun = {.mtu = {1400, 1380}, .out_sa = {1, 2}};
 	if (dp_tunnel_set(T, 1, &tun, err, sizeof err) != DP_OK)
 		DIE("tunnel: %s", err);
 	/* the peer's ends of the inbound SAs */
 	sa_conf(&c, 0x2001, false, 4, 0x21);
 	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
-	if (ipsec_esp_sa_create(&CR, &c, &peer_esp, err, sizeof err) != 0)
+	if (ipsec_esp_sa_create(&CR, &c, &peer_esp[0], err, sizeof err) != 0)
 		DIE("peer esp: %s", err);
+	sa_conf(&c, 0x2004, false, 4, 0x24);
+	v6_ends(&c);
+	if (ipsec_esp_sa_create(&CR, &c, &peer_esp[1], err, sizeof err) != 0)
+		DIE("peer esp over IPv6: %s", err);
+	sa_conf(&c, 0x2005, false, 4, 0x25);
+	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
+	c.tunnel = false;
+	if (ipsec_esp_sa_create(&CR, &c, &peer_esp[2], err, sizeof err) != 0)
+		DIE("peer esp transport: %s", err);
 	sa_conf(&c, 0x2002, false, 6, 0x22);
 	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
 	c.natt = true, c.natt_sport = 4500, c.natt_dport = 4500;
@@ -300,8 +339,14 @@ static void setup_tables(void)
 	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
 	c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA256_128, c.key_len = 0;
 	memset(c.auth_key, 0x33, 32), c.auth_key_len = 32;
-	if (ipsec_ah_sa_create(&CR, &c, &peer_ah, err, sizeof err) != 0)
+	if (ipsec_ah_sa_create(&CR, &c, &peer_ah[0], err, sizeof err) != 0)
 		DIE("peer ah: %s", err);
+	sa_conf(&c, 0x2006, false, 6, 0x26);
+	v6_ends(&c);
+	c.tunnel = false, c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA1_96, c.key_len = 0;
+	memset(c.auth_key, 0x66, 20), c.auth_key_len = 20;
+	if (ipsec_ah_sa_create(&CR, &c, &peer_ah[1], err, sizeof err) != 0)
+		DIE("peer ah transport: %s", err);
 
 	struct dp_sp out[5], in[3];
 	sp(&out[0], 1, 4, "0.0.0.0", 0, "172.16.9.0", 24, DP_SP_BYPASS);
@@ -379,7 +424,7 @@ static void eth(uint8_t *f, int port, bool kernel, uint16_t type)
 }
 
 /* The frame of a record in buf (returns its length, 0: none). */
-static uint32_t build(uint8_t ctl, const uint8_t *d, uint32_t len, uint8_t *buf, int *port)
+static uint32_t build(uint8_t ctl, unsigned variant, const uint8_t *d, uint32_t len, uint8_t *buf, int *port)
 {
 	unsigned seal = (ctl >> 3) & 3;
 	bool as_ip = (ctl & 0x20) || seal;
@@ -405,8 +450,8 @@ static uint32_t build(uint8_t ctl, const uint8_t *d, uint32_t len, uint8_t *buf,
 			DIE("no room sealing %u", len);
 		memcpy(room, ip, len ? len : 1);
 		uint8_t why = 0;
-		uint16_t ok = seal == 3 ? ipsec_ah_process(&CR, 0, peer_ah, &m, 1, &why)
-		              : ipsec_esp_process(&CR, 0, seal == 1 ? peer_esp : peer_natt, &m, 1, &why);
+		uint16_t ok = seal == 3 ? ipsec_ah_process(&CR, 0, peer_ah[variant % 2], &m, 1, &why)
+		              : ipsec_esp_process(&CR, 0, seal == 1 ? peer_esp[variant % 3] : peer_natt, &m, 1, &why);
 		if (ok != 1) { /* the peer's SA would not make it (AH wants an IP header it can read) */
 			rte_pktmbuf_free(m);
 			return 0;
@@ -418,7 +463,7 @@ static uint32_t build(uint8_t ctl, const uint8_t *d, uint32_t len, uint8_t *buf,
 		memcpy(ip, rte_pktmbuf_mtod(m, uint8_t *), m->pkt_len);
 		len = m->pkt_len;
 		rte_pktmbuf_free(m);
-		type = 0x0800;
+		type = ip[0] >> 4 == 6 ? 0x86DD : 0x0800;
 	}
 	eth(buf, *port, kernel, type);
 	return 14 + len;
@@ -652,7 +697,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool binject = false, bsealed = false;
 		while (off < size && n < 32 && records < MAX_RECORDS) {
 			uint8_t ctl = data[off];
-			uint32_t len = off + 3 <= size ? (uint32_t)(data[off + 1] | data[off + 2] << 8) : 0;
+			uint32_t lf = off + 3 <= size ? (uint32_t)(data[off + 1] | data[off + 2] << 8) : 0;
+			uint32_t len = lf & 0x0FFF;
 			size_t body = off + 3 <= size ? off + 3 : size;
 			if (len > size - body)
 				len = (uint32_t)(size - body);
@@ -666,7 +712,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			records++;
 			off = body + len;
-			uint32_t fl = build(ctl, data + body, len, frames[n], &port);
+			uint32_t fl = build(ctl, lf >> 12, data + body, len, frames[n], &port);
 			if (fl == 0)
 				continue;
 			flen[n] = fl;
@@ -845,6 +891,18 @@ void fuzz_write_seeds(const char *dir)
 	l = mk4(ip, "172.16.5.5", "10.0.2.9", 64, 17, 80, 1360, true);
 	n = rec(b, 0x08 | 0x80, ip, l);
 	put(dir, "sealed_esp_split", b, n);
+	l = mk4(ip, "172.16.5.5", "10.0.2.9", 64, 17, 80, 300, false);
+	n = rec(b, 0x08, ip, l);
+	b[2] |= 0x10; /* variant 1: over IPv6, AES-CBC + HMAC-SHA-256, ESN */
+	put(dir, "sealed_esp_v6_cbc", b, n);
+	l = mk4(ip, "198.51.200.2", "192.0.2.1", 64, 17, 7, 100, false);
+	n = rec(b, 0x08, ip, l);
+	b[2] |= 0x20; /* variant 2: transport, to us */
+	put(dir, "sealed_esp_transport", b, n);
+	l = mk6(ip, "2001:db8:99::2", "fd00::1", 64, 17, 100);
+	n = rec(b, 0x18, ip, l);
+	b[2] |= 0x10; /* AH transport over IPv6 */
+	put(dir, "sealed_ah_transport_v6", b, n);
 	/* the router's own, through the TAP: protected, IKE, plain */
 	l = mk4(ip, "192.0.2.1", "198.51.200.2", 64, 17, 5000, 100, false);
 	n = rec(b, 0x20 | 0x04, ip, l);
