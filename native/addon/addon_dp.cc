@@ -90,6 +90,9 @@ public:
 		                       InstanceMethod<&DataplaneHandle::Counters>("counters"),
 		                       InstanceMethod<&DataplaneHandle::TakeResolve>("takeResolve"),
 		                       InstanceMethod<&DataplaneHandle::Reclaim>("reclaim"),
+		                       InstanceMethod<&DataplaneHandle::GraceStart>("graceStart"),
+		                       InstanceMethod<&DataplaneHandle::GraceDone>("graceDone"),
+		                       InstanceMethod<&DataplaneHandle::GraceWait>("graceWait"),
 		                       InstanceMethod<&DataplaneHandle::Explain>("explain"),
 		                       InstanceMethod<&DataplaneHandle::PortLink>("portLink"),
 		                       InstanceMethod<&DataplaneHandle::IpsecInfo>("ipsecInfo"),
@@ -678,6 +681,39 @@ private:
 	{
 		if (t_)
 			dp_tables_reclaim(t_, false);
+		return info.Env().Undefined();
+	}
+
+	/* Tokens count grace periods from 1 up: a double holds them exactly for far longer than a
+	 * process runs (2^53 periods). */
+	Napi::Value GraceStart(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), t_ ? static_cast<double>(dp_tables_grace_start(t_)) : 0.0);
+	}
+
+	static bool token_of(const Napi::CallbackInfo &info, uint64_t *token)
+	{
+		if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 0) {
+			Napi::TypeError::New(info.Env(), "grace: a token from graceStart()").ThrowAsJavaScriptException();
+			return false;
+		}
+		*token = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+		return true;
+	}
+
+	Napi::Value GraceDone(const Napi::CallbackInfo &info)
+	{
+		uint64_t token;
+		if (!token_of(info, &token))
+			return info.Env().Undefined();
+		return Napi::Boolean::New(info.Env(), !t_ || dp_tables_grace_done(t_, token));
+	}
+
+	Napi::Value GraceWait(const Napi::CallbackInfo &info)
+	{
+		uint64_t token;
+		if (token_of(info, &token) && t_)
+			dp_tables_grace_wait(t_, token);
 		return info.Env().Undefined();
 	}
 

@@ -76,6 +76,19 @@ static int retire(struct dp_tables *t, void *p)
 		retire((t), old_);                                    \
 	})
 
+uint64_t dp_tables_grace_start(struct dp_tables *t) { return t->rcu ? rcu_qsbr_token_start(t->rcu) : 0; }
+
+bool dp_tables_grace_done(const struct dp_tables *t, uint64_t token)
+{
+	return !t->rcu || rcu_qsbr_token_done(t->rcu, token);
+}
+
+void dp_tables_grace_wait(const struct dp_tables *t, uint64_t token)
+{
+	if (t->rcu)
+		rcu_qsbr_token_wait(t->rcu, token);
+}
+
 void dp_tables_reclaim(struct dp_tables *t, bool wait)
 {
 	reclaim_retired(t, wait);

@@ -1711,6 +1711,33 @@ static void test_spd_match(void)
 	dp_tables_destroy(t);
 }
 
+/* The writer's own grace periods (for ids it gives back): not done while a worker that was online
+ * has not been quiescent since the token; done after; an offline worker holds nothing up, and
+ * tables without workers are always done. */
+static void test_grace(void)
+{
+	rcu_qsbr_t *rcu = rcu_qsbr_create();
+	struct dp_tables *t = dp_tables_create(rcu);
+	int r = rcu_qsbr_reader_register(rcu);
+	CHECK(t && r >= 0);
+	if (!t || r < 0)
+		return;
+	rcu_qsbr_online(rcu, r);
+	uint64_t tok = dp_tables_grace_start(t);
+	CHECK(tok != 0 && !dp_tables_grace_done(t, tok));
+	rcu_qsbr_quiescent(rcu, r);
+	CHECK(dp_tables_grace_done(t, tok));
+	uint64_t tok2 = dp_tables_grace_start(t);
+	CHECK(tok2 > tok && !dp_tables_grace_done(t, tok2));
+	rcu_qsbr_offline(rcu, r);
+	CHECK(dp_tables_grace_done(t, tok2));
+	dp_tables_grace_wait(t, tok2); /* returns at once */
+	rcu_qsbr_reader_unregister(rcu, r);
+	dp_tables_destroy(t);
+	rcu_qsbr_destroy(rcu);
+	CHECK(dp_tables_grace_start(T) == 0 && dp_tables_grace_done(T, 0)); /* no rcu domain */
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -1743,6 +1770,8 @@ int main(int argc, char **argv)
 	test_accounting();
 	test_parse_fast();
 	test_spd_match();
+
+	test_grace();
 
 	dp_ipsec_detach(T);
 	dp_tables_destroy(T);

@@ -16,6 +16,7 @@
 import { formatAddress, formatPrefix, longestKey, parseAddress, parsePrefix, parsePrefixInto, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
 import { formatMac } from "../api/config.js";
 import { loadNative, type NativeCounters, type NativeDataplane, type NativeNeigh, type NativeNeighEvent, type NativeRule } from "../lookup/native.js";
+import { GraceQueue } from "../lookup/grace.js";
 import { adjKey, fwdKey, type Plan, type PlanAdj, type PlanNhg } from "./plan.js";
 import type { Rib, RouteChanges } from "./rib.js";
 
@@ -73,6 +74,8 @@ class Ids {
     readonly counts: ((id: number) => number[]) | null = null,
     /** told when an id is freed (a reading of the counters from before is stale for it) */
     readonly released: (() => void) | null = null,
+    /** freed ids wait here for the workers' grace period before they are taken again */
+    readonly grace: GraceQueue | null = null,
   ) {}
   get(key: string): number | undefined {
     return this.#byKey.get(key);
@@ -80,7 +83,9 @@ class Ids {
   take(key: string): number {
     const have = this.#byKey.get(key);
     if (have !== undefined) return have;
-    const reused = this.#free.pop();
+    if (this.grace) for (const g of this.grace.ready()) this.#free.push(g);
+    let reused = this.#free.pop();
+    if (reused === undefined && this.#next >= this.max) reused = this.grace?.waitOne();
     const id = reused ?? this.#next++;
     if (id >= this.max) throw new RangeError(`out of ${this.what} ids (at most ${this.max})`);
     if (reused !== undefined && this.counts) this.#base.set(id, this.counts(id));
@@ -100,7 +105,8 @@ class Ids {
     if (id === undefined) return;
     this.#byKey.delete(key);
     this.#byId.delete(id);
-    this.#free.push(id);
+    if (this.grace) this.grace.hold(id);
+    else this.#free.push(id);
     this.released?.();
   }
   keys(): string[] {
@@ -229,8 +235,8 @@ export class DataplaneDriver {
     const stale = (): void => {
       this.#snapshot = null;
     };
-    this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#countsNow().fib[id]!], stale);
-    this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#countsNow().subfib[id]!], stale);
+    this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#countsNow().fib[id]!], stale, new GraceQueue(dp));
+    this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#countsNow().subfib[id]!], stale, new GraceQueue(dp));
     this.#nhgIds = new Ids("nexthop group", lim.nhgs);
     this.#adjIds = new Ids(
       "adjacency",
@@ -240,6 +246,7 @@ export class DataplaneDriver {
         return [c[2 * id]!, c[2 * id + 1]!];
       },
       stale,
+      new GraceQueue(dp),
     );
   }
 

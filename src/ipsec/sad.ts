@@ -22,6 +22,7 @@
 import { ApiError } from "../fib/model.js";
 import { formatAddress, formatPrefix, parseAddress, parsePrefix, type Family, type Prefix } from "../lookup/prefix.js";
 import type { NativeDataplane, NativeSp } from "../lookup/native.js";
+import { GraceQueue } from "../lookup/grace.js";
 import { PORTED, PROTOCOLS } from "../api/config.js";
 
 export type SaProtocol = "esp" | "ah";
@@ -229,14 +230,24 @@ function endpoints<T extends { family: Family }>(src: string, dst: string, parse
 /** Dense ids out of a fixed range. */
 class Ids {
   readonly #free: number[];
-  constructor(n: number) {
+  readonly #grace: GraceQueue | null;
+  constructor(n: number, grace: GraceQueue | null = null) {
     this.#free = Array.from({ length: n }, (_, i) => n - 1 - i);
+    this.#grace = grace;
   }
   take(): number | undefined {
-    return this.#free.pop();
+    if (this.#grace) for (const g of this.#grace.ready()) this.#free.push(g);
+    return this.#free.pop() ?? this.#grace?.waitOne();
   }
+  /** Gives back an id the dataplane never saw (a failed add). */
   give(id: number): void {
     this.#free.push(id);
+  }
+  /** Gives back the id of a deleted object: taken again after the workers' grace period (its
+   *  counters may still move for the old object until then). */
+  release(id: number): void {
+    if (this.#grace) this.#grace.hold(id);
+    else this.#free.push(id);
   }
   /** Gives an id back to be taken after every other free one. */
   giveLast(id: number): void {
@@ -269,8 +280,8 @@ export class Sad {
     this.#defaultMtu = opts.tunnelMtu ?? DEFAULT_TUNNEL_MTU;
     this.#nattPort = opts.nattPort ?? 4500;
     this.#onExpire = opts.onExpire;
-    this.#saIds = new Ids(limits.sas);
-    this.#spIds = [new Ids(limits.sps), new Ids(limits.sps)];
+    this.#saIds = new Ids(limits.sas, new GraceQueue(dp));
+    this.#spIds = [new Ids(limits.sps, new GraceQueue(dp)), new Ids(limits.sps, new GraceQueue(dp))];
     this.#tunnelIds = new Ids(limits.tunnels);
   }
 
@@ -500,7 +511,7 @@ export class Sad {
       if (sa.out.direction === "out") this.#retunnel(sa.out.reqid);
       throw new ApiError("INTERNAL", `the dataplane refused to delete the SA: ${msg}`);
     }
-    this.#saIds.give(sa.id);
+    this.#saIds.release(sa.id);
     if (sa.out.reqid !== 0) this.tunnelUnref(sa.out.reqid);
   }
 
@@ -650,7 +661,7 @@ export class Sad {
       this.#sps.set(name, sp);
       throw err;
     }
-    this.#spIds[sp.out.direction === "in" ? 0 : 1].give(sp.id);
+    this.#spIds[sp.out.direction === "in" ? 0 : 1].release(sp.id);
     if (sp.out.action === "protect") this.tunnelUnref(sp.out.reqid);
   }
 
