@@ -164,6 +164,26 @@ function sa(): [Msg, Buffer[]] {
   return [req, keys];
 }
 
+/** A policy: a consistent one (one family, ports only with a protocol that has them), then maybe
+ *  one field made bad. */
+function sp(): Msg {
+  const v6 = chance(0.3);
+  const pfx = v6 ? ["2001:db8::/32", "2001:db8:5::/48", "::/0", "2001:db8:1::/64", "fd00::/8"] : ["10.0.0.0/8", "10.1.0.0/16", "0.0.0.0/0", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.5/32"];
+  const protocol = pick(["", "tcp", "udp", "icmp", "50"]);
+  const ported = protocol === "tcp" || protocol === "udp";
+  const action = pick(ACTIONS.good);
+  const req: Msg = { name: pick(NAMES.good), direction: pick(DIRS.good), priority: pick(NUMS.good), src: pick(pfx), dst: pick(pfx), protocol, sport: ported ? pick(RANGES.good) : "", dport: ported ? pick(RANGES.good) : "", action, reqid: action === "protect" ? pick(REQIDS.good) : 0 };
+  if (chance(0.4)) {
+    const bad: [string, unknown][] = [
+      ["name", pick(NAMES.bad)], ["direction", pick(DIRS.bad)], ["src", pick(PREFIXES.bad)], ["dst", v6 ? "10.0.0.0/8" : "::/0"], ["protocol", pick(PROTOS.bad)],
+      ["sport", pick(RANGES.bad)], ["dport", ported ? pick(RANGES.bad) : "80"], ["action", pick(ACTIONS.bad)], ["reqid", action === "protect" ? 0 : 7], ["priority", pick(NUMS.bad)],
+    ];
+    const [k, v] = pick(bad);
+    req[k] = v;
+  }
+  return req;
+}
+
 /** One call: [service, method, request, keys it carries]. */
 function draw(): [string, string, Msg, Buffer[]] {
   switch (Math.floor(rand() * 17)) {
@@ -181,7 +201,8 @@ function draw(): [string, string, Msg, Buffer[]] {
     case 5:
       return ["Fibs", pick(["CreateSubfib", "CreateSubfib", "DeleteSubfib"]), { fib: val(NAMES), subfib: val(NAMES) }, []];
     case 6: {
-      const r: Msg = { fib: val(NAMES), priority: val(NUMS), subfib: val(NAMES), family: val(FAMILIES) };
+      // half of them for the configuration's FIB and sub-FIB, which exist from the start
+      const r: Msg = chance(0.5) ? { fib: "main", priority: val(NUMS), subfib: "voice", family: val(FAMILIES) } : { fib: val(NAMES), priority: val(NUMS), subfib: val(NAMES), family: val(FAMILIES) };
       if (chance(0.5)) r.source = val(PREFIXES);
       if (chance(0.3)) r.in_port = val(PORTS);
       if (chance(0.3)) Object.assign(r, { dscp: pick([-1, 0, 46, 63, 64]), has_dscp: chance(0.5) });
@@ -212,12 +233,7 @@ function draw(): [string, string, Msg, Buffer[]] {
       return ["Ipsec", "UpdateSa", { id, lifetime: { soft_packets: pick([0, 10, 1000]), hard_packets: pick([0, 5, 2000]), hard_seconds: pick([0, 3600]) }, tunnel_mtu: pick([0, 1000, 1280, 70000]) }, []];
     }
     case 14:
-      return [
-        "Ipsec",
-        "AddSp",
-        { name: val(NAMES), direction: val(DIRS), priority: val(NUMS), src: val(PREFIXES), dst: val(PREFIXES), protocol: val(PROTOS), sport: val(RANGES), dport: val(RANGES), action: val(ACTIONS), reqid: val(REQIDS) },
-        [],
-      ];
+      return ["Ipsec", "AddSp", sp(), []];
     case 15:
       return ["Ipsec", "DeleteSp", { name: val(NAMES) }, []];
     default:
