@@ -58,13 +58,13 @@
 #include "dp_worker.h"
 #include "test_eal.h"
 #include "test_pkt.h"
+#include "test_ports.h"
 
-#define NPORT 3
+#define NPORT TEST_NPORT
 #define FRAME_MAX 1900 /* the inner packet of a sealed record: its ESP/AH packet fits a segment */
 #define MAX_RECORDS 64
 
-static struct rte_ring *tx_ring[NPORT], *rx_ring[NPORT], *tap_ring[NPORT], *tap_rx[NPORT];
-static uint16_t eth_port[NPORT], tap_port[NPORT];
+static struct test_port P[NPORT];
 static struct rte_mempool *mp, *mp_ind;
 static struct dp_tables *T;
 static struct dp_counters *C;
@@ -94,32 +94,8 @@ static void ip6(uint8_t *a, const char *s) { inet_pton(AF_INET6, s, a); }
 
 static void setup_ports(void)
 {
-	for (int i = 0; i < NPORT; i++) {
-		char n[32];
-		snprintf(n, sizeof n, "frx%d", i);
-		rx_ring[i] = rte_ring_create(n, 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(n, sizeof n, "ftx%d", i);
-		tx_ring[i] = rte_ring_create(n, 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(n, sizeof n, "ftaptx%d", i);
-		tap_ring[i] = rte_ring_create(n, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(n, sizeof n, "ftaprx%d", i);
-		tap_rx[i] = rte_ring_create(n, 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(n, sizeof n, "fport%d", i);
-		int p = rte_eth_from_rings(n, &rx_ring[i], 1, &tx_ring[i], 1, 0);
-		snprintf(n, sizeof n, "ftap%d", i);
-		int q = rte_eth_from_rings(n, &tap_rx[i], 1, &tap_ring[i], 1, 0);
-		if (p < 0 || q < 0)
-			DIE("rte_eth_from_rings failed");
-		eth_port[i] = (uint16_t)p;
-		tap_port[i] = (uint16_t)q;
-		struct rte_eth_conf conf = {0};
-		for (int k = 0; k < 2; k++) {
-			uint16_t id = k ? (uint16_t)q : (uint16_t)p;
-			if (rte_eth_dev_configure(id, 1, 1, &conf) != 0 || rte_eth_rx_queue_setup(id, 0, 64, 0, NULL, mp) != 0 ||
-			    rte_eth_tx_queue_setup(id, 0, 64, 0, NULL) != 0 || rte_eth_dev_start(id) != 0)
-				DIE("ring port %u setup failed", id);
-		}
-	}
+	for (int i = 0; i < NPORT; i++)
+		test_port_make(&P[i], "f", i, mp, 4096);
 }
 
 static void must(int rc, const char *what)
@@ -206,7 +182,7 @@ static void setup_tables(void)
 {
 	T = dp_tables_create(NULL);
 	for (int i = 0; i < NPORT; i++) {
-		struct dp_port_conf pc = {.dpdk_port = eth_port[i], .tap_port = tap_port[i], .mtu = PORT_MTU[i],
+		struct dp_port_conf pc = {.dpdk_port = P[i].eth, .tap_port = P[i].tap, .mtu = PORT_MTU[i],
 		                          .has_ip4 = 1, .has_ip6 = 1};
 		memcpy(pc.mac, MAC_PORT[i], 6);
 		pc.ip4 = 0x0A000001u | (uint32_t)i << 8; /* 10.0.i.1 */
@@ -509,34 +485,17 @@ static uint64_t out_total(void)
 	return n;
 }
 
-struct burst_out {
-	struct rte_mbuf *m[NPORT][512];
-	unsigned n[NPORT];
-	struct rte_mbuf *tap[NPORT][128];
-	unsigned ntap[NPORT];
-};
-
-static void drain(struct burst_out *o)
+/* Takes what left the ports and TAPs; a run never sends more than fits. */
+static void drain(struct test_out *o)
 {
-	for (int p = 0; p < NPORT; p++) {
-		o->n[p] = rte_ring_dequeue_burst(tx_ring[p], (void **)o->m[p], 512, NULL);
-		o->ntap[p] = rte_ring_dequeue_burst(tap_ring[p], (void **)o->tap[p], 128, NULL);
-		if (rte_ring_count(tx_ring[p]) || rte_ring_count(tap_ring[p]))
+	memset(o, 0, sizeof(*o));
+	test_out_take(o, P);
+	for (int p = 0; p < NPORT; p++)
+		if (rte_ring_count(P[p].tx) || rte_ring_count(P[p].tap_tx))
 			DIE("more than a burst's worth left port %d", p);
-	}
 }
 
-static void release(struct burst_out *o)
-{
-	for (int p = 0; p < NPORT; p++) {
-		for (unsigned k = 0; k < o->n[p]; k++)
-			rte_pktmbuf_free(o->m[p][k]);
-		for (unsigned k = 0; k < o->ntap[p]; k++)
-			rte_pktmbuf_free(o->tap[p][k]);
-	}
-}
-
-static void check_sent(const struct burst_out *o)
+static void check_sent(const struct test_out *o)
 {
 	for (int p = 0; p < NPORT; p++)
 		for (unsigned k = 0; k < o->n[p]; k++) {
@@ -624,7 +583,7 @@ static bool packet_reason(int d)
 }
 
 /* A plaintext frame received alone: where it went against what Explain says. */
-static void check_explain(const uint8_t *f, uint32_t len, int port, const struct burst_out *o, const uint64_t *drop0)
+static void check_explain(const uint8_t *f, uint32_t len, int port, const struct test_out *o, const uint64_t *drop0)
 {
 	struct dp_pkt p;
 	dp_pkt_parse(&p, f, len, MAC_PORT[port], PORT_MTU[port], false);
@@ -686,7 +645,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t frames[32][2048];
 	static uint32_t flen[32];
-	static struct burst_out o;
+	static struct test_out o;
 	size_t off = 0;
 	unsigned records = 0;
 	while (off < size && records < MAX_RECORDS) {
@@ -753,7 +712,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (n == 1 && !bsealed)
 				check_explain(frames[0], flen[0], bport, &o, drop0);
 		}
-		release(&o);
+		test_out_free(&o);
 		memset(W.want_resolve, 0, sizeof W.want_resolve);
 		if (rte_mempool_avail_count(mp) != pool_full || rte_mempool_avail_count(mp_ind) != pool_ind_full)
 			DIE("mbufs leaked: %u of %u, indirect %u of %u", rte_mempool_avail_count(mp), pool_full,

@@ -27,12 +27,12 @@
 #include "dp_ipsec.h"
 #include "dp_worker.h"
 #include "test_pkt.h"
+#include "test_ports.h"
 #include "test_util.h"
 #include "test_eal.h"
 
-#define NPORT 3
-static struct rte_ring *tx_ring[NPORT], *rx_ring[NPORT], *tap_ring[NPORT], *tap_rx[NPORT];
-static uint16_t eth_port[NPORT], tap_port[NPORT];
+#define NPORT TEST_NPORT
+static struct test_port P[NPORT];
 static struct rte_mempool *mp, *mp_ind;
 static struct dp_tables *T;
 static struct dp_counters *C;
@@ -43,38 +43,8 @@ static const uint8_t MAC_PEER[NPORT][6] = {{2, 0, 0, 0, 1, 0xA}, {2, 0, 0, 0, 1,
 
 static void setup_ports(void)
 {
-	for (int i = 0; i < NPORT; i++) {
-		char n[32];
-		snprintf(n, sizeof n, "rx%d", i);
-		rx_ring[i] = rte_ring_create(n, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(n, sizeof n, "tx%d", i);
-		tx_ring[i] = rte_ring_create(n, 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(n, sizeof n, "taptx%d", i);
-		tap_ring[i] = rte_ring_create(n, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(n, sizeof n, "taprx%d", i);
-		tap_rx[i] = rte_ring_create(n, 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(n, sizeof n, "port%d", i);
-		int p = rte_eth_from_rings(n, &rx_ring[i], 1, &tx_ring[i], 1, 0);
-		snprintf(n, sizeof n, "tap%d", i);
-		int q = rte_eth_from_rings(n, &tap_rx[i], 1, &tap_ring[i], 1, 0);
-		if (p < 0 || q < 0) {
-			fprintf(stderr, "rte_eth_from_rings failed\n");
-			exit(1);
-		}
-		eth_port[i] = (uint16_t)p;
-		tap_port[i] = (uint16_t)q;
-		/* the fast-path functions are only installed by rte_eth_dev_start */
-		struct rte_eth_conf conf = {0};
-		for (int k = 0; k < 2; k++) {
-			uint16_t id = k ? (uint16_t)q : (uint16_t)p;
-			if (rte_eth_dev_configure(id, 1, 1, &conf) != 0 ||
-			    rte_eth_rx_queue_setup(id, 0, 256, 0, NULL, mp) != 0 ||
-			    rte_eth_tx_queue_setup(id, 0, 256, 0, NULL) != 0 || rte_eth_dev_start(id) != 0) {
-				fprintf(stderr, "ring port %u setup failed\n", id);
-				exit(1);
-			}
-		}
-	}
+	for (int i = 0; i < NPORT; i++)
+		test_port_make(&P[i], "", i, mp, 4096);
 }
 
 static void ip4(uint8_t *a, const char *s) { inet_pton(AF_INET, s, a); }
@@ -103,7 +73,7 @@ static void setup_tables(void)
 {
 	T = dp_tables_create(NULL); /* the test is the only thread: no rcu domain */
 	for (int i = 0; i < NPORT; i++) {
-		struct dp_port_conf pc = {.dpdk_port = eth_port[i], .tap_port = tap_port[i], .mtu = 1500,
+		struct dp_port_conf pc = {.dpdk_port = P[i].eth, .tap_port = P[i].tap, .mtu = 1500,
 		                          .has_ip4 = 1, .has_ip6 = 1};
 		memcpy(pc.mac, MAC_PORT[i], 6);
 		char a[64];
@@ -263,27 +233,8 @@ static struct rte_mbuf *to_mbuf(const struct frame *f)
 	return m;
 }
 
-/* Sends frames in on a port, returns what left each port / TAP. */
-struct out {
-	struct rte_mbuf *m[NPORT][256];
-	unsigned n[NPORT];
-	struct rte_mbuf *tap[NPORT][64];
-	unsigned ntap[NPORT];
-};
-
-static void out_free(struct out *o)
-{
-	for (int i = 0; i < NPORT; i++) {
-		for (unsigned k = 0; k < o->n[i]; k++)
-			rte_pktmbuf_free(o->m[i][k]);
-		for (unsigned k = 0; k < o->ntap[i]; k++)
-			rte_pktmbuf_free(o->tap[i][k]);
-	}
-	memset(o, 0, sizeof(*o));
-}
-
 /* in on a port (tap: written by the kernel on the port's TAP) */
-static void run_via(int port, const struct frame *f, unsigned nf, struct out *o, bool tap)
+static void run_via(int port, const struct frame *f, unsigned nf, struct test_out *o, bool tap)
 {
 	memset(o, 0, sizeof(*o));
 	struct rte_mbuf *m[DP_BURST];
@@ -296,14 +247,11 @@ static void run_via(int port, const struct frame *f, unsigned nf, struct out *o,
 		else
 			dp_worker_rx(&W, (uint16_t)port, m, (uint16_t)k);
 		dp_worker_flush(&W);
-		for (int p = 0; p < NPORT; p++) {
-			o->n[p] += rte_ring_dequeue_burst(tx_ring[p], (void **)&o->m[p][o->n[p]], 256 - o->n[p], NULL);
-			o->ntap[p] += rte_ring_dequeue_burst(tap_ring[p], (void **)&o->tap[p][o->ntap[p]], 64 - o->ntap[p], NULL);
-		}
+		test_out_take(o, P);
 	}
 }
 
-static void run(int port, const struct frame *f, unsigned nf, struct out *o) { run_via(port, f, nf, o, false); }
+static void run(int port, const struct frame *f, unsigned nf, struct test_out *o) { run_via(port, f, nf, o, false); }
 
 /* A frame as the kernel writes it on a port's TAP: from the port's MAC to the next hop's. */
 static void as_kernel(struct frame *f, int port)
@@ -319,7 +267,7 @@ static const uint8_t *data(struct rte_mbuf *m) { return rte_pktmbuf_mtod(m, cons
 static void test_source_aware(void)
 {
 	struct frame f;
-	struct out o;
+	struct test_out o;
 	/* addr(A) -> via ISP-A, even though FIB 0's best default is via ISP-B */
 	mk4(&f, 2, "192.0.2.10", "8.8.8.8", 64, 6, 443, 50000, 10, false);
 	run(2, &f, 1, &o);
@@ -331,40 +279,40 @@ static void test_source_aware(void)
 		CHECK(dp_cksum(d + 14, 20, 0) == 0xFFFF); /* incremental checksum still valid */
 		CHECK(o.m[0][0]->pkt_len == f.len);
 	}
-	out_free(&o);
+	test_out_free(&o);
 	/* addr(B) -> via ISP-B */
 	mk4(&f, 2, "203.0.113.10", "8.8.8.8", 64, 6, 443, 50000, 10, false);
 	run(2, &f, 1, &o);
 	CHECK(o.n[1] == 1 && o.n[0] == 0);
-	out_free(&o);
+	test_out_free(&o);
 	/* an unbound source uses the default binding (FIB 0: via ISP-B) */
 	mk4(&f, 2, "10.0.2.77", "8.8.8.8", 64, 6, 443, 50000, 10, false);
 	run(2, &f, 1, &o);
 	CHECK(o.n[1] == 1 && o.n[0] == 0);
-	out_free(&o);
+	test_out_free(&o);
 	/* sub-FIB rule: UDP to port 53 from addr(A) uses FIB 1.1 (via ISP-B) */
 	uint64_t hits = C->rule_hits[7];
 	mk4(&f, 2, "192.0.2.10", "8.8.8.8", 64, 17, 5353, 53, 10, false);
 	run(2, &f, 1, &o);
 	CHECK(o.n[1] == 1 && o.n[0] == 0);
 	CHECK(C->rule_hits[7] == hits + 1);
-	out_free(&o);
+	test_out_free(&o);
 	/* the same flow to another port is not DNS: FIB 1.0 */
 	mk4(&f, 2, "192.0.2.10", "8.8.8.8", 64, 17, 5353, 54, 10, false);
 	run(2, &f, 1, &o);
 	CHECK(o.n[0] == 1);
-	out_free(&o);
+	test_out_free(&o);
 	/* IPv6: source in FIB 1's binding goes via ISP-A, others via ISP-B */
 	mk6(&f, 2, "2001:db8:a::5", "2001:4860::8888", 64, 20);
 	run(2, &f, 1, &o);
 	CHECK(o.n[0] == 1);
 	if (o.n[0] == 1)
 		CHECK(data(o.m[0][0])[14 + 7] == 63);
-	out_free(&o);
+	test_out_free(&o);
 	mk6(&f, 2, "2001:db8:b::5", "2001:4860::8888", 64, 20);
 	run(2, &f, 1, &o);
 	CHECK(o.n[1] == 1);
-	out_free(&o);
+	test_out_free(&o);
 	/* a burst mixing all of them keeps each decision */
 	struct frame fs[4];
 	mk4(&fs[0], 2, "192.0.2.10", "8.8.8.8", 64, 6, 1, 2, 0, false);
@@ -373,7 +321,7 @@ static void test_source_aware(void)
 	mk4(&fs[3], 2, "192.0.2.11", "10.0.2.5", 64, 6, 1, 2, 0, false);
 	run(2, fs, 4, &o);
 	CHECK(o.n[0] == 2 && o.n[1] == 1 && o.n[2] == 1);
-	out_free(&o);
+	test_out_free(&o);
 }
 
 static void check_icmp4(struct rte_mbuf *m, int port, uint8_t type, uint8_t code, uint16_t mtu, const char *to)
@@ -401,7 +349,7 @@ static void check_icmp4(struct rte_mbuf *m, int port, uint8_t type, uint8_t code
 static void test_icmp_errors(void)
 {
 	struct frame f;
-	struct out o;
+	struct test_out o;
 	uint64_t ttl0 = drops(DP_DROP_TTL_EXPIRED);
 	mk4(&f, 0, "198.51.100.7", "10.0.2.5", 1, 17, 1000, 33434, 20, false);
 	run(0, &f, 1, &o);
@@ -409,7 +357,7 @@ static void test_icmp_errors(void)
 	CHECK(o.n[0] == 1 && o.n[2] == 0);
 	if (o.n[0] == 1)
 		check_icmp4(o.m[0][0], 0, 11, 0, 0, "198.51.100.7");
-	out_free(&o);
+	test_out_free(&o);
 	/* the same in a run of packets to the same next hop (step 5 reuses the adjacency of the packet
 	 * before): the middle one expires, the others are forwarded */
 	struct frame run3[3];
@@ -424,12 +372,12 @@ static void test_icmp_errors(void)
 	for (unsigned k = 0; k < o.n[2] && k < 2; k++)
 		CHECK(data(o.m[2][k])[14 + 8] == 63 && data(o.m[2][k])[14 + 19] == (k ? 6 : 5) &&
 		      memcmp(data(o.m[2][k]), MAC_PEER[2], 6) == 0);
-	out_free(&o);
+	test_out_free(&o);
 	/* TTL 1 to our own address is delivered, not expired */
 	mk4(&f, 0, "198.51.100.7", "10.0.0.1", 1, 17, 1000, 33434, 20, false);
 	run(0, &f, 1, &o);
 	CHECK(o.ntap[0] == 1 && o.n[0] == 0);
-	out_free(&o);
+	test_out_free(&o);
 	/* no route: FIB 3 (sources in 100.64/10) has no default */
 	uint64_t nr = drops(DP_DROP_NO_ROUTE);
 	mk4(&f, 2, "100.64.0.9", "8.8.8.8", 64, 6, 1000, 80, 0, false);
@@ -437,25 +385,25 @@ static void test_icmp_errors(void)
 	CHECK(drops(DP_DROP_NO_ROUTE) == nr + 1 && o.n[2] == 1);
 	if (o.n[2] == 1)
 		check_icmp4(o.m[2][0], 2, 3, 0, 0, "100.64.0.9");
-	out_free(&o);
+	test_out_free(&o);
 	/* prohibit -> code 13; unreachable -> code 1; blackhole -> nothing */
 	mk4(&f, 2, "10.0.2.9", "198.51.102.1", 64, 6, 1000, 80, 0, false);
 	run(2, &f, 1, &o);
 	CHECK(o.n[2] == 1);
 	if (o.n[2] == 1)
 		check_icmp4(o.m[2][0], 2, 3, 13, 0, "10.0.2.9");
-	out_free(&o);
+	test_out_free(&o);
 	mk4(&f, 2, "10.0.2.9", "198.51.101.1", 64, 6, 1000, 80, 0, false);
 	run(2, &f, 1, &o);
 	CHECK(o.n[2] == 1);
 	if (o.n[2] == 1)
 		check_icmp4(o.m[2][0], 2, 3, 1, 0, "10.0.2.9");
-	out_free(&o);
+	test_out_free(&o);
 	uint64_t bh = drops(DP_DROP_BLACKHOLE);
 	mk4(&f, 2, "10.0.2.9", "198.51.100.1", 64, 6, 1000, 80, 0, false);
 	run(2, &f, 1, &o);
 	CHECK(drops(DP_DROP_BLACKHOLE) == bh + 1 && o.n[0] + o.n[1] + o.n[2] == 0);
-	out_free(&o);
+	test_out_free(&o);
 	/* over the MTU with DF: fragmentation needed carrying the next-hop MTU */
 	uint64_t tb = drops(DP_DROP_TOO_BIG);
 	mk4(&f, 0, "198.51.100.7", "10.0.2.200", 64, 17, 1, 2, 1400, true);
@@ -463,7 +411,7 @@ static void test_icmp_errors(void)
 	CHECK(drops(DP_DROP_TOO_BIG) == tb + 1 && o.n[0] == 1 && o.n[2] == 0);
 	if (o.n[0] == 1)
 		check_icmp4(o.m[0][0], 0, 3, 4, 1280, "198.51.100.7");
-	out_free(&o);
+	test_out_free(&o);
 	/* without DF: fragmented to fit, payload preserved */
 	mk4(&f, 0, "198.51.100.7", "10.0.2.200", 64, 17, 1, 2, 1400, false);
 	run(0, &f, 1, &o);
@@ -476,7 +424,7 @@ static void test_icmp_errors(void)
 		total += tot - 20u;
 	}
 	CHECK(total == 1408);
-	out_free(&o);
+	test_out_free(&o);
 	/* IPv6: hop limit 1 -> time exceeded; over the MTU -> packet too big */
 	mk6(&f, 1, "2001:db8:b::5", "fd00:2::5", 1, 20);
 	run(1, &f, 1, &o);
@@ -487,7 +435,7 @@ static void test_icmp_errors(void)
 		uint32_t sum = dp_cksum(ip + 8, 32, 0) + pl + 58;
 		CHECK(ip[6] == 58 && ip[40] == 3 && ip[41] == 0 && dp_cksum(ip + 40, pl, sum) == 0xFFFF);
 	}
-	out_free(&o);
+	test_out_free(&o);
 	mk6(&f, 1, "2001:db8:b::5", "fd00:2:0:1::5", 64, 1300);
 	run(1, &f, 1, &o);
 	CHECK(o.n[1] == 1);
@@ -497,49 +445,49 @@ static void test_icmp_errors(void)
 		CHECK(ip[40] == 2 && (uint32_t)(ip[44] << 24 | ip[45] << 16 | ip[46] << 8 | ip[47]) == 1280);
 		CHECK(40u + pl <= 1280);
 	}
-	out_free(&o);
+	test_out_free(&o);
 	/* never an error in answer to an ICMP error */
 	uint64_t sent = C->port[0].icmp_sent;
 	mk4(&f, 0, "198.51.100.7", "10.0.2.5", 1, 1, 0, 0, 20, false);
 	f.b[14 + 20] = 3; /* ICMP type 3 */
 	run(0, &f, 1, &o);
 	CHECK(C->port[0].icmp_sent == sent && o.n[0] == 0);
-	out_free(&o);
+	test_out_free(&o);
 }
 
 static void test_punt_and_resolution(void)
 {
 	struct frame f;
-	struct out o;
+	struct test_out o;
 	eth_hdr(&f, 0, 0x0806); /* ARP */
 	memset(f.b + 14, 0, 28);
 	f.len = 42;
 	f.b[0] = 0xFF; /* broadcast */
 	run(0, &f, 1, &o);
 	CHECK(o.ntap[0] == 1);
-	out_free(&o);
+	test_out_free(&o);
 	mk6(&f, 0, "fe80::1", "ff02::1:ff00:1", 255, 24); /* ND solicitation to a multicast group */
 	run(0, &f, 1, &o);
 	CHECK(o.ntap[0] == 1);
-	out_free(&o);
+	test_out_free(&o);
 	uint64_t ur = drops(DP_DROP_ADJ_UNRESOLVED);
 	mk4(&f, 0, "198.51.100.7", "198.51.103.9", 64, 6, 1, 2, 0, false);
 	run(0, &f, 1, &o);
 	CHECK(drops(DP_DROP_ADJ_UNRESOLVED) == ur + 1 && W.want_resolve[5] == 1);
-	out_free(&o);
+	test_out_free(&o);
 	/* kernel frames written on a TAP go out of its port unchanged */
 	struct rte_mbuf *m = to_mbuf(&f);
 	dp_worker_inject(&W, 1, &m, 1);
 	dp_worker_flush(&W);
 	struct rte_mbuf *got = NULL;
-	CHECK(rte_ring_dequeue(tx_ring[1], (void **)&got) == 0 && got && got->pkt_len == f.len);
+	CHECK(rte_ring_dequeue(P[1].tx, (void **)&got) == 0 && got && got->pkt_len == f.len);
 	rte_pktmbuf_free(got);
 }
 
 static void test_malformed(void)
 {
 	struct frame f, good;
-	struct out o;
+	struct test_out o;
 	mk4(&good, 0, "198.51.100.7", "10.0.2.5", 64, 17, 1, 2, 20, false);
 	struct {
 		const char *what;
@@ -600,7 +548,7 @@ static void test_malformed(void)
 			FAIL("malformed case '%s': %s went %lu -> %lu", cases[c].what, dp_drop_names[cases[c].why],
 			     (unsigned long)before, (unsigned long)drops(cases[c].why));
 		CHECK(o.n[2] == 2); /* the good frames around it still go through */
-		out_free(&o);
+		test_out_free(&o);
 	}
 }
 
@@ -611,12 +559,12 @@ static void test_ecmp(void)
 	for (unsigned i = 0; i < FLOWS; i++)
 		mk4(&f[i], 2, "10.0.2.50", "198.18.1.1", 64, 6, (uint16_t)(1024 + i % 60000), (uint16_t)(80 + i / 60000), 0, false);
 	unsigned a = 0, b = 0;
-	struct out o;
+	struct test_out o;
 	for (unsigned base = 0; base < FLOWS; base += 128) {
 		run(2, f + base, 128, &o);
 		a += o.n[0];
 		b += o.n[1];
-		out_free(&o);
+		test_out_free(&o);
 	}
 	double share_b = (double)b / (a + b);
 	printf("ECMP 1:3 over %u flows: %u via A, %u via B (%.2f%% via B, want 75%%)\n", FLOWS, a, b, 100 * share_b);
@@ -625,11 +573,11 @@ static void test_ecmp(void)
 	/* the same flow always takes the same path */
 	run(2, f, 1, &o);
 	unsigned first = o.n[0] ? 0 : 1;
-	out_free(&o);
+	test_out_free(&o);
 	for (int k = 0; k < 5; k++) {
 		run(2, f, 1, &o);
 		CHECK(o.n[first] == 1);
-		out_free(&o);
+		test_out_free(&o);
 	}
 }
 
@@ -640,7 +588,7 @@ static void test_mutations(void)
 {
 	enum { N = 20000 };
 	static struct frame f[128];
-	struct out o;
+	struct test_out o;
 	rnd_seed(7);
 	const char *dst4[] = {"8.8.8.8", "10.0.2.5", "10.0.2.200", "198.18.3.4", "198.51.101.1", "10.0.0.1"};
 	for (unsigned base = 0; base < N; base += 128) {
@@ -660,7 +608,7 @@ static void test_mutations(void)
 				f[i].len += rnd() % 100;
 		}
 		run(2, f, 128, &o);
-		out_free(&o);
+		test_out_free(&o);
 	}
 	CHECK(rte_mempool_avail_count(mp) + 0u >= 8191u - 64u); /* no mbuf leaked */
 }
@@ -853,7 +801,7 @@ static void test_ipsec_path(void)
 	CHECK(dp_spd_set(T, DP_SP_IN, in, 1, err, sizeof err) == DP_OK);
 
 	struct frame f, e;
-	struct out o;
+	struct test_out o;
 	uint8_t inner[2048];
 
 	/* 1. outbound: encrypted, out of port 0 (ISP-A, chosen by the outer source), the peer opens it */
@@ -876,7 +824,7 @@ static void test_ipsec_path(void)
 		}
 	}
 	CHECK(C->sa[1].pkts == 1 && C->sp_hits[DP_SP_OUT][5] == 1);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 2. inbound: the peer's ESP to 192.0.2.1 on port 0 is decrypted and the inner packet
 	 * forwarded to the LAN (port 2) with its TTL decremented */
@@ -891,13 +839,13 @@ static void test_ipsec_path(void)
 		CHECK(memcmp(d + 34, f.b + 34, f.len - 34) == 0);
 	}
 	CHECK(C->sa[2].pkts == 1 && C->sp_hits[DP_SP_IN][6] == 1);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 3. the same ESP packet again: a replay */
 	uint64_t replay = drops(DP_DROP_IPSEC_REPLAY);
 	run(0, &e, 1, &o);
 	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_REPLAY) == replay + 1 && C->sa[2].replay == 1);
-	out_free(&o);
+	test_out_free(&o);
 	/* 4. one flipped bit */
 	uint64_t auth = drops(DP_DROP_IPSEC_AUTH);
 	mk4(&f, 0, "172.16.5.5", "10.0.2.9", 64, 17, 5678, 1234, 200, false);
@@ -905,7 +853,7 @@ static void test_ipsec_path(void)
 	e.b[e.len - 20] ^= 0x04;
 	run(0, &e, 1, &o);
 	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_AUTH) == auth + 1 && C->sa[2].auth == 1);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 4b. every one of 40 packets (sequence numbers 4..43: DPDK 22.11's own window forgets the ones
 	 * with n % 64 >= 32) is refused when it comes again */
@@ -914,11 +862,11 @@ static void test_ipsec_path(void)
 		peer_send(peer_out, false, &f, &forty[i]);
 	run(0, forty, 40, &o);
 	CHECK(o.n[2] == 40);
-	out_free(&o);
+	test_out_free(&o);
 	replay = drops(DP_DROP_IPSEC_REPLAY);
 	run(0, forty, 40, &o);
 	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_REPLAY) == replay + 40);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 4c. a forged packet (the SA's SPI, a far-ahead sequence number, a ciphertext length the
 	 * cipher cannot have: refused before decryption) in the same burst as genuine ones must not
@@ -938,30 +886,30 @@ static void test_ipsec_path(void)
 	}
 	run(0, trio, 3, &o);
 	CHECK(o.n[2] == 2);
-	out_free(&o);
+	test_out_free(&o);
 	peer_send(peer_out, false, &f, &next);
 	run(0, &next, 1, &o);
 	CHECK(o.n[2] == 1);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 5. ESP to our address with an SPI nobody has: counted, not punted */
 	uint64_t nosa = drops(DP_DROP_IPSEC_NO_SA);
 	mk4(&f, 0, "198.51.200.2", "192.0.2.1", 64, 50, 0x7777, 0x0001, 40, false);
 	run(0, &f, 1, &o);
 	CHECK(o.ntap[0] == 0 && drops(DP_DROP_IPSEC_NO_SA) == nosa + 1);
-	out_free(&o);
+	test_out_free(&o);
 	/* 6. transit ESP (not to us) with an SPI of ours is forwarded untouched */
 	mk4(&f, 0, "198.51.200.2", "10.0.2.50", 64, 50, 0, 0x2002, 40, false);
 	run(0, &f, 1, &o);
 	CHECK(o.n[2] == 1 && C->sa[2].pkts == 44);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 7. inbound policy: the same inner packet in the clear is refused */
 	uint64_t pol = drops(DP_DROP_IPSEC_POLICY);
 	mk4(&f, 0, "172.16.5.5", "10.0.2.9", 64, 17, 5678, 1234, 200, false);
 	run(0, &f, 1, &o);
 	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_POLICY) == pol + 1);
-	out_free(&o);
+	test_out_free(&o);
 	/* ... and so is one decrypted by an SA of another tunnel (SA 3, tunnel 2) */
 	sa_conf(&c, 0x3003, true, "198.51.200.3", "192.0.2.1", 0x33);
 	CHECK(add_sa(3, 50, 2, &c) == DP_OK);
@@ -971,18 +919,18 @@ static void test_ipsec_path(void)
 	peer_send(peer3, false, &f, &e);
 	run(0, &e, 1, &o);
 	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_POLICY) == pol + 2 && C->sa[3].pkts == 1);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 8. bypass and discard policies above the protect one */
 	mk4(&f, 2, "10.0.2.9", "172.16.9.9", 64, 17, 1, 2, 10, false);
 	run(2, &f, 1, &o);
 	CHECK(o.n[1] == 1 && data(o.m[1][0])[14 + 9] == 17); /* in the clear, FIB 0's default */
-	out_free(&o);
+	test_out_free(&o);
 	uint64_t disc = drops(DP_DROP_IPSEC_DISCARD);
 	mk4(&f, 2, "10.0.2.9", "172.16.66.1", 64, 17, 1, 2, 10, false);
 	run(2, &f, 1, &o);
 	CHECK(o.n[0] + o.n[1] + o.n[2] == 0 && drops(DP_DROP_IPSEC_DISCARD) == disc + 1);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 9. route-based: a route to an IPSEC nexthop group (tunnel 1) */
 	uint16_t t1 = 1;
@@ -993,7 +941,7 @@ static void test_ipsec_path(void)
 	CHECK(o.n[0] == 1 && C->sa[1].pkts == 2);
 	if (o.n[0] == 1)
 		CHECK(peer_open(peer_in, o.m[0][0], inner) == f.len - 14);
-	out_free(&o);
+	test_out_free(&o);
 	/* 10. no outbound SA for IPv6 in tunnel 1 */
 	uint64_t noout = drops(DP_DROP_IPSEC_NO_OUT_SA);
 	uint8_t a6[16];
@@ -1002,7 +950,7 @@ static void test_ipsec_path(void)
 	mk6(&f, 2, "fd00:2::9", "2001:db8:77::1", 64, 10);
 	run(2, &f, 1, &o);
 	CHECK(o.n[0] == 0 && drops(DP_DROP_IPSEC_NO_OUT_SA) == noout + 1);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 11. TTL 1 and the tunnel's MTU: ICMP errors to the sender, nothing encrypted */
 	uint64_t ttl = drops(DP_DROP_TTL_EXPIRED), big = drops(DP_DROP_TOO_BIG);
@@ -1011,13 +959,13 @@ static void test_ipsec_path(void)
 	CHECK(o.n[0] == 0 && o.n[2] == 1 && drops(DP_DROP_TTL_EXPIRED) == ttl + 1);
 	if (o.n[2] == 1)
 		check_icmp4(o.m[2][0], 2, 11, 0, 0, "10.0.2.9");
-	out_free(&o);
+	test_out_free(&o);
 	mk4(&f, 2, "10.0.2.9", "172.16.5.5", 64, 17, 1, 2, 1400, true);
 	run(2, &f, 1, &o);
 	CHECK(o.n[0] == 0 && o.n[2] == 1 && drops(DP_DROP_TOO_BIG) == big + 1);
 	if (o.n[2] == 1)
 		check_icmp4(o.m[2][0], 2, 3, 4, 1400, "10.0.2.9");
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 11b. the encrypted packets' own forwarding (one decision per burst, tunnel_out): it follows
 	 * the tables, and what it cannot settle -- an unresolved neighbour, a packet over the link's
@@ -1031,7 +979,7 @@ static void test_ipsec_path(void)
 	run(2, pair, 2, &o);
 	CHECK(o.n[0] + o.n[1] + o.n[2] == 0 && drops(DP_DROP_ADJ_UNRESOLVED) == unres + 2 && C->sa[1].pkts == sa1 + 2);
 	CHECK(W.want_resolve[5] == 1);
-	out_free(&o);
+	test_out_free(&o);
 	route4(10, "198.51.200.2", 32, 4); /* ... via the 1280-byte link: a small and a large one */
 	uint64_t adj4 = C->adj[4].pkts, fib1 = C->fib_pkts[1];
 	mk4(&pair[0], 2, "10.0.2.9", "172.16.5.5", 64, 17, 1, 2, 100, false);
@@ -1045,7 +993,7 @@ static void test_ipsec_path(void)
 	}
 	/* the inner packets' pass (FIB 0) and the outer packets' (FIB 1) are both counted */
 	CHECK(C->adj[4].pkts >= adj4 + 1 && C->fib_pkts[1] == fib1 + 2);
-	out_free(&o);
+	test_out_free(&o);
 	uint8_t peer_a[4];
 	ip4(peer_a, "198.51.200.2");
 	CHECK(dp_route_delete(T, 10, 4, peer_a, 32, NULL) == DP_OK);
@@ -1064,7 +1012,7 @@ static void test_ipsec_path(void)
 	peer_send(peer4, false, &f, &burst[3]);
 	run(0, burst, 4, &o);
 	CHECK(o.n[2] == 4 && C->sa[2].pkts == 46 && C->sa[4].pkts == 2);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 12b. decrypted packets re-enter at L3 and get their Ethernet header when they leave: one the
 	 * fast parse declines (ICMP inside) is forwarded like the rest; ones for us are punted with the
@@ -1080,7 +1028,7 @@ static void test_ipsec_path(void)
 		CHECK(memcmp(d, MAC_PEER[2], 6) == 0 && memcmp(d + 6, MAC_PORT[2], 6) == 0 && d[12] == 0x08 && d[13] == 0);
 		CHECK(d[14 + 8] == 63 && dp_cksum(d + 14, 20, 0) == 0xFFFF && memcmp(d + 34, f.b + 34, f.len - 34) == 0);
 	}
-	out_free(&o);
+	test_out_free(&o);
 	static const uint8_t smac[3][6] = {{2, 0, 0, 0, 0, 0xA1}, {2, 0, 0, 0, 0, 0xA2}, {2, 0, 0, 0, 0, 0xA3}};
 	struct frame local_in[3], local_esp[3];
 	mk4(&local_in[0], 0, "172.16.5.5", "192.0.2.1", 64, 17, 5678, 1234, 30, false);
@@ -1101,7 +1049,7 @@ static void test_ipsec_path(void)
 		CHECK(o.tap[0][k]->pkt_len == local_in[from].len &&
 		      memcmp(d + 14, local_in[from].b + 14, local_in[from].len - 14) == 0);
 	}
-	out_free(&o);
+	test_out_free(&o);
 	/* 12c. hub and spoke: a packet decrypted from tunnel 2 that an outbound policy sends into
 	 * tunnel 1 is encrypted again (one hop: TTL - 1) and leaves toward tunnel 1's peer */
 	uint64_t sa1_before = C->sa[1].pkts, sa3_before = C->sa[3].pkts;
@@ -1116,7 +1064,7 @@ static void test_ipsec_path(void)
 		if (got == hub.len - 14)
 			CHECK(inner[8] == 63 && dp_cksum(inner, 20, 0) == 0xFFFF && memcmp(inner + 20, hub.b + 34, hub.len - 34) == 0);
 	}
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 12d. the router's own packets, written by the kernel on a TAP, meet the outbound policies
 	 * like forwarded ones: a protected one leaves encrypted, by the port the ESP packet's own route
@@ -1155,7 +1103,7 @@ static void test_ipsec_path(void)
 		CHECK(o.m[2][k]->pkt_len == own[clear[k]].len && memcmp(data(o.m[2][k]), own[clear[k]].b, own[clear[k]].len) == 0);
 	CHECK(C->sa[1].pkts == sa1_own + 2 && C->sp_hits[DP_SP_OUT][5] == hit5 + 4);
 	CHECK(drops(DP_DROP_IPSEC_DISCARD) == disc + 2 && C->port[2].inject_pkts == inj + 8);
-	out_free(&o);
+	test_out_free(&o);
 	/* down another port's TAP: the same; over the tunnel's MTU without DF: encrypted too; with DF:
 	 * "too big" up the TAP it came down, from its destination to the kernel's MAC (its source) */
 	struct frame own_big[3];
@@ -1179,7 +1127,7 @@ static void test_ipsec_path(void)
 		CHECK(ic[0] == 3 && ic[1] == 4 && (ic[6] << 8 | ic[7]) == 1400 && dp_cksum(ic, tot - 20u, 0) == 0xFFFF);
 		CHECK(memcmp(ic + 8, own_big[2].b + 14, 28) == 0); /* quotes the packet as it was sent */
 	}
-	out_free(&o);
+	test_out_free(&o);
 
 	/* more than a burst written at once: every one encrypted */
 	{
@@ -1192,7 +1140,7 @@ static void test_ipsec_path(void)
 		uint64_t sa1_many = C->sa[1].pkts;
 		dp_worker_inject(&W, 2, many, 40);
 		dp_worker_flush(&W);
-		unsigned k = rte_ring_dequeue_burst(tx_ring[0], (void **)got, 64, NULL);
+		unsigned k = rte_ring_dequeue_burst(P[0].tx, (void **)got, 64, NULL);
 		CHECK(k == 40 && C->sa[1].pkts == sa1_many + 40);
 		for (unsigned i = 0; i < k; i++) {
 			CHECK(data(got[i])[14 + 9] == 50);
@@ -1252,20 +1200,20 @@ static void test_ipsec_path(void)
 		CHECK(ic[0] == 2 && ic[1] == 0 && (uint32_t)(ic[4] << 24 | ic[5] << 16 | ic[6] << 8 | ic[7]) == 1350);
 		CHECK(dp_cksum(ic, pl, sum) == 0xFFFF && memcmp(ic + 8, own6[1].b + 14, 48) == 0);
 	}
-	out_free(&o);
+	test_out_free(&o);
 	/* IPv4 keeps its own 1400: 1368 bytes with DF go through */
 	mk4(&own6[0], 2, "10.0.2.1", "172.16.5.5", 64, 17, 33000, 7, 1340, true);
 	as_kernel(&own6[0], 2);
 	run_via(2, own6, 1, &o, true);
 	CHECK(o.n[0] == 1 && o.ntap[2] == 0);
-	out_free(&o);
+	test_out_free(&o);
 	/* a forwarded one from a link-local source is not sent into the tunnel either */
 	ll_own = drops(DP_DROP_IP6_BAD_SOURCE);
 	uint64_t sa8 = C->sa[8].pkts;
 	mk6(&own6[0], 2, "fe80::9", "2001:db8:77::5", 64, 10);
 	run(2, own6, 1, &o);
 	CHECK(o.n[0] + o.n[1] + o.n[2] == 0 && drops(DP_DROP_IP6_BAD_SOURCE) == ll_own + 1 && C->sa[8].pkts == sa8);
-	out_free(&o);
+	test_out_free(&o);
 	CHECK(dp_spd_set(T, DP_SP_OUT, out, 3, err, sizeof err) == DP_OK);
 	CHECK(dp_tunnel_set(T, 1, &tun, err, sizeof err) == DP_OK);
 	CHECK(dp_sa_delete(T, 8, err, sizeof err) == DP_OK);
@@ -1289,7 +1237,7 @@ static void test_ipsec_path(void)
 		CHECK(o.tap[0][0]->pkt_len == ike[2].len && memcmp(data(o.tap[0][0]), ike[2].b, ike[2].len) == 0);
 	if (o.n[2] == 1)
 		CHECK(data(o.m[2][0])[14 + 19] == 8);
-	out_free(&o);
+	test_out_free(&o);
 	/* ESP and AH to us that no SA has are no plaintext for the policy: counted as ipsec_no_sa
 	 * (the SA is what is missing), and not punted; to another host the policy refuses them */
 	struct frame esp[3];
@@ -1302,7 +1250,7 @@ static void test_ipsec_path(void)
 	run(0, esp, 3, &o);
 	CHECK(o.ntap[0] == 0 && o.n[0] + o.n[1] + o.n[2] == 0);
 	CHECK(drops(DP_DROP_IPSEC_NO_SA) == nosa + 2 && drops(DP_DROP_IPSEC_POLICY) == pol + 1);
-	out_free(&o);
+	test_out_free(&o);
 	/* ... and a discard policy discards IKE to us too */
 	struct dp_sp in2[2];
 	sp4(&in2[0], 7, "172.16.66.0", 24, "0.0.0.0", 0, DP_SP_DISCARD, 0);
@@ -1312,7 +1260,7 @@ static void test_ipsec_path(void)
 	disc = drops(DP_DROP_IPSEC_DISCARD);
 	run(0, ike, 1, &o);
 	CHECK(o.ntap[0] == 0 && drops(DP_DROP_IPSEC_DISCARD) == disc + 1);
-	out_free(&o);
+	test_out_free(&o);
 	CHECK(dp_spd_set(T, DP_SP_IN, in, 1, err, sizeof err) == DP_OK);
 	/* an IKE daemon on other ports: those are IKE now, 500 is not */
 	CHECK(dp_ipsec_set_ike_ports(T, 4600, 4600) == DP_EINVAL && dp_ipsec_set_ike_ports(T, 0, 4600) == DP_EINVAL);
@@ -1324,7 +1272,7 @@ static void test_ipsec_path(void)
 	CHECK(o.ntap[0] == 1 && drops(DP_DROP_IPSEC_POLICY) == pol + 1);
 	if (o.ntap[0] == 1)
 		CHECK(memcmp(data(o.tap[0][0]), ike[0].b, ike[0].len) == 0);
-	out_free(&o);
+	test_out_free(&o);
 	mk4(&ike[0], 2, "10.0.2.1", "172.16.5.5", 64, 17, 600, 600, 10, false);
 	mk4(&ike[1], 2, "10.0.2.1", "172.16.5.5", 64, 17, 500, 500, 10, false);
 	as_kernel(&ike[0], 2);
@@ -1333,7 +1281,7 @@ static void test_ipsec_path(void)
 	CHECK(o.n[2] == 1 && o.n[0] == 1); /* 600 in the clear, 500 encrypted */
 	if (o.n[2] == 1)
 		CHECK(memcmp(data(o.m[2][0]), ike[0].b, ike[0].len) == 0);
-	out_free(&o);
+	test_out_free(&o);
 	CHECK(dp_ipsec_set_ike_ports(T, 500, 4500) == DP_OK);
 	/* 12f. a link-local source is not sent into a tunnel (the route of step 10) either */
 	uint64_t ll = drops(DP_DROP_IP6_BAD_SOURCE);
@@ -1341,7 +1289,7 @@ static void test_ipsec_path(void)
 	mk6(&ll6, 2, "fe80::9", "2001:db8:77::1", 64, 10);
 	run(2, &ll6, 1, &o);
 	CHECK(o.n[0] + o.n[1] + o.n[2] == 0 && drops(DP_DROP_IP6_BAD_SOURCE) == ll + 1);
-	out_free(&o);
+	test_out_free(&o);
 
 	CHECK(dp_sa_delete(T, 2, err, sizeof err) == DP_OK);
 	nosa = drops(DP_DROP_IPSEC_NO_SA);
@@ -1349,7 +1297,7 @@ static void test_ipsec_path(void)
 	peer_send(peer4, false, &f, &burst[1]);
 	run(0, burst, 2, &o);
 	CHECK(o.n[2] == 1 && drops(DP_DROP_IPSEC_NO_SA) == nosa + 1 && C->sa[4].pkts == 3);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 13. AH inbound (tunnel 1): the parser finds the AH header, the SA verifies it */
 	sa_conf(&c, 0x5005, true, "198.51.200.2", "192.0.2.1", 0);
@@ -1367,7 +1315,7 @@ static void test_ipsec_path(void)
 	CHECK(o.n[2] == 1 && C->sa[5].pkts == 1);
 	if (o.n[2] == 1)
 		CHECK(memcmp(data(o.m[2][0]) + 34, f.b + 34, f.len - 34) == 0);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 14. lifetimes: the control plane's clock expires SA 4; a packet limit on a new outbound SA */
 	CHECK(dp_sa_expire(T, 4) == DP_OK);
@@ -1375,7 +1323,7 @@ static void test_ipsec_path(void)
 	peer_send(peer4, false, &f, &e);
 	run(0, &e, 1, &o);
 	CHECK(o.n[2] == 0 && drops(DP_DROP_IPSEC_EXPIRED) == exp + 1);
-	out_free(&o);
+	test_out_free(&o);
 	struct ipsec_sa_stats st;
 	CHECK(dp_sa_stats(T, 4, &st) == DP_OK && st.hard_expired && st.packets == 3);
 	sa_conf(&c, 0x1006, false, "192.0.2.1", "198.51.200.2", 0x66);
@@ -1388,7 +1336,7 @@ static void test_ipsec_path(void)
 		mk4(&three[i], 2, "10.0.2.9", "172.16.5.5", 64, 17, 1, 2, 10, false);
 	run(2, three, 3, &o);
 	CHECK(o.n[0] == 2 && drops(DP_DROP_IPSEC_EXPIRED) == exp + 2 && C->sa[6].pkts == 2 && C->sa[6].other == 1);
-	out_free(&o);
+	test_out_free(&o);
 
 	/* 15. bad writer input changes nothing */
 	CHECK(dp_sa_delete(T, 6, err, sizeof err) == DP_EBUSY);  /* tunnel 1's outbound SA */

@@ -16,60 +16,28 @@ import * as grpc from "@grpc/grpc-js";
 import { ApiClient, Session, type Msg } from "../../src/api/client.js";
 import { PROTO_DIR, PROTO_FILES } from "../../src/api/server.js";
 import { codeOf } from "../support/api.js";
+import { nullPortsConfig, TestDaemon } from "../support/daemon.js";
 
 const isRoot = process.getuid?.() === 0;
 const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "srcfib-api-"));
 const sock = join(dir, "api.sock");
-let daemon: ChildProcess | null = null;
-let log = "";
+const daemon = new TestDaemon(dir);
 let api: ApiClient;
 
 function config(extra = ""): string {
-  return `dataplane: { workers: 1 }
-api: { socket: ${sock}, batch_max: 5000, stale_time_s: 30${extra} }
-ports:
-  - { name: p0, device: "net_null0,no-rx=1", tap: false, addresses: ["198.51.100.1/24", "2001:db8:1::1/64"], fib: main }
-  - { name: p1, device: "net_null1,no-rx=1", tap: false, addresses: ["203.0.113.1/24", "2001:db8:2::1/64"] }
-fibs:
-  - name: main
-    routes:
-      - { prefix: 0.0.0.0/0, nexthops: [{ via: 203.0.113.254, port: p1, mac: "02:00:00:00:00:fe" }] }
-    subfibs:
-      - { name: voice }
-    rules:
-      - { priority: 10, subfib: voice, protocol: udp, dport: 5060 }
-default_fib: main
-`;
-}
-
-async function startDaemon(cfgText: string): Promise<void> {
-  const cfg = join(dir, "cfg.yaml");
-  writeFileSync(cfg, cfgText);
-  log = "";
-  daemon = spawn(process.execPath, [join(root, "dist", "cli.js"), "run", cfg], { stdio: ["ignore", "ignore", "pipe"] });
-  daemon.stderr!.on("data", (d: Buffer) => (log += d.toString()));
-  const end = Date.now() + 60000;
-  while (!log.includes("running:") && daemon.exitCode === null && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-  if (!log.includes("running:")) throw new Error(`the daemon did not start:\n${log}`);
-}
-
-async function stopDaemon(): Promise<void> {
-  if (!daemon || daemon.exitCode !== null) return;
-  const d = daemon;
-  d.kill("SIGTERM");
-  await new Promise((r) => d.once("exit", r));
+  return nullPortsConfig(sock, `, batch_max: 5000, stale_time_s: 30${extra}`);
 }
 
 beforeAll(async () => {
   if (!isRoot) throw new Error("the integration tests run DPDK: run them as root (CI does)");
-  await startDaemon(config());
+  await daemon.start(config());
   api = new ApiClient(sock, { client: "t" });
 }, 90000);
 
 afterAll(async () => {
   api?.close();
-  await stopDaemon();
+  await daemon.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -272,7 +240,7 @@ describe("bad input", () => {
       if (what === "third entry bad: nothing applied") expect(r.index).toBe("2");
     }
     expect(await state()).toEqual(before);
-    expect(log).not.toMatch(/TypeError|ReferenceError|internal:/);
+    expect(daemon.log).not.toMatch(/TypeError|ReferenceError|internal:/);
     pri.close();
     bak.close();
     backupApi.close();
@@ -415,8 +383,8 @@ describe("TCP", () => {
 
   /** The TCP address the daemon logged ("API listening on tls:127.0.0.1:PORT"). */
   function listening(kind: "tls" | "tcp"): string {
-    const m = new RegExp(`API listening on ${kind}:(127\\.0\\.0\\.1:\\d+)`).exec(log);
-    if (!m) throw new Error(`no ${kind} listener in the log:\n${log}`);
+    const m = new RegExp(`API listening on ${kind}:(127\\.0\\.0\\.1:\\d+)`).exec(daemon.log);
+    if (!m) throw new Error(`no ${kind} listener in the log:\n${daemon.log}`);
     return m[1]!;
   }
 
@@ -440,12 +408,12 @@ describe("TCP", () => {
     const ctl = p.cert("ctl");
     const r = pki(rogue);
     const bad = r.cert("ctl");
-    await stopDaemon();
-    await startDaemon(config(`, tcp: { listen: "127.0.0.1:0", cert: ${srv.cert}, key: ${srv.key}, ca: ${p.ca} }`));
+    await daemon.stop();
+    await daemon.start(config(`, tcp: { listen: "127.0.0.1:0", cert: ${srv.cert}, key: ${srv.key}, ca: ${p.ca} }`));
     api.close();
     api = new ApiClient(sock, { client: "t" });
     const target = listening("tls");
-    expect(log).not.toMatch(/plaintext/);
+    expect(daemon.log).not.toMatch(/plaintext/);
     // the right certificate: reads and writes
     const tls = new ApiClient(target, { client: "tls-ctl", tls: { ca: p.ca, cert: ctl.cert, key: ctl.key, serverName: "localhost" } });
     try {
@@ -463,11 +431,11 @@ describe("TCP", () => {
   });
 
   it("plaintext TCP only with api.tcp.insecure, which logs a warning", async () => {
-    await stopDaemon();
-    await startDaemon(config(`, tcp: { listen: "127.0.0.1:0", insecure: true }`));
+    await daemon.stop();
+    await daemon.start(config(`, tcp: { listen: "127.0.0.1:0", insecure: true }`));
     api.close();
     api = new ApiClient(sock, { client: "t" });
-    expect(log).toMatch(/warn.*plaintext TCP without authentication \(api\.tcp\.insecure\)/);
+    expect(daemon.log).toMatch(/warn.*plaintext TCP without authentication \(api\.tcp\.insecure\)/);
     expect(await rawCall(listening("tcp"), grpc.credentials.createInsecure())).toBe("OK");
   });
 });

@@ -15,79 +15,37 @@
  *
  * Needs root (DPDK); without it the test fails and says so.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient, type Msg } from "../../src/api/client.js";
 import { codeOf } from "../support/api.js";
+import { nullPortsConfig, TestDaemon } from "../support/daemon.js";
+import { rngUnit } from "../support/fulltable.js";
 
 const isRoot = process.getuid?.() === 0;
-const root = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "srcfib-apifuzz-"));
 const sock = join(dir, "api.sock");
 const SEED = Number(process.env.SRCFIB_FUZZ_SEED ?? Date.now() % 2 ** 31);
 const CALLS = Number(process.env.SRCFIB_FUZZ_CALLS ?? 1500);
 const MAX_MS = 150_000;
-let daemon: ChildProcess | null = null;
-let log = "";
+const daemon = new TestDaemon(dir);
 let api: ApiClient;
-
-const CONFIG = `dataplane: { workers: 1 }
-api: { socket: ${sock}, batch_max: 64, stale_time_s: 30 }
-ports:
-  - { name: p0, device: "net_null0,no-rx=1", tap: false, addresses: ["198.51.100.1/24", "2001:db8:1::1/64"], fib: main }
-  - { name: p1, device: "net_null1,no-rx=1", tap: false, addresses: ["203.0.113.1/24", "2001:db8:2::1/64"] }
-fibs:
-  - name: main
-    routes:
-      - { prefix: 0.0.0.0/0, nexthops: [{ via: 203.0.113.254, port: p1, mac: "02:00:00:00:00:fe" }] }
-    subfibs:
-      - { name: voice }
-    rules:
-      - { priority: 10, subfib: voice, protocol: udp, dport: 5060 }
-  - name: other
-default_fib: main
-`;
 
 beforeAll(async () => {
   if (!isRoot) throw new Error("the integration tests run DPDK: run them as root (CI does)");
-  const cfg = join(dir, "cfg.yaml");
-  writeFileSync(cfg, CONFIG);
-  daemon = spawn(process.execPath, [join(root, "dist", "cli.js"), "run", cfg], { stdio: ["ignore", "ignore", "pipe"] });
-  daemon.stderr!.on("data", (d: Buffer) => (log += d.toString()));
-  const end = Date.now() + 60000;
-  while (!log.includes("running:") && daemon.exitCode === null && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-  if (!log.includes("running:")) throw new Error(`the daemon did not start:\n${log}`);
+  await daemon.start(nullPortsConfig(sock, ", batch_max: 64, stale_time_s: 30", "  - name: other\n"));
   api = new ApiClient(sock, { client: "fuzz" });
 }, 90000);
 
 afterAll(async () => {
   api?.close();
-  if (daemon && daemon.exitCode === null) {
-    const d = daemon;
-    const t = setTimeout(() => d.kill("SIGKILL"), 15000);
-    d.kill("SIGTERM");
-    await new Promise((r) => d.once("exit", r));
-    clearTimeout(t);
-  }
+  await daemon.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** mulberry32: small, seeded, good enough to draw test cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = rng(SEED);
+const rand = rngUnit(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const chance = (p: number): boolean => rand() < p;
 
@@ -302,7 +260,7 @@ describe(`random API calls (seed ${SEED}; SRCFIB_FUZZ_SEED=${SEED} replays)`, ()
           expect(after, `${what}: refused (${r.code} ${r.details}) but the state changed`).toEqual(before);
         }
         before = after;
-        expect(daemon!.exitCode, `${what}: the daemon exited\n${log}`).toBeNull();
+        expect(daemon.running, `${what}: the daemon exited\n${daemon.log}`).toBe(true);
       }
       const lines = [...tally.entries()].sort().map(([k, n]) => `  ${k}: ${n}`);
       console.log(`seed ${SEED}: ${calls} calls in ${((Date.now() - start) / 1000).toFixed(1)} s, ${changed} accepted\n${lines.join("\n")}`);
@@ -312,7 +270,7 @@ describe(`random API calls (seed ${SEED}; SRCFIB_FUZZ_SEED=${SEED} replays)`, ()
         expect([...tally.keys()].some((k) => k.startsWith(`${m} OK`)), `${m} never accepted`).toBe(true);
         expect([...tally.keys()].some((k) => k.startsWith(m) && !k.endsWith(" OK")), `${m} never refused`).toBe(true);
       }
-      expect(log).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/); // no stack trace in the daemon's log
+      expect(daemon.log).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/); // no stack trace in the daemon's log
     },
     MAX_MS + 60000,
   );
