@@ -9,6 +9,7 @@
 // AsyncWorker on a detached table and publishes it from OnOK, on the main
 // thread.
 #include <cassert>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -92,7 +93,6 @@ public:
 		                       InstanceMethod<&DataplaneHandle::Reclaim>("reclaim"),
 		                       InstanceMethod<&DataplaneHandle::GraceStart>("graceStart"),
 		                       InstanceMethod<&DataplaneHandle::GraceDone>("graceDone"),
-		                       InstanceMethod<&DataplaneHandle::GraceWait>("graceWait"),
 		                       InstanceMethod<&DataplaneHandle::Explain>("explain"),
 		                       InstanceMethod<&DataplaneHandle::PortLink>("portLink"),
 		                       InstanceMethod<&DataplaneHandle::IpsecInfo>("ipsecInfo"),
@@ -693,11 +693,12 @@ private:
 
 	static bool token_of(const Napi::CallbackInfo &info, uint64_t *token)
 	{
-		if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 0) {
+		double d = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1.0;
+		if (!std::isfinite(d) || d < 0 || d >= 18446744073709551616.0) {
 			Napi::TypeError::New(info.Env(), "grace: a token from graceStart()").ThrowAsJavaScriptException();
 			return false;
 		}
-		*token = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+		*token = static_cast<uint64_t>(d);
 		return true;
 	}
 
@@ -709,13 +710,6 @@ private:
 		return Napi::Boolean::New(info.Env(), !t_ || dp_tables_grace_done(t_, token));
 	}
 
-	Napi::Value GraceWait(const Napi::CallbackInfo &info)
-	{
-		uint64_t token;
-		if (token_of(info, &token) && t_)
-			dp_tables_grace_wait(t_, token);
-		return info.Env().Undefined();
-	}
 
 public:
 	dp_tables *tables() { return t_; }

@@ -83,12 +83,6 @@ bool dp_tables_grace_done(const struct dp_tables *t, uint64_t token)
 	return !t->rcu || rcu_qsbr_token_done(t->rcu, token);
 }
 
-void dp_tables_grace_wait(const struct dp_tables *t, uint64_t token)
-{
-	if (t->rcu)
-		rcu_qsbr_token_wait(t->rcu, token);
-}
-
 void dp_tables_reclaim(struct dp_tables *t, bool wait)
 {
 	reclaim_retired(t, wait);

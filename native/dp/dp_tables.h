@@ -146,10 +146,9 @@ void dp_tables_reclaim(struct dp_tables *t, bool wait);
 /* A grace period the writer keeps for its own bookkeeping: the control plane gives an object's id
  * back only when every worker has passed a quiescent state after the object went, so that no
  * packet of the old owner is counted under the id of the new one.  The token (0 when there are no
- * workers), whether it is done (never blocks), and a wait until it is. */
+ * workers), and whether it is done (never blocks). */
 uint64_t dp_tables_grace_start(struct dp_tables *t);
 bool dp_tables_grace_done(const struct dp_tables *t, uint64_t token);
-void dp_tables_grace_wait(const struct dp_tables *t, uint64_t token);
 
 int dp_port_set(struct dp_tables *t, uint16_t port, const struct dp_port_conf *c);
 int dp_port_clear(struct dp_tables *t, uint16_t port);

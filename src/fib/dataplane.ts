@@ -88,7 +88,10 @@ class Ids {
     if (reused === undefined && this.#next >= this.max) reused = this.grace?.waitOne();
     const id = reused ?? this.#next++;
     if (id >= this.max) throw new RangeError(`out of ${this.what} ids (at most ${this.max})`);
-    if (reused !== undefined && this.counts) this.#base.set(id, this.counts(id));
+    if (reused !== undefined && this.counts) {
+      this.released?.(); // a reading from before its grace period ended would miss the last packets
+      this.#base.set(id, this.counts(id));
+    }
     this.#byKey.set(key, id);
     this.#byId.set(id, key);
     return id;
@@ -237,7 +240,7 @@ export class DataplaneDriver {
     };
     this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#countsNow().fib[id]!], stale, new GraceQueue(dp));
     this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#countsNow().subfib[id]!], stale, new GraceQueue(dp));
-    this.#nhgIds = new Ids("nexthop group", lim.nhgs);
+    this.#nhgIds = new Ids("nexthop group", lim.nhgs, null, null, new GraceQueue(dp));
     this.#adjIds = new Ids(
       "adjacency",
       lim.adjs,

@@ -249,10 +249,6 @@ class Ids {
     if (this.#grace) this.#grace.hold(id);
     else this.#free.push(id);
   }
-  /** Gives an id back to be taken after every other free one. */
-  giveLast(id: number): void {
-    this.#free.unshift(id);
-  }
 }
 
 export class Sad {
@@ -282,7 +278,7 @@ export class Sad {
     this.#onExpire = opts.onExpire;
     this.#saIds = new Ids(limits.sas, new GraceQueue(dp));
     this.#spIds = [new Ids(limits.sps, new GraceQueue(dp)), new Ids(limits.sps, new GraceQueue(dp))];
-    this.#tunnelIds = new Ids(limits.tunnels);
+    this.#tunnelIds = new Ids(limits.tunnels, new GraceQueue(dp));
   }
 
   /** Throws unless reqid is one and it has, or can get, a tunnel. */
@@ -298,7 +294,9 @@ export class Sad {
     this.#checkReqid(reqid);
     let t = this.#tunnels.get(reqid);
     if (t === undefined) {
-      t = { id: this.#tunnelIds.take()!, refs: 0 };
+      const id = this.#tunnelIds.take();
+      if (id === undefined) throw new ApiError("FAILED_PRECONDITION", `reqid: no tunnel free for ${reqid} (the last freed is still held by a worker)`);
+      t = { id, refs: 0 };
       this.#tunnels.set(reqid, t);
     }
     t.refs++;
@@ -306,15 +304,15 @@ export class Sad {
   }
 
   /** Drops a reference taken by tunnelRef.  With the last one the dataplane's tunnel goes and its
-   * id is free again, to be given after every other free one (a just-freed id is the last to
-   * mean another reqid). */
+   * id is free again after the workers' grace period (until then a packet in a worker may still
+   * name it: it must not mean another reqid). */
   tunnelUnref(reqid: number): void {
     const t = this.#tunnels.get(reqid);
     if (t === undefined || --t.refs > 0) return;
     this.#tunnels.delete(reqid);
     this.#tunnelOut.delete(reqid);
     this.#dp.tunnelDelete(t.id); // not found when no outbound SA ever set it: nothing to undo
-    this.#tunnelIds.giveLast(t.id);
+    this.#tunnelIds.release(t.id);
   }
 
 
@@ -464,7 +462,7 @@ export class Sad {
       } catch (err: unknown) {
         this.#sas.delete(k);
         this.#dp.saDelete(id);
-        this.#saIds.give(id);
+        this.#saIds.release(id); // workers saw it
         this.tunnelUnref(a.reqid);
         throw err;
       }

@@ -8,9 +8,15 @@ import type { NativeDataplane } from "./native.js";
  * come after the old owner's last packet. Workers pass a quiescent state after every burst, so
  * the wait is microseconds; an id is only waited for when no other is free.
  */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 export class GraceQueue {
   readonly #held: { id: number; token: number }[] = [];
-  constructor(readonly dp: Pick<NativeDataplane, "graceStart" | "graceDone" | "graceWait">) {}
+  constructor(
+    readonly dp: Pick<NativeDataplane, "graceStart" | "graceDone">,
+    /** how long waitOne may block the control thread for a worker that is not moving on */
+    readonly waitMs = 100,
+  ) {}
 
   hold(id: number): void {
     this.#held.push({ id, token: this.dp.graceStart() });
@@ -23,12 +29,19 @@ export class GraceQueue {
     return n ? this.#held.splice(0, n).map((h) => h.id) : [];
   }
 
-  /** The oldest held id once its grace period has passed (blocks until then), or undefined when
-   *  none is held. */
+  /** The oldest held id once its grace period has passed (blocking until then, for waitMs at
+   *  most: a worker stuck inside a burst must not freeze the control plane), or undefined when
+   *  none is held or the wait ran out (the id stays held). */
   waitOne(): number | undefined {
-    const h = this.#held.shift();
-    if (h) this.dp.graceWait(h.token);
-    return h?.id;
+    const h = this.#held[0];
+    if (!h) return undefined;
+    const end = Date.now() + this.waitMs;
+    while (!this.dp.graceDone(h.token)) {
+      if (Date.now() >= end) return undefined;
+      Atomics.wait(PAUSE, 0, 0, 0.05); // a 50 µs sleep on the control thread
+    }
+    this.#held.shift();
+    return h.id;
   }
 
   get size(): number {

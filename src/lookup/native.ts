@@ -61,11 +61,10 @@ export interface NativeDataplane {
   counters(): NativeCounters;
   takeResolve(): Uint16Array;
   reclaim(): void;
-  /** a grace period for ids the control plane gives back (dp_tables_grace_*): its token, whether
-   *  every worker has been quiescent since (never blocks), and a wait until then */
+  /** a grace period for ids the control plane gives back (dp_tables_grace_*): its token, and
+   *  whether every worker has been quiescent since (never blocks) */
   graceStart(): number;
   graceDone(token: number): boolean;
-  graceWait(token: number): void;
   explain(q: { family: 4 | 6; src: Uint8Array; dst: Uint8Array; inPort: number; proto: number; dscp: number; hasPorts: boolean; sport: number; dport: number }): NativeExplain;
   portLink(port: number): { up: boolean; speedMbps: number };
   /** the crypto device behind IPsec, or null when IPsec is off */
