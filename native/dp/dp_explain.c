@@ -98,7 +98,7 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 	}
 	const struct dp_fib_base *b = fib < DP_MAX_FIBS ? DP_LOAD(((struct dp_tables *)t)->base[fib]) : NULL;
 	if (!b) {
-		out->drop = DP_DROP_NO_SOURCE_BINDING;
+		out->drop = local_only >= 0 ? local_only : DP_DROP_NO_SOURCE_BINDING;
 		return;
 	}
 	out->fib = b->id;

@@ -641,8 +641,8 @@ static inline __attribute__((always_inline)) void fwd(struct dp_worker *w, uint1
 			continue;
 		struct dp_pkt *p = &pk[i];
 		const struct dp_fib_base *b = fib[i] < DP_MAX_FIBS ? DP_LOAD(t->base[fib[i]]) : NULL;
-		if (!b) {
-			drop(w, m[i], DP_DROP_NO_SOURCE_BINDING);
+		if (!b) { /* IKE, ESP or AH a policy holds to "for us only": refused for the policy */
+			drop(w, m[i], (p->flags & DP_PKT_F_LOCAL_ONLY) ? (enum dp_drop)p->drop : DP_DROP_NO_SOURCE_BINDING);
 			m[i] = NULL;
 			continue;
 		}
