@@ -8,7 +8,7 @@ DEB_PACKAGES=(
   # native build
   build-essential pkg-config python3 make g++ libdpdk-dev libnuma-dev libpcap-dev
   # C tests (valgrind as the second checker beside ASan; clang and its runtimes for the libFuzzer targets)
-  valgrind clang libclang-rt-14-dev
+  valgrind clang-14 libclang-rt-14-dev
   # network tests and peers used by the integration suites
   iproute2 iputils-ping ethtool procps python3-scapy tshark
   # API tests: an independent Python gRPC client (stubs compiled by grpc_tools), TLS certificates

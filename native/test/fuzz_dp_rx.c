@@ -21,6 +21,16 @@
  * A record whose port and direction match the record before joins its burst (up to 32), so
  * runs of packets to one next hop, bursts of one SA and mixed bursts are reached.
  *
+ * In fuzz_dp_ctl (the same source built with FUZZ_WRITER_CALLS=1), a record whose length field has
+ * its top 4 bits all set (and is not sealed) is a writer call instead (writer_op): routes (one, or a batch), nexthop groups, adjacencies, bindings, FIB bases
+ * with rules, policies and tunnels, with arguments from the bytes, good and bad.  They act on
+ * ids of their own (FIBs 5-7, sub-FIBs 100-107, groups 100-131, adjacencies 10-17, tunnel 3) or
+ * on ids past the limits, never on the scenario's objects, though they may point at them; the
+ * packets after them in the input meet what they built (bindings send sources to FIBs 5-7).
+ * A refused call must leave what Explain says of 18 probe packets as it was; at the end of the
+ * input everything they made is taken down again, after which Explain must say what it said at
+ * the start (so every input starts from the same tables, and a finding replays).
+ *
  * After each burst, everything that left is taken off the rings and checked, and the target
  * aborts (a finding) when any of these fails:
  *   - accounting: every frame that came in was transmitted, punted or dropped exactly once
@@ -33,7 +43,7 @@
  *     dropped for a reason that Explain decides (route, binding, policy).
  * ASan and UBSan (abort on error) watch our code; DPDK's libraries are not instrumented.
  *
- *   make -C native fuzz                  # builds out/fuzz_dp_rx (clang)
+ *   make -C native fuzz                  # builds out/fuzz_dp_rx and out/fuzz_dp_ctl (clang)
  *   out/fuzz_dp_rx -max_total_time=60 CORPUS_DIR
  *   FUZZ_DP_RX_SEEDS=DIR out/fuzz_dp_rx -runs=0   # writes the seed corpus into DIR
  *   FUZZ_DP_RX_VERBOSE=1 out/fuzz_dp_rx FILE...   # what each burst of those inputs did
@@ -60,6 +70,14 @@
 #include "test_pkt.h"
 #include "test_ports.h"
 
+/* Built twice: fuzz_dp_rx, frames only, and fuzz_dp_ctl (-DFUZZ_WRITER_CALLS=1), which also takes
+ * writer calls (see writer_op); each table update costs the LPM far more than a packet costs the
+ * loop, so the packets get a target of their own at full speed. */
+#ifndef FUZZ_WRITER_CALLS
+#define FUZZ_WRITER_CALLS 0
+#endif
+static const bool WRITER_CALLS = FUZZ_WRITER_CALLS;
+#define NAME (WRITER_CALLS ? "fuzz_dp_ctl" : "fuzz_dp_rx")
 #define NPORT TEST_NPORT
 #define FRAME_MAX 1900 /* the inner packet of a sealed record: its ESP/AH packet fits a segment */
 #define MAX_RECORDS 64
@@ -84,10 +102,21 @@ static const uint16_t PORT_MTU[NPORT] = {1500, 1500, 1400};
 
 #define DIE(...)                                                                                             \
 	do {                                                                                                 \
-		fprintf(stderr, "fuzz_dp_rx: " __VA_ARGS__);                                                 \
+		fprintf(stderr, "%s: ", NAME);                                                               \
+		fprintf(stderr, __VA_ARGS__);                                                                \
 		fputc('\n', stderr);                                                                         \
 		abort();                                                                                     \
 	} while (0)
+
+/* writer calls (below) */
+static struct dp_sp spd_base[2][5];
+static unsigned spd_base_n[2];
+static void probes_setup(void);
+static void probes_read(struct dp_explain_out *out);
+static void writer_op(const uint8_t *d, uint32_t len);
+static void writer_reset(void);
+static struct dp_explain_out probe_base[18];
+static unsigned long n_ops, n_ops_ok;
 
 static void ip4(uint8_t *a, const char *s) { inet_pton(AF_INET, s, a); }
 static void ip6(uint8_t *a, const char *s) { inet_pton(AF_INET6, s, a); }
@@ -335,6 +364,8 @@ static void setup_tables(void)
 	sp(&in[2], 8, 4, "198.51.200.2", 32, "192.0.2.1", 32, DP_SP_PROTECT);
 	if (dp_spd_set(T, DP_SP_OUT, out, 5, err, sizeof err) != DP_OK || dp_spd_set(T, DP_SP_IN, in, 3, err, sizeof err) != DP_OK)
 		DIE("spd: %s", err);
+	memcpy(spd_base[DP_SP_OUT], out, sizeof out), spd_base_n[DP_SP_OUT] = 5;
+	memcpy(spd_base[DP_SP_IN], in, sizeof in), spd_base_n[DP_SP_IN] = 3;
 	/* route-based: 10.77.0.0/16 into tunnel 1 */
 	uint16_t tun1 = 1;
 	must(dp_nhg_set(T, 30, DP_NHG_IPSEC, 1, &tun1, &w1), "ipsec nhg");
@@ -345,8 +376,10 @@ static void setup_tables(void)
 
 static void report(void)
 {
-	fprintf(stderr, "fuzz_dp_rx: compared with Explain %lu times, the fast parsers %lu + %lu times\n", n_explain, n_fast4,
-	        n_fast4_l3);
+	fprintf(stderr, "%s: compared with Explain %lu times, the fast parsers %lu + %lu times", NAME, n_explain, n_fast4, n_fast4_l3);
+	if (WRITER_CALLS)
+		fprintf(stderr, "; %lu writer calls (%lu accepted)", n_ops, n_ops_ok);
+	fputc('\n', stderr);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -365,6 +398,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	memset(C, 0, sizeof(*C));
 	dp_worker_init(&W, T, C, mp, mp_ind, 0);
 	W.icmp_rate = W.icmp_burst = W.icmp_tokens = 1000000000; /* every error is sent */
+	probes_setup();
+	probes_read(probe_base);
 	pool_full = rte_mempool_avail_count(mp);
 	pool_ind_full = rte_mempool_avail_count(mp_ind);
 	verbose = getenv("FUZZ_DP_RX_VERBOSE") != NULL;
@@ -499,9 +534,9 @@ static void check_sent(const struct test_out *o)
 {
 	for (int p = 0; p < NPORT; p++)
 		for (unsigned k = 0; k < o->n[p]; k++) {
+			/* a fragment is a header segment and its share of the payload: its length counts
+			 * whole, its headers are in the first segment */
 			const struct rte_mbuf *m = o->m[p][k];
-			if (m->nb_segs != 1 && m->pkt_len != m->data_len)
-				continue; /* a fragment is a header segment + the payload's (checked by length) */
 			const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 			uint32_t len = m->pkt_len;
 			if (len > 14u + PORT_MTU[p])
@@ -664,6 +699,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (len > FRAME_MAX)
 				len = FRAME_MAX;
 			int port;
+			if (WRITER_CALLS && !((ctl >> 3) & 3) && lf >> 12 == 0xF) { /* a writer call, between bursts */
+				if (n)
+					break;
+				records++;
+				off = body + len;
+				writer_op(data + body, len);
+				continue;
+			}
 			bool inject = (ctl & 4) && !((ctl >> 3) & 3);
 			bool sealed = ((ctl >> 3) & 3) != 0;
 			int want = sealed ? 0 : (ctl & 3) % NPORT;
@@ -718,7 +761,326 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			DIE("mbufs leaked: %u of %u, indirect %u of %u", rte_mempool_avail_count(mp), pool_full,
 			    rte_mempool_avail_count(mp_ind), pool_ind_full);
 	}
+	writer_reset();
 	return 0;
+}
+
+/* ---- writer calls ---- */
+
+struct rd {
+	const uint8_t *b;
+	uint32_t n, i;
+};
+static uint8_t u8(struct rd *r) { return r->i < r->n ? r->b[r->i++] : 0; }
+static uint16_t u16(struct rd *r)
+{
+	uint16_t hi = u8(r);
+	return (uint16_t)(hi << 8 | u8(r));
+}
+/* an id from a small range of our own, or now and then one past the limit */
+static uint32_t own_id(struct rd *r, uint32_t first, uint32_t count, uint32_t limit)
+{
+	uint8_t v = u8(r);
+	return v >= 250 ? limit + (v - 250u) : first + v % count;
+}
+
+/* a prefix: family, address, length (bit 7 of the length byte: host bits cleared) */
+static int prefix(struct rd *r, uint8_t *a)
+{
+	int fam = u8(r) & 1 ? 6 : 4;
+	unsigned bytes = fam == 4 ? 4 : 16;
+	memset(a, 0, 16);
+	for (unsigned k = 0; k < bytes; k++)
+		a[k] = u8(r);
+	uint8_t lb = u8(r);
+	unsigned len = (lb & 0x7F) % (fam == 4 ? 36 : 132);
+	if (lb & 0x80 && len <= bytes * 8) {
+		for (unsigned k = 0; k < bytes; k++) {
+			unsigned keep = len > k * 8 ? (len - k * 8 >= 8 ? 8 : len - k * 8) : 0;
+			a[k] &= (uint8_t)(0xFF00u >> keep);
+		}
+	}
+	return fam | (int)len << 8;
+}
+
+/* what the writer calls of this input made, to take it down at its end */
+static struct {
+	struct {
+		uint16_t sub;
+		int fam;
+		uint8_t a[16];
+		unsigned len;
+	} route[4 * MAX_RECORDS];
+	unsigned nroute;
+	struct {
+		int fam;
+		uint8_t a[16];
+		unsigned len;
+	} bind[MAX_RECORDS];
+	unsigned nbind;
+	bool dirty;
+} made;
+
+static void remember_route(uint16_t sub, int fam, const uint8_t *a, unsigned len)
+{
+	if (made.nroute == sizeof made.route / sizeof made.route[0])
+		DIE("more routes than records allow");
+	made.route[made.nroute].sub = sub, made.route[made.nroute].fam = fam, made.route[made.nroute].len = len;
+	memcpy(made.route[made.nroute++].a, a, 16);
+}
+
+#define NPROBE 18
+static struct dp_explain_in probe[NPROBE];
+
+static void probes_setup(void)
+{
+	static const struct { int fam; const char *src, *dst; uint8_t proto; uint16_t dport; int port; } p[NPROBE] = {
+	    {4, "192.0.2.7", "8.8.8.8", 17, 53, 0},     {4, "192.0.2.7", "8.8.8.8", 6, 80, 0},
+	    {4, "203.0.113.5", "10.0.2.9", 6, 443, 1},  {4, "1.2.3.4", "198.18.5.5", 17, 80, 0},
+	    {4, "10.0.2.9", "172.16.5.5", 17, 80, 2},   {4, "172.16.5.5", "10.0.2.9", 17, 80, 0},
+	    {4, "10.0.2.9", "10.77.1.1", 17, 80, 2},    {4, "1.2.3.4", "198.51.101.1", 17, 80, 0},
+	    {4, "100.64.1.1", "9.9.9.9", 17, 80, 1},    {4, "5.5.5.5", "10.0.0.1", 1, 0, 0},
+	    {6, "2001:db8:a::5", "2001:db8:ffff::1", 17, 80, 1}, {6, "2001:db8:b::5", "2001:db8:ffff::1", 17, 80, 1},
+	    {6, "fd00:2::9", "fd00:99::1", 17, 80, 2},  {6, "2001:db8:a::5", "fd00:2:0:1::9", 6, 80, 0},
+	    {6, "fd00::5", "2001:db8:dead::1", 17, 80, 0}, {6, "2001:db8:99::2", "fd00::1", 17, 80, 0},
+	    {4, "10.60.0.1", "10.50.0.1", 17, 80, 2},   {6, "fd00:60::1", "fd00:50::1", 17, 80, 2}, /* the seed's */
+	};
+	for (int i = 0; i < NPROBE; i++) {
+		struct dp_explain_in *q = &probe[i];
+		memset(q, 0, sizeof *q);
+		q->family = p[i].fam;
+		if (p[i].fam == 4) {
+			ip4(q->src, p[i].src);
+			ip4(q->dst, p[i].dst);
+		} else {
+			ip6(q->src, p[i].src);
+			ip6(q->dst, p[i].dst);
+		}
+		q->in_port = (uint16_t)p[i].port, q->proto = p[i].proto, q->has_ports = p[i].proto != 1;
+		q->sport = 1234, q->dport = p[i].dport;
+	}
+}
+
+static bool explain_same(const struct dp_explain_out *a, const struct dp_explain_out *b)
+{
+	return a->fib == b->fib && a->by_default == b->by_default && a->rule == b->rule && a->subfib == b->subfib &&
+	       a->nhg == b->nhg && a->kind == b->kind && a->adj == b->adj && a->resolved == b->resolved &&
+	       a->out_port == b->out_port && memcmp(a->mac, b->mac, 6) == 0 && a->drop == b->drop &&
+	       a->sp_in == b->sp_in && a->sp_out == b->sp_out && a->local_only == b->local_only && a->tunnel == b->tunnel;
+}
+
+static void probes_read(struct dp_explain_out *out)
+{
+	for (int i = 0; i < NPROBE; i++) {
+		memset(&out[i], 0, sizeof out[i]);
+		dp_explain(T, &probe[i], &out[i]);
+	}
+}
+
+static void probes_check(const struct dp_explain_out *want, const char *after)
+{
+	struct dp_explain_out now[NPROBE];
+	probes_read(now);
+	for (int i = 0; i < NPROBE; i++)
+		if (!explain_same(&now[i], &want[i]))
+			DIE("probe %d: Explain changed %s (drop %d -> %d, port %u -> %u, nhg %u -> %u)", i, after, want[i].drop,
+			    now[i].drop, want[i].out_port, now[i].out_port, want[i].nhg, now[i].nhg);
+}
+
+/* One writer call from the bytes of a record. */
+static void writer_op(const uint8_t *d, uint32_t len)
+{
+	struct rd r = {d, len, 0};
+	struct dp_explain_out before[NPROBE];
+	probes_read(before);
+	made.dirty = true;
+	uint8_t a[17];
+	char err[256];
+	int rc = DP_OK;
+	unsigned op = u8(&r) % 13;
+	switch (op) {
+	case 0: { /* one route */
+		uint16_t sub = (uint16_t)own_id(&r, 100, 8, DP_MAX_SUBFIBS);
+		int pf = prefix(&r, a);
+		uint8_t g = u8(&r);
+		uint32_t nhg = g < 40 ? g : g < 200 ? 100 + g % 32 : DP_MAX_NHGS + g;
+		rc = dp_route_set(T, sub, pf & 0xFF, a, (unsigned)pf >> 8, nhg, NULL);
+		if (rc == DP_OK)
+			remember_route(sub, pf & 0xFF, a, (unsigned)pf >> 8);
+		break;
+	}
+	case 1: { /* a route gone */
+		uint16_t sub = (uint16_t)own_id(&r, 100, 8, DP_MAX_SUBFIBS);
+		int pf = prefix(&r, a);
+		rc = dp_route_delete(T, sub, pf & 0xFF, a, (unsigned)pf >> 8, NULL);
+		break;
+	}
+	case 2: { /* a batch: all or nothing */
+		uint16_t sub = (uint16_t)own_id(&r, 100, 8, DP_MAX_SUBFIBS);
+		unsigned n = 1 + u8(&r) % 4;
+		int fam = u8(&r) & 1 ? 6 : 4;
+		uint8_t addrs[4 * 16] = {0}, lens[4];
+		uint32_t nhgs[4], old[4];
+		for (unsigned k = 0; k < n; k++) {
+			int pf = prefix(&r, a);
+			memcpy(addrs + k * (fam == 4 ? 4 : 16), a, fam == 4 ? 4 : 16);
+			lens[k] = (uint8_t)((unsigned)pf >> 8);
+			uint8_t g = u8(&r);
+			nhgs[k] = g < 200 ? g % 40 : g < 250 ? DP_ROUTE_DELETE : DP_MAX_NHGS + g;
+		}
+		size_t done = 0;
+		rc = dp_routes_apply(T, sub, fam, n, addrs, lens, nhgs, old, &done, NULL);
+		for (unsigned k = 0; rc == DP_OK && k < n; k++)
+			if (nhgs[k] != DP_ROUTE_DELETE) {
+				uint8_t full[16] = {0};
+				memcpy(full, addrs + k * (fam == 4 ? 4 : 16), fam == 4 ? 4 : 16);
+				remember_route(sub, fam, full, lens[k]);
+			}
+		if (rc != DP_OK && done != 0)
+			DIE("dp_routes_apply refused (%d) with %zu of %u done", rc, done, n);
+		break;
+	}
+	case 3: { /* a nexthop group */
+		uint32_t id = own_id(&r, 100, 32, DP_MAX_NHGS);
+		enum dp_nhg_kind kind = (enum dp_nhg_kind)(u8(&r) % 8);
+		unsigned n = u8(&r) % 5;
+		uint16_t adj[4], w[4];
+		for (unsigned k = 0; k < 4; k++) {
+			uint8_t v = u8(&r);
+			adj[k] = v < 128 ? (uint16_t)(1 + v % 5) : v < 250 ? (uint16_t)(10 + v % 8) : (uint16_t)(DP_MAX_ADJS + v);
+			w[k] = u16(&r);
+		}
+		rc = dp_nhg_set(T, id, kind, n, adj, w);
+		break;
+	}
+	case 4:
+		rc = dp_nhg_delete(T, own_id(&r, 100, 32, DP_MAX_NHGS));
+		break;
+	case 5: { /* an adjacency */
+		uint16_t id = (uint16_t)own_id(&r, 10, 8, DP_MAX_ADJS);
+		struct dp_adj x = {.port = (uint16_t)(u8(&r) % 5), .mtu = u16(&r), .resolved = u8(&r) & 1};
+		for (int k = 0; k < 6; k++)
+			x.dst_mac[k] = u8(&r), x.src_mac[k] = u8(&r);
+		rc = dp_adj_set(T, id, &x);
+		break;
+	}
+	case 6:
+		rc = dp_adj_delete(T, (uint16_t)own_id(&r, 10, 8, DP_MAX_ADJS));
+		break;
+	case 7: { /* a binding to one of our FIBs (or one that is not there) */
+		int pf = prefix(&r, a);
+		uint8_t f = u8(&r);
+		uint16_t fib = f < 200 ? (uint16_t)(5 + f % 3) : f < 250 ? (uint16_t)(f % 3) : (uint16_t)(DP_MAX_FIBS + f);
+		rc = dp_binding_set(T, pf & 0xFF, a, (unsigned)pf >> 8, fib);
+		if (rc == DP_OK) {
+			made.bind[made.nbind].fam = pf & 0xFF, made.bind[made.nbind].len = (unsigned)pf >> 8;
+			memcpy(made.bind[made.nbind++].a, a, 16);
+		}
+		break;
+	}
+	case 8: { /* a binding of ours gone (others are the scenario's) */
+		if (!made.nbind)
+			return;
+		unsigned k = u8(&r) % made.nbind;
+		rc = dp_binding_delete(T, made.bind[k].fam, made.bind[k].a, made.bind[k].len);
+		if (rc == DP_OK)
+			made.bind[k] = made.bind[--made.nbind];
+		break;
+	}
+	case 9: { /* a FIB base of ours with rules */
+		uint16_t fib = (uint16_t)own_id(&r, 5, 3, DP_MAX_FIBS);
+		uint16_t def = (uint16_t)(u8(&r) < 200 ? 100 + u8(&r) % 8 : u8(&r) % 21);
+		unsigned n = u8(&r) % 3;
+		struct dp_rule rules[2];
+		for (unsigned k = 0; k < n; k++) {
+			struct dp_rule *x = &rules[k];
+			memset(x, 0, sizeof *x);
+			static const uint8_t fams[4] = {0, 4, 6, 5}; /* 5: no family, refused */
+			x->id = 100u + u8(&r) % 8;
+			x->subfib = (uint16_t)(u8(&r) < 200 ? 100 + u8(&r) % 8 : DP_MAX_SUBFIBS + 1u);
+			x->in_port = u8(&r) < 128 ? DP_ANY_PORT : (uint16_t)(u8(&r) % 5);
+			x->family = fams[u8(&r) % 4];
+			x->dscp = u8(&r) < 200 ? DP_ANY_DSCP : (uint8_t)(u8(&r) % 70);
+			x->proto_any = u8(&r) & 1;
+			x->proto = u8(&r);
+			x->sport_lo = u16(&r), x->sport_hi = u16(&r), x->dport_lo = u16(&r), x->dport_hi = u16(&r);
+			x->src_len = (uint8_t)(u8(&r) % 40);
+			for (int b = 0; b < 16; b++)
+				x->src[b] = b < 4 ? u8(&r) : 0;
+		}
+		rc = dp_fib_base_set(T, fib, def, rules, n);
+		break;
+	}
+	case 10: { /* the policies of a direction (ours take the place of the scenario's) */
+		int dir = u8(&r) & 1;
+		unsigned n = u8(&r) % 4;
+		struct dp_sp sps[3];
+		for (unsigned k = 0; k < n; k++) {
+			struct dp_sp *x = &sps[k];
+			memset(x, 0, sizeof *x);
+			x->id = u8(&r) < 240 ? u8(&r) % 16u : DP_MAX_SPS + 1u;
+			x->family = u8(&r) & 1 ? 6 : 4;
+			int pf = prefix(&r, a);
+			memcpy(x->src, a, 16), x->src_len = (uint8_t)((unsigned)pf >> 8);
+			pf = prefix(&r, a);
+			memcpy(x->dst, a, 16), x->dst_len = (uint8_t)((unsigned)pf >> 8);
+			x->proto_any = u8(&r) & 1, x->proto = u8(&r);
+			x->action = (uint8_t)(u8(&r) % 4);
+			x->tunnel = (uint16_t)(u8(&r) % 5);
+			x->sport_lo = u16(&r), x->sport_hi = u16(&r), x->dport_lo = u16(&r), x->dport_hi = u16(&r);
+		}
+		rc = dp_spd_set(T, dir, sps, n, err, sizeof err);
+		break;
+	}
+	case 11: { /* tunnel 3 */
+		struct dp_tunnel tun;
+		tun.mtu[0] = u16(&r);
+		tun.mtu[1] = u16(&r);
+		for (int k = 0; k < 2; k++) {
+			uint8_t v = u8(&r);
+			tun.out_sa[k] = v < 100 ? DP_ID_NONE : (uint16_t)(v % 10);
+		}
+		uint16_t id = (uint16_t)own_id(&r, 3, 1, DP_MAX_TUNNELS);
+		rc = dp_tunnel_set(T, id, &tun, err, sizeof err);
+		break;
+	}
+	default:
+		rc = dp_tunnel_delete(T, (uint16_t)own_id(&r, 3, 1, DP_MAX_TUNNELS));
+		break;
+	}
+	n_ops++;
+	if (rc == DP_OK)
+		n_ops_ok++;
+	else
+		probes_check(before, "after a refused writer call");
+	if (verbose)
+		fprintf(stderr, "writer call %u: %s\n", op, dp_strerror(rc));
+}
+
+/* Takes down everything writer calls made; Explain must then say what it said at the start. */
+static void writer_reset(void)
+{
+	if (!made.dirty)
+		return;
+	for (unsigned k = 0; k < made.nbind; k++)
+		dp_binding_delete(T, made.bind[k].fam, made.bind[k].a, made.bind[k].len);
+	for (uint16_t f = 5; f < 8; f++)
+		dp_fib_base_delete(T, f);
+	for (unsigned k = 0; k < made.nroute; k++)
+		dp_route_delete(T, made.route[k].sub, made.route[k].fam, made.route[k].a, made.route[k].len, NULL);
+	char err[256];
+	for (int dir = 0; dir < 2; dir++)
+		if (dp_spd_set(T, dir, spd_base[dir], spd_base_n[dir], err, sizeof err) != DP_OK)
+			DIE("restoring the policies: %s", err);
+	dp_tunnel_delete(T, 3);
+	for (uint32_t g = 100; g < 132; g++)
+		dp_nhg_delete(T, g);
+	for (uint16_t x = 10; x < 18; x++)
+		if (dp_adj_delete(T, x) != DP_OK && T->adj[x])
+			DIE("adjacency %u still in use after the reset", x);
+	memset(&made, 0, sizeof made);
+	dp_tables_reclaim(T, true);
+	probes_check(probe_base, "from the start after the writer calls were undone");
 }
 
 /* ---- the seed corpus: one file per kind of frame the loop meets ---- */
@@ -895,5 +1257,25 @@ void fuzz_write_seeds(const char *dir)
 	l = mk4(ip, "203.0.113.5", "10.0.2.130", 64, 17, 80, 1300, false);
 	n += rec(b + n, 0x21, ip, l);
 	put(dir, "burst_mixed", b, n);
-	fprintf(stderr, "fuzz_dp_rx: seeds written to %s\n", dir);
+	/* writer calls, then packets through what they built: a route in sub-FIB 100 via a group of
+	 * ours over an adjacency of ours, FIB 5 on it, 10.60.0.0/16 bound to FIB 5; and bad ones */
+	static const uint8_t op_route[] = {0, 0, 0, 10, 50, 0, 0, 0x80 | 16, 128}; /* group 100 */
+	static const uint8_t op_adj[] = {5, 0, 2, 0x05, 0xDC, 1, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0xC};
+	static const uint8_t op_nhg[] = {3, 0, 0, 1, 128, 0, 1, 0, 0, 0, 0, 0, 0, 0}; /* forward, adjacency 10 */
+	static const uint8_t op_fib[] = {9, 0, 0, 0, 0};
+	static const uint8_t op_bind[] = {7, 0, 10, 60, 0, 0, 0x80 | 16, 0};
+	static const uint8_t op_bad_route[] = {0, 0, 0, 10, 50, 0, 1, 16, 1};  /* host bits */
+	static const uint8_t op_bad_nhg[] = {3, 0, 0, 2, 255, 0, 0, 0, 0};      /* weight 0, no adjacency */
+	n = 0;
+	n += rec(b + n, 0, op_adj, sizeof op_adj), b[n - sizeof op_adj - 1] |= 0xF0;
+	n += rec(b + n, 0, op_nhg, sizeof op_nhg), b[n - sizeof op_nhg - 1] |= 0xF0;
+	n += rec(b + n, 0, op_route, sizeof op_route), b[n - sizeof op_route - 1] |= 0xF0;
+	n += rec(b + n, 0, op_fib, sizeof op_fib), b[n - sizeof op_fib - 1] |= 0xF0;
+	n += rec(b + n, 0, op_bind, sizeof op_bind), b[n - sizeof op_bind - 1] |= 0xF0;
+	n += rec(b + n, 0, op_bad_route, sizeof op_bad_route), b[n - sizeof op_bad_route - 1] |= 0xF0;
+	n += rec(b + n, 0, op_bad_nhg, sizeof op_bad_nhg), b[n - sizeof op_bad_nhg - 1] |= 0xF0;
+	l = mk4(ip, "10.60.0.1", "10.50.0.1", 64, 17, 80, 100, false);
+	n += rec(b + n, 0x22, ip, l);
+	put(dir, "writer_calls", b, n);
+	fprintf(stderr, "%s: seeds written to %s\n", NAME, dir);
 }
