@@ -220,6 +220,12 @@ async function state(): Promise<unknown> {
   };
 }
 
+/** A key's bytes in text, in any form they would take: hex, base64, or a byte array printed by
+ *  JavaScript ("12,34,...", e.g. a Uint8Array in a template string). */
+function keyIn(text: string, k: Buffer): boolean {
+  return text.includes(k.toString("hex")) || text.includes(k.toString("base64")) || text.includes([...k].join(","));
+}
+
 const CLIENT_CODES = new Set(["INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED", "OUT_OF_RANGE"]);
 
 describe(`random API calls (seed ${SEED}; SRCFIB_FUZZ_SEED=${SEED} replays)`, () => {
@@ -227,6 +233,7 @@ describe(`random API calls (seed ${SEED}; SRCFIB_FUZZ_SEED=${SEED} replays)`, ()
     "every refused call says why and changes nothing; the daemon keeps running",
     async () => {
       const tally = new Map<string, number>();
+      const allKeys: Buffer[] = [];
       let calls = 0;
       let changed = 0;
       const start = Date.now();
@@ -248,7 +255,11 @@ describe(`random API calls (seed ${SEED}; SRCFIB_FUZZ_SEED=${SEED} replays)`, ()
         const what = `call ${calls} ${service}.${method} ${shown}`;
         const r = await codeOf(p);
         const reply = r.code === "OK" ? JSON.stringify(await p.catch(() => null)) : r.details;
-        for (const k of keys) if (k.length >= 8) expect(reply.includes(k.toString("hex")) || reply.includes(k.toString("base64")), `${what}: a key in the reply`).toBe(false);
+        for (const k of keys) {
+          if (k.length < 8) continue;
+          expect(keyIn(reply, k), `${what}: a key in the reply`).toBe(false);
+          allKeys.push(k);
+        }
         tally.set(`${service}.${method} ${r.code}`, (tally.get(`${service}.${method} ${r.code}`) ?? 0) + 1);
         const after = await state();
         if (r.code === "OK") {
@@ -271,6 +282,8 @@ describe(`random API calls (seed ${SEED}; SRCFIB_FUZZ_SEED=${SEED} replays)`, ()
         expect([...tally.keys()].some((k) => k.startsWith(m) && !k.endsWith(" OK")), `${m} never refused`).toBe(true);
       }
       expect(daemon.log).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/); // no stack trace in the daemon's log
+      expect(allKeys.length).toBeGreaterThan(50);
+      for (const k of allKeys) expect(keyIn(daemon.log, k), "a key in the daemon's log").toBe(false);
     },
     MAX_MS + 60000,
   );
