@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GraceQueue } from "../src/lookup/grace.js";
+import { FreeIds } from "../src/lookup/grace.js";
 
 /** The dataplane's grace periods, played by hand: a token is done once `passed` reaches it. */
 function clock() {
@@ -12,36 +12,38 @@ function clock() {
   return c;
 }
 
-describe("GraceQueue", () => {
-  it("hands an id back only after the grace period that began when it was given back", () => {
+describe("FreeIds", () => {
+  it("hands a released id out again only after the grace period that began when it was released", () => {
     const c = clock();
-    const q = new GraceQueue(c);
-    q.hold(7);
-    q.hold(3);
-    expect(q.ready()).toEqual([]);
-    c.passed = 1; // the workers passed a quiescent state after 7 went, not yet after 3
-    expect(q.ready()).toEqual([7]);
-    expect(q.size).toBe(1);
-    q.hold(9);
-    c.passed = 3;
-    expect(q.ready()).toEqual([3, 9]);
-    expect(q.ready()).toEqual([]);
+    const ids = new FreeIds(c, 3);
+    expect([ids.take(), ids.take(), ids.take()]).toEqual([0, 1, 2]);
+    ids.release(1);
+    ids.release(2);
+    expect(ids.take(false)).toBeUndefined();
+    c.passed = 1; // the workers passed a quiescent state after 1 went, not yet after 2
+    expect(ids.take(false)).toBe(1);
+    expect(ids.held).toBe(1);
+    ids.give(0); // never published: free at once
+    expect(ids.take(false)).toBe(0);
+    c.passed = 2;
+    expect(ids.take(false)).toBe(2);
+    expect(ids.take(false)).toBeUndefined();
   });
 
-  it("waits for the oldest only when asked, for nothing when none is held, and not for ever", () => {
+  it("waits for the oldest held id only when none is free, and not for ever", () => {
     const c = clock();
-    const q = new GraceQueue(c, 30);
-    expect(q.waitOne()).toBeUndefined();
-    q.hold(5);
-    q.hold(6);
-    // a worker that never moves on: the wait gives up after waitMs and 5 stays held
+    const ids = new FreeIds(c, 2, 30);
+    expect([ids.take(), ids.take()]).toEqual([0, 1]);
+    expect(ids.take()).toBeUndefined(); // nothing held: no wait
+    ids.release(0);
+    ids.release(1);
+    // a worker that never moves on: the wait gives up after waitMs and 0 stays held
     const t0 = Date.now();
-    expect(q.waitOne()).toBeUndefined();
+    expect(ids.take()).toBeUndefined();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
-    expect(q.size).toBe(2);
+    expect(ids.held).toBe(2);
     c.passed = 1;
-    expect(q.waitOne()).toBe(5);
-    expect(q.ready()).toEqual([]); // 6's period began after 5's
-    expect(q.size).toBe(1);
+    expect(ids.take()).toBe(0);
+    expect(ids.held).toBe(1); // 1's period began after 0's
   });
 });

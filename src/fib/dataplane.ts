@@ -16,7 +16,7 @@
 import { formatAddress, formatPrefix, longestKey, parseAddress, parsePrefix, parsePrefixInto, prefixContains, type Family, type Prefix } from "../lookup/prefix.js";
 import { formatMac } from "../api/config.js";
 import { loadNative, type NativeCounters, type NativeDataplane, type NativeNeigh, type NativeNeighEvent, type NativeRule } from "../lookup/native.js";
-import { GraceQueue } from "../lookup/grace.js";
+import { FreeIds } from "../lookup/grace.js";
 import { adjKey, fwdKey, type Plan, type PlanAdj, type PlanNhg } from "./plan.js";
 import type { Rib, RouteChanges } from "./rib.js";
 
@@ -65,27 +65,27 @@ function ok(rc: number, what: () => string): void {
 class Ids {
   readonly #byKey = new Map<string, number>();
   readonly #byId = new Map<number, string>();
-  readonly #free: number[] = [];
+  readonly #free: FreeIds;
   readonly #base = new Map<number, number[]>();
   #next = 0;
   constructor(
     readonly what: string,
     readonly max: number,
-    readonly counts: ((id: number) => number[]) | null = null,
+    readonly counts: ((id: number) => number[]) | null,
     /** told when an id is freed (a reading of the counters from before is stale for it) */
-    readonly released: (() => void) | null = null,
-    /** freed ids wait here for the workers' grace period before they are taken again */
-    readonly grace: GraceQueue | null = null,
-  ) {}
+    readonly released: (() => void) | null,
+    /** the dataplane: a freed id is taken again after the workers' grace period */
+    dp: ConstructorParameters<typeof FreeIds>[0],
+  ) {
+    this.#free = new FreeIds(dp);
+  }
   get(key: string): number | undefined {
     return this.#byKey.get(key);
   }
   take(key: string): number {
     const have = this.#byKey.get(key);
     if (have !== undefined) return have;
-    if (this.grace) for (const g of this.grace.ready()) this.#free.push(g);
-    let reused = this.#free.pop();
-    if (reused === undefined && this.#next >= this.max) reused = this.grace?.waitOne();
+    const reused = this.#free.take(this.#next >= this.max); // fresh ids before waiting
     const id = reused ?? this.#next++;
     if (id >= this.max) throw new RangeError(`out of ${this.what} ids (at most ${this.max})`);
     if (reused !== undefined && this.counts) {
@@ -108,8 +108,7 @@ class Ids {
     if (id === undefined) return;
     this.#byKey.delete(key);
     this.#byId.delete(id);
-    if (this.grace) this.grace.hold(id);
-    else this.#free.push(id);
+    this.#free.release(id);
     this.released?.();
   }
   keys(): string[] {
@@ -238,9 +237,9 @@ export class DataplaneDriver {
     const stale = (): void => {
       this.#snapshot = null;
     };
-    this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#countsNow().fib[id]!], stale, new GraceQueue(dp));
-    this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#countsNow().subfib[id]!], stale, new GraceQueue(dp));
-    this.#nhgIds = new Ids("nexthop group", lim.nhgs, null, null, new GraceQueue(dp));
+    this.#fibIds = new Ids("FIB", lim.fibs, (id) => [this.#countsNow().fib[id]!], stale, dp);
+    this.#subIds = new Ids("sub-FIB", lim.subfibs, (id) => [this.#countsNow().subfib[id]!], stale, dp);
+    this.#nhgIds = new Ids("nexthop group", lim.nhgs, null, null, dp);
     this.#adjIds = new Ids(
       "adjacency",
       lim.adjs,
@@ -249,7 +248,7 @@ export class DataplaneDriver {
         return [c[2 * id]!, c[2 * id + 1]!];
       },
       stale,
-      new GraceQueue(dp),
+      dp,
     );
   }
 

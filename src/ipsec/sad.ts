@@ -22,7 +22,7 @@
 import { ApiError } from "../fib/model.js";
 import { formatAddress, formatPrefix, parseAddress, parsePrefix, type Family, type Prefix } from "../lookup/prefix.js";
 import type { NativeDataplane, NativeSp } from "../lookup/native.js";
-import { GraceQueue } from "../lookup/grace.js";
+import { FreeIds } from "../lookup/grace.js";
 import { PORTED, PROTOCOLS } from "../api/config.js";
 
 export type SaProtocol = "esp" | "ah";
@@ -227,30 +227,6 @@ function endpoints<T extends { family: Family }>(src: string, dst: string, parse
   }
 }
 
-/** Dense ids out of a fixed range. */
-class Ids {
-  readonly #free: number[];
-  readonly #grace: GraceQueue | null;
-  constructor(n: number, grace: GraceQueue | null = null) {
-    this.#free = Array.from({ length: n }, (_, i) => n - 1 - i);
-    this.#grace = grace;
-  }
-  take(): number | undefined {
-    if (this.#grace) for (const g of this.#grace.ready()) this.#free.push(g);
-    return this.#free.pop() ?? this.#grace?.waitOne();
-  }
-  /** Gives back an id the dataplane never saw (a failed add). */
-  give(id: number): void {
-    this.#free.push(id);
-  }
-  /** Gives back the id of a deleted object: taken again after the workers' grace period (its
-   *  counters may still move for the old object until then). */
-  release(id: number): void {
-    if (this.#grace) this.#grace.hold(id);
-    else this.#free.push(id);
-  }
-}
-
 export class Sad {
   readonly #dp: NativeDataplane;
   readonly #limits: IpsecLimits;
@@ -259,14 +235,14 @@ export class Sad {
   readonly #nattPort: number;
   readonly #onExpire: (e: ExpireEvent) => void;
   readonly #sas = new Map<string, Sa>();
-  readonly #saIds: Ids;
+  readonly #saIds: FreeIds;
   readonly #sps = new Map<string, Sp>();
-  readonly #spIds: [Ids, Ids];
+  readonly #spIds: [FreeIds, FreeIds];
   #spSeq = 0;
   /** reqid -> its native tunnel: the id, and how many SAs, protect policies and IPsec routes name
    * the reqid (the last one gone, the id is free for another reqid) */
   readonly #tunnels = new Map<number, { id: number; refs: number }>();
-  readonly #tunnelIds: Ids;
+  readonly #tunnelIds: FreeIds;
   /** reqid -> outbound SA ids in the tunnel [4, 6], as installed */
   readonly #tunnelOut = new Map<number, [number, number]>();
 
@@ -276,9 +252,9 @@ export class Sad {
     this.#defaultMtu = opts.tunnelMtu ?? DEFAULT_TUNNEL_MTU;
     this.#nattPort = opts.nattPort ?? 4500;
     this.#onExpire = opts.onExpire;
-    this.#saIds = new Ids(limits.sas, new GraceQueue(dp));
-    this.#spIds = [new Ids(limits.sps, new GraceQueue(dp)), new Ids(limits.sps, new GraceQueue(dp))];
-    this.#tunnelIds = new Ids(limits.tunnels, new GraceQueue(dp));
+    this.#saIds = new FreeIds(dp, limits.sas);
+    this.#spIds = [new FreeIds(dp, limits.sps), new FreeIds(dp, limits.sps)];
+    this.#tunnelIds = new FreeIds(dp, limits.tunnels);
   }
 
   /** Throws unless reqid is one and it has, or can get, a tunnel. */
