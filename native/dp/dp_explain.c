@@ -167,5 +167,9 @@ void dp_explain(const struct dp_tables *t, const struct dp_explain_in *in, struc
 		out->drop = DP_DROP_ADJ_UNRESOLVED;
 		return;
 	}
+	if (!DP_LOAD(((struct dp_tables *)t)->port[a->port])) { /* the adjacency's port is not running */
+		out->drop = DP_DROP_PORT_DOWN;
+		return;
+	}
 	memcpy(out->mac, a->dst_mac, 6);
 }
