@@ -116,7 +116,8 @@ static void probes_setup(void);
 static void probes_read(struct dp_explain_out *out);
 static void writer_op(const uint8_t *d, uint32_t len);
 static void writer_reset(void);
-static struct dp_explain_out probe_base[18];
+#define NPROBE 18
+static struct dp_explain_out probe_base[NPROBE];
 static unsigned long n_ops, n_ops_ok;
 
 static void ip4(uint8_t *a, const char *s) { inet_pton(AF_INET, s, a); }
@@ -182,6 +183,18 @@ static void add_sa(uint16_t id, uint8_t proto, const struct ipsec_sa_conf *c)
 	char err[256];
 	if (dp_sa_add(T, id, &s, err, sizeof err) != DP_OK)
 		DIE("dp_sa_add(%u): %s", id, err);
+}
+
+/* An inbound SA of ours (id, in tunnel 1) and the peer's end of it: the same SA, sending. */
+static void add_in_sa(uint16_t id, uint8_t proto, struct ipsec_sa_conf *c, void **peer)
+{
+	add_sa(id, proto, c);
+	c->inbound = false;
+	char err[256];
+	int rc = proto == 51 ? ipsec_ah_sa_create(&CR, c, (struct ipsec_ah_sa **)peer, err, sizeof err)
+	                     : ipsec_esp_sa_create(&CR, c, (struct ipsec_esp_sa **)peer, err, sizeof err);
+	if (rc != 0)
+		DIE("the peer's end of SA %u: %s", id, err);
 }
 
 static void sp(struct dp_sp *p, uint32_t id, int fam, const char *src, unsigned sl, const char *dst, unsigned dl,
@@ -300,59 +313,28 @@ static void setup_tables(void)
 	sa_conf(&c, 0x1002, false, 6, 0x12); /* ours out, IPv6 */
 	add_sa(2, 50, &c);
 	sa_conf(&c, 0x2001, true, 4, 0x21); /* ours in: ESP */
-	add_sa(3, 50, &c);
+	add_in_sa(3, 50, &c, (void **)&peer_esp[0]);
 	sa_conf(&c, 0x2002, true, 6, 0x22); /* ESP in UDP */
 	c.natt = true, c.natt_sport = 4500, c.natt_dport = 4500;
-	add_sa(4, 50, &c);
+	add_in_sa(4, 50, &c, (void **)&peer_natt);
 	sa_conf(&c, 0x2003, true, 4, 0x23); /* AH */
 	c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA256_128, c.key_len = 0;
 	memset(c.auth_key, 0x33, 32), c.auth_key_len = 32;
-	add_sa(5, 51, &c);
+	add_in_sa(5, 51, &c, (void **)&peer_ah[0]);
 	sa_conf(&c, 0x2004, true, 4, 0x24); /* ESP over IPv6: AES-CBC + HMAC-SHA-256, ESN */
 	v6_ends(&c);
-	add_sa(6, 50, &c);
+	add_in_sa(6, 50, &c, (void **)&peer_esp[1]);
 	sa_conf(&c, 0x2005, true, 4, 0x25); /* ESP transport */
 	c.tunnel = false;
-	add_sa(7, 50, &c);
+	add_in_sa(7, 50, &c, (void **)&peer_esp[2]);
 	sa_conf(&c, 0x2006, true, 6, 0x26); /* AH transport over IPv6 */
 	v6_ends(&c);
 	c.tunnel = false, c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA1_96, c.key_len = 0;
 	memset(c.auth_key, 0x66, 20), c.auth_key_len = 20;
-	add_sa(8, 51, &c);
+	add_in_sa(8, 51, &c, (void **)&peer_ah[1]);
 	struct dp_tunnel tun = {.mtu = {1400, 1380}, .out_sa = {1, 2}};
 	if (dp_tunnel_set(T, 1, &tun, err, sizeof err) != DP_OK)
 		DIE("tunnel: %s", err);
-	/* the peer's ends of the inbound SAs */
-	sa_conf(&c, 0x2001, false, 4, 0x21);
-	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
-	if (ipsec_esp_sa_create(&CR, &c, &peer_esp[0], err, sizeof err) != 0)
-		DIE("peer esp: %s", err);
-	sa_conf(&c, 0x2004, false, 4, 0x24);
-	v6_ends(&c);
-	if (ipsec_esp_sa_create(&CR, &c, &peer_esp[1], err, sizeof err) != 0)
-		DIE("peer esp over IPv6: %s", err);
-	sa_conf(&c, 0x2005, false, 4, 0x25);
-	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
-	c.tunnel = false;
-	if (ipsec_esp_sa_create(&CR, &c, &peer_esp[2], err, sizeof err) != 0)
-		DIE("peer esp transport: %s", err);
-	sa_conf(&c, 0x2002, false, 6, 0x22);
-	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
-	c.natt = true, c.natt_sport = 4500, c.natt_dport = 4500;
-	if (ipsec_esp_sa_create(&CR, &c, &peer_natt, err, sizeof err) != 0)
-		DIE("peer natt: %s", err);
-	sa_conf(&c, 0x2003, false, 4, 0x23);
-	ip4(c.src, "198.51.200.2"), ip4(c.dst, "192.0.2.1");
-	c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA256_128, c.key_len = 0;
-	memset(c.auth_key, 0x33, 32), c.auth_key_len = 32;
-	if (ipsec_ah_sa_create(&CR, &c, &peer_ah[0], err, sizeof err) != 0)
-		DIE("peer ah: %s", err);
-	sa_conf(&c, 0x2006, false, 6, 0x26);
-	v6_ends(&c);
-	c.tunnel = false, c.cipher = 0, c.auth = IPSEC_AUTH_HMAC_SHA1_96, c.key_len = 0;
-	memset(c.auth_key, 0x66, 20), c.auth_key_len = 20;
-	if (ipsec_ah_sa_create(&CR, &c, &peer_ah[1], err, sizeof err) != 0)
-		DIE("peer ah transport: %s", err);
 
 	struct dp_sp out[5], in[3];
 	sp(&out[0], 1, 4, "0.0.0.0", 0, "172.16.9.0", 24, DP_SP_BYPASS);
@@ -365,8 +347,8 @@ static void setup_tables(void)
 	sp(&in[2], 8, 4, "198.51.200.2", 32, "192.0.2.1", 32, DP_SP_PROTECT);
 	if (dp_spd_set(T, DP_SP_OUT, out, 5, err, sizeof err) != DP_OK || dp_spd_set(T, DP_SP_IN, in, 3, err, sizeof err) != DP_OK)
 		DIE("spd: %s", err);
-	memcpy(spd_base[DP_SP_OUT], out, sizeof out), spd_base_n[DP_SP_OUT] = 5;
-	memcpy(spd_base[DP_SP_IN], in, sizeof in), spd_base_n[DP_SP_IN] = 3;
+	memcpy(spd_base[DP_SP_OUT], out, sizeof out), spd_base_n[DP_SP_OUT] = sizeof out / sizeof out[0];
+	memcpy(spd_base[DP_SP_IN], in, sizeof in), spd_base_n[DP_SP_IN] = sizeof in / sizeof in[0];
 	/* route-based: 10.77.0.0/16 into tunnel 1 */
 	uint16_t tun1 = 1;
 	must(dp_nhg_set(T, 30, DP_NHG_IPSEC, 1, &tun1, &w1), "ipsec nhg");
@@ -861,7 +843,6 @@ static void remember_route(uint16_t sub, int fam, const uint8_t *a, unsigned len
 	memcpy(made.route[made.nroute++].a, a, 16);
 }
 
-#define NPROBE 18
 static struct dp_explain_in probe[NPROBE];
 
 static void probes_setup(void)
