@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { ApiClient, Session, type Msg } from "../../src/api/client.js";
 import { PROTO_DIR, PROTO_FILES } from "../../src/api/server.js";
-import { codeOf } from "../support/api.js";
+import { apiState, codeOf } from "../support/api.js";
 import { nullPortsConfig, TestDaemon } from "../support/daemon.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -46,21 +46,7 @@ const route = (prefix: string, extra: Msg = {}): Msg => ({ fib: "main", prefix, 
 const add = (r: Msg): Msg => ({ op: "OP_ADD", route: r });
 
 /** Everything the API can read, without counters. */
-async function state(c: ApiClient = api): Promise<unknown> {
-  const fibs = ((await c.call("Fibs", "List")).fibs as Msg[]).map((f) => ({
-    ...f,
-    packets: 0,
-    subfibs: (f.subfibs as Msg[]).map((s) => ({ ...s, packets: 0 })),
-    rules: (f.rules as Msg[]).map((r) => ({ ...r, hits: 0 })),
-  }));
-  return {
-    interfaces: (await c.call("Interfaces", "List")).interfaces,
-    fibs,
-    bindings: await c.call("Bindings", "List"),
-    groups: await c.call("NexthopGroups", "List"),
-    routes: await c.collect("Routes", "List", { all_candidates: true, include_local: true }),
-  };
-}
+const state = (c: ApiClient = api): Promise<unknown> => apiState(c);
 
 describe("API basics", () => {
   it("serves on a Unix socket with mode 0600", () => {

@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiClient, type Msg } from "../../src/api/client.js";
-import { codeOf } from "../support/api.js";
+import { apiState, codeOf } from "../support/api.js";
 import { nullPortsConfig, TestDaemon } from "../support/daemon.js";
 import { rngUnit } from "../support/fulltable.js";
 
@@ -200,25 +200,7 @@ function draw(): [string, string, Msg, Buffer[]] {
 }
 
 /** Everything the API can read, without counters or clocks. */
-async function state(): Promise<unknown> {
-  const fibs = ((await api.call("Fibs", "List")).fibs as Msg[]).map((f) => ({
-    ...f,
-    packets: 0,
-    subfibs: (f.subfibs as Msg[]).map((s) => ({ ...s, packets: 0 })),
-    rules: (f.rules as Msg[]).map((r) => ({ ...r, hits: 0 })),
-  }));
-  const sas = ((await api.call("Ipsec", "ListSas")).sas as Msg[]).map((s) => ({ ...s, added: "", packets: 0, bytes: 0, replay_drops: 0, auth_drops: 0, other_drops: 0 }));
-  const sps = ((await api.call("Ipsec", "ListSps")).policies as Msg[]).map((s) => ({ ...s, hits: 0 }));
-  return {
-    interfaces: (await api.call("Interfaces", "List")).interfaces,
-    fibs,
-    bindings: await api.call("Bindings", "List"),
-    groups: await api.call("NexthopGroups", "List"),
-    routes: await api.collect("Routes", "List", { all_candidates: true, include_local: true }),
-    sas,
-    sps,
-  };
-}
+const state = (): Promise<unknown> => apiState(api, true);
 
 /** A key's bytes in text, in any form they would take: hex, base64, or a byte array printed by
  *  JavaScript ("12,34,...", e.g. a Uint8Array in a template string). */
